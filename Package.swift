@@ -1,0 +1,75 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every target shares: Swift 6 language mode comes from `swiftLanguageModes`; these add the
+/// upcoming features that make dependencies and existentials explicit.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "CaseLedger",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CaseLedgerLog", targets: ["CaseLedgerLog"]),
+        .executable(name: "caseledger-example", targets: ["caseledger-example"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // The C library, from the system (Debian: liblmdb-dev). No C source is vendored.
+        .systemLibrary(
+            name: "CCaseLedgerLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"]), .brew(["lmdb"])]
+        ),
+        // A thin, safe layer over the LMDB C API: environments, scoped transactions, cursors, typed errors.
+        .target(
+            name: "CaseLedgerLMDB",
+            dependencies: ["CCaseLedgerLMDB"]
+        ),
+        // The append-only, hash-chained event log. Its public API exposes no LMDB type.
+        .target(
+            name: "CaseLedgerLog",
+            dependencies: [
+                "CaseLedgerLMDB",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // README's main job until the CLI exists: append, read back and verify on an embedded store.
+        .executableTarget(
+            name: "caseledger-example",
+            dependencies: ["CaseLedgerLog"]
+        ),
+        // A child process for the crash-safety test: appends under group commit until it is killed.
+        .executableTarget(
+            name: "caseledger-crash-child",
+            dependencies: ["CaseLedgerLog"]
+        ),
+        .target(
+            name: "_CaseLedgerTestSupport",
+            dependencies: ["CaseLedgerLog"],
+            path: "Tests/_CaseLedgerTestSupport"
+        ),
+        .testTarget(
+            name: "CaseLedgerLMDBTests",
+            dependencies: ["CaseLedgerLMDB", "_CaseLedgerTestSupport"]
+        ),
+        .testTarget(
+            name: "CaseLedgerLogTests",
+            dependencies: [
+                "CaseLedgerLog", "CaseLedgerLMDB", "_CaseLedgerTestSupport", "caseledger-crash-child",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictSettings
+}

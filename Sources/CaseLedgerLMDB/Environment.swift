@@ -1,0 +1,367 @@
+internal import CCaseLedgerLMDB
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An open LMDB environment: one directory holding `data.mdb` and `lock.mdb`.
+///
+/// Transactions are closure-scoped and synchronous: ``read(_:)`` and ``write(_:)`` begin a transaction, hand it to
+/// the closure, and commit when the closure returns (abort when it throws). Readers run alongside the one writer,
+/// across threads and across processes (LMDB's MVCC).
+///
+/// - Important: LMDB's rules, which this type enforces where it can:
+///   - A path is open at most once per process (a second ``open(path:configuration:)`` fails with
+///     ``LMDBError/Code/alreadyOpen``): LMDB loses its locks when a second handle on the same file is closed.
+///   - A transaction is used only inside its closure, on the thread that runs it. The closures are never `async`.
+///   - Bytes handed out without copying (`withValue`, cursors) are valid only until the transaction ends.
+///   - Do not begin a transaction inside another transaction's closure on the same environment: the map-resize lock
+///     is not recursive.
+///   - A `write` closure may run more than once: when LMDB reports the map full, the transaction is aborted, the map
+///     grows and the closure runs again. It must therefore compute its writes from its inputs only.
+package final class Environment: Sendable {
+    /// How an environment is opened.
+    package struct Configuration: Sendable {
+        /// The initial map size in bytes (rounded up to a multiple of the page size).
+        package var mapSize: Int = 64 << 20
+        /// The largest map size growth may reach.
+        package var maxMapSize: Int = 1 << 40
+        /// Whether the map grows by itself (doubling, up to ``maxMapSize``) when LMDB reports it full.
+        package var growsAutomatically: Bool = true
+        /// The number of named databases the environment may hold.
+        package var maxDatabases: Int = 16
+        /// Reader slots: the number of read transactions that may be open at once across all processes.
+        package var maxReaders: Int = 256
+        /// Open without write access. Nothing in the directory is created or changed but the lock file.
+        package var readOnly: Bool = false
+        /// Use no lock file at all (`MDB_NOLOCK`): only for a read-only copy that no process writes to.
+        package var withoutLocking: Bool = false
+        /// Flush to disk on every commit (`false` sets `MDB_NOSYNC`: a crash of the machine may lose the last
+        /// commits; a crash of the process loses nothing).
+        package var syncOnCommit: Bool = true
+        /// Unix permissions of files the environment creates.
+        package var fileMode: UInt32 = 0o640
+
+        package init() {}
+    }
+
+    /// `@unchecked Sendable`: LMDB's `MDB_env` is safe to share between threads (its documentation says so for
+    /// every call this layer makes outside transactions); the pointer is never reassigned.
+    private struct Handle: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private struct State {
+        var isClosed = false
+        var mapSize: Int
+    }
+
+    private static let openPaths = Mutex<Set<String>>([])
+
+    private let handle: Handle
+    private let resizeLock = ResizeLock()
+    private let state: Mutex<State>
+    /// The canonical path of the environment directory.
+    package let path: String
+    /// The configuration it was opened with (map size as requested at open).
+    package let configuration: Configuration
+    /// The system page size; map sizes are multiples of it.
+    package let pageSize: Int
+
+    private init(handle: Handle, path: String, configuration: Configuration, mapSize: Int, pageSize: Int) {
+        self.handle = handle
+        self.path = path
+        self.configuration = configuration
+        self.state = Mutex(State(mapSize: mapSize))
+        self.pageSize = pageSize
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Opens (and, unless read-only, creates) the environment in the directory at `path`.
+    ///
+    /// - Throws: ``LMDBError`` with ``LMDBError/Code/alreadyOpen`` if this process has the path open already,
+    ///   ``LMDBError/Code/noSuchFile`` for a missing read-only store, ``LMDBError/Code/invalidFile`` for a file that
+    ///   is not an LMDB environment, or the code LMDB returned.
+    package static func open(path: String, configuration: Configuration = .init()) throws(LMDBError) -> Environment {
+        if !configuration.readOnly {
+            if mkdir(path, 0o750) != 0 && errno != EEXIST {
+                throw LMDBError(rc: errno, operation: "mkdir(\(path))")
+            }
+        }
+        guard let resolved = realpath(path, nil) else {
+            throw LMDBError(rc: errno, operation: "open(\(path))")
+        }
+        let canonical = String(cString: resolved)
+        free(resolved)
+
+        let inserted = openPaths.withLock { $0.insert(canonical).inserted }
+        guard inserted else {
+            throw LMDBError(
+                code: .alreadyOpen, rawValue: 0, operation: "open(\(canonical))",
+                message: "this process has the environment open already; share that instance instead")
+        }
+        do {
+            return try openRegistered(canonical: canonical, configuration: configuration)
+        } catch {
+            _ = openPaths.withLock { $0.remove(canonical) }
+            throw error
+        }
+    }
+
+    private static func openRegistered(canonical: String, configuration: Configuration) throws(LMDBError)
+        -> Environment
+    {
+        var pointer: OpaquePointer?
+        try check(mdb_env_create(&pointer), "mdb_env_create").get()
+        guard let env = pointer else {
+            throw LMDBError(code: .other, rawValue: 0, operation: "mdb_env_create", message: "no environment")
+        }
+        let pageSize = max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096)
+        let mapSize = roundUp(max(configuration.mapSize, pageSize * 16), to: pageSize)
+        var flags = UInt32(MDB_NOTLS)
+        if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
+        if configuration.withoutLocking { flags |= UInt32(MDB_NOLOCK) }
+        if !configuration.syncOnCommit { flags |= UInt32(MDB_NOSYNC) }
+        let opened = check(mdb_env_set_mapsize(env, mapSize), "mdb_env_set_mapsize")
+            .flatMap { check(mdb_env_set_maxdbs(env, MDB_dbi(configuration.maxDatabases)), "mdb_env_set_maxdbs") }
+            .flatMap {
+                check(mdb_env_set_maxreaders(env, UInt32(configuration.maxReaders)), "mdb_env_set_maxreaders")
+            }
+            .flatMap {
+                check(
+                    mdb_env_open(env, canonical, flags, mdb_mode_t(configuration.fileMode)),
+                    "mdb_env_open(\(canonical))")
+            }
+        if case .failure(let error) = opened {
+            mdb_env_close(env)  // LMDB requires closing a handle whose open failed.
+            throw error
+        }
+        // A larger map may have been set by another process: adopt the size recorded in the file.
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        let environment = Environment(
+            handle: Handle(pointer: env), path: canonical, configuration: configuration,
+            mapSize: max(mapSize, Int(info.me_mapsize)), pageSize: pageSize)
+        // Clear reader slots left by processes that died.
+        if !configuration.withoutLocking {
+            var dead: Int32 = 0
+            mdb_reader_check(env, &dead)
+        }
+        return environment
+    }
+
+    /// Closes the environment, waiting for transactions of this process to end. Further use fails with
+    /// ``LMDBError/Code/closed``. Closing twice is harmless.
+    package func close() {
+        resizeLock.withExclusive {
+            let wasOpen = state.withLock { state -> Bool in
+                defer { state.isClosed = true }
+                return !state.isClosed
+            }
+            if wasOpen {
+                mdb_env_close(handle.pointer)
+                _ = Self.openPaths.withLock { $0.remove(path) }
+            }
+        }
+    }
+
+    /// Whether ``close()`` has run.
+    package var isClosed: Bool { state.withLock { $0.isClosed } }
+
+    /// The current map size in bytes.
+    package var mapSize: Int { state.withLock { $0.mapSize } }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a read-only transaction (a consistent snapshot) and returns its result.
+    package func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        while true {
+            let outcome: Result<R, any Error>? = try resizeLock.withShared {
+                () throws(LMDBError) -> Result<R, any Error>? in
+                try ensureOpen("read")
+                var txn: OpaquePointer?
+                let rc = mdb_txn_begin(handle.pointer, nil, UInt32(MDB_RDONLY), &txn)
+                if rc == MDB_MAP_RESIZED || rc == MDB_READERS_FULL { return nil }
+                try check(rc, "mdb_txn_begin(read)").get()
+                guard let txn else { throw LMDBError(rc: EINVAL, operation: "mdb_txn_begin(read)") }
+                do {
+                    let value = try body(ReadTransaction(TransactionHandle(txn)))
+                    // Committing a read-only transaction keeps the database handles it opened; aborting would
+                    // close them. It writes nothing.
+                    let rc = mdb_txn_commit(txn)
+                    if rc != 0 { return .failure(LMDBError(rc: rc, operation: "mdb_txn_commit(read)")) }
+                    return .success(value)
+                } catch {
+                    mdb_txn_abort(txn)
+                    return .failure(error)
+                }
+            }
+            if let outcome { return try outcome.get() }
+            try recoverFromBeginFailure()
+        }
+    }
+
+    /// Runs `body` in the write transaction and commits when it returns; aborts when it throws.
+    ///
+    /// When the map is full and growth is on, the transaction is aborted, the map grows and `body` runs again.
+    package func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        while true {
+            let outcome: Result<R, any Error>? = try resizeLock.withShared {
+                () throws(LMDBError) -> Result<R, any Error>? in
+                try ensureOpen("write")
+                guard !configuration.readOnly else {
+                    throw LMDBError(
+                        code: .accessDenied, rawValue: EACCES, operation: "write",
+                        message: "the environment was opened read-only; open it for writing to change it")
+                }
+                var txn: OpaquePointer?
+                let rc = mdb_txn_begin(handle.pointer, nil, 0, &txn)
+                if rc == MDB_MAP_RESIZED { return nil }
+                try check(rc, "mdb_txn_begin(write)").get()
+                guard let txn else { throw LMDBError(rc: EINVAL, operation: "mdb_txn_begin(write)") }
+                let value: R
+                do {
+                    value = try body(WriteTransaction(TransactionHandle(txn)))
+                } catch {
+                    mdb_txn_abort(txn)
+                    return .failure(error)
+                }
+                let commit = mdb_txn_commit(txn)  // frees the transaction whatever it returns
+                if commit != 0 { return .failure(LMDBError(rc: commit, operation: "mdb_txn_commit")) }
+                return .success(value)
+            }
+            switch outcome {
+            case nil:
+                try recoverFromBeginFailure()
+            case .failure(let error as LMDBError) where error.code == .mapFull && configuration.growsAutomatically:
+                try grow(after: error)
+            case .some(let result):
+                return try result.get()
+            }
+        }
+    }
+
+    private func ensureOpen(_ operation: String) throws(LMDBError) {
+        if state.withLock({ $0.isClosed }) { throw LMDBError.closed(operation) }
+    }
+
+    /// Another process grew the map (`MDB_MAP_RESIZED`), or the reader table is full: adopt the new size and clear
+    /// stale reader slots, then let the caller retry.
+    private func recoverFromBeginFailure() throws(LMDBError) {
+        try resizeLock.withExclusive { () throws(LMDBError) in
+            try ensureOpen("resize")
+            var dead: Int32 = 0
+            if !configuration.withoutLocking { mdb_reader_check(handle.pointer, &dead) }
+            try check(mdb_env_set_mapsize(handle.pointer, 0), "mdb_env_set_mapsize(adopt)").get()
+            var info = MDB_envinfo()
+            mdb_env_info(handle.pointer, &info)
+            state.withLock { $0.mapSize = Int(info.me_mapsize) }
+            if dead == 0 && readersInUse() >= configuration.maxReaders {
+                throw LMDBError(rc: MDB_READERS_FULL, operation: "mdb_txn_begin(read)")
+            }
+        }
+    }
+
+    private func grow(after error: LMDBError) throws(LMDBError) {
+        try resizeLock.withExclusive { () throws(LMDBError) in
+            try ensureOpen("grow")
+            let current = state.withLock { $0.mapSize }
+            guard current < configuration.maxMapSize else { throw error }
+            let next = min(Self.roundUp(current * 2, to: pageSize), configuration.maxMapSize)
+            try check(mdb_env_set_mapsize(handle.pointer, next), "mdb_env_set_mapsize(\(next))").get()
+            state.withLock { $0.mapSize = next }
+        }
+    }
+
+    private func readersInUse() -> Int {
+        var info = MDB_envinfo()
+        mdb_env_info(handle.pointer, &info)
+        return Int(info.me_numreaders)
+    }
+
+    // MARK: Databases
+
+    /// Opens the named database, creating it when `create` is set (in its own write transaction).
+    ///
+    /// - Throws: ``LMDBError/Code/notFound`` when it does not exist and `create` is false.
+    package func database(named name: String, create: Bool) throws -> Database {
+        if create && !configuration.readOnly {
+            return try write { txn in try txn.openDatabase(named: name, create: true) }
+        }
+        return try read { txn in try txn.openDatabase(named: name, create: false) }
+    }
+
+    // MARK: Maintenance
+
+    /// Writes a consistent copy of the environment to the (existing, empty) directory `destination`, while
+    /// writers go on. With `compact`, free pages are left out and the copy is renumbered (`MDB_CP_COMPACT`).
+    package func copy(to destination: String, compact: Bool = true) throws(LMDBError) {
+        try resizeLock.withShared { () throws(LMDBError) in
+            try ensureOpen("copy")
+            try check(
+                mdb_env_copy2(handle.pointer, destination, compact ? UInt32(MDB_CP_COMPACT) : 0),
+                "mdb_env_copy2(\(destination))"
+            ).get()
+        }
+    }
+
+    /// Flushes the data buffers to disk: useful after bulk writes with ``Configuration/syncOnCommit`` off.
+    package func sync() throws(LMDBError) {
+        try resizeLock.withShared { () throws(LMDBError) in
+            try ensureOpen("sync")
+            try check(mdb_env_sync(handle.pointer, 1), "mdb_env_sync").get()
+        }
+    }
+
+    /// Clears the reader slots of processes that no longer exist; returns how many were cleared.
+    @discardableResult
+    package func clearStaleReaders() throws(LMDBError) -> Int {
+        try resizeLock.withShared { () throws(LMDBError) -> Int in
+            try ensureOpen("reader_check")
+            guard !configuration.withoutLocking else { return 0 }
+            var dead: Int32 = 0
+            try check(mdb_reader_check(handle.pointer, &dead), "mdb_reader_check").get()
+            return Int(dead)
+        }
+    }
+
+    /// Facts about the environment.
+    package struct Info: Sendable {
+        package var mapSize: Int
+        package var lastPageNumber: Int
+        package var lastTransactionID: Int
+        package var maxReaders: Int
+        package var readersInUse: Int
+    }
+
+    /// Map size, pages used and reader slots, as LMDB reports them.
+    package func info() throws(LMDBError) -> Info {
+        try resizeLock.withShared { () throws(LMDBError) -> Info in
+            try ensureOpen("info")
+            var info = MDB_envinfo()
+            try check(mdb_env_info(handle.pointer, &info), "mdb_env_info").get()
+            return Info(
+                mapSize: Int(info.me_mapsize), lastPageNumber: Int(info.me_last_pgno),
+                lastTransactionID: Int(info.me_last_txnid), maxReaders: Int(info.me_maxreaders),
+                readersInUse: Int(info.me_numreaders))
+        }
+    }
+
+    /// The largest key LMDB accepts in this environment.
+    package var maxKeySize: Int {
+        (try? resizeLock.withShared { () throws(LMDBError) -> Int in
+            try ensureOpen("maxkeysize")
+            return Int(mdb_env_get_maxkeysize(handle.pointer))
+        }) ?? 511
+    }
+
+    static func roundUp(_ value: Int, to multiple: Int) -> Int {
+        (value + multiple - 1) / multiple * multiple
+    }
+}
