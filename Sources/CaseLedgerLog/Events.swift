@@ -197,6 +197,12 @@ public struct AppendResult: Sendable, Hashable {
         public var streamID: String
         public var firstVersion: UInt64
         public var lastVersion: UInt64
+
+        public init(streamID: String, firstVersion: UInt64, lastVersion: UInt64) {
+            self.streamID = streamID
+            self.firstVersion = firstVersion
+            self.lastVersion = lastVersion
+        }
     }
 
     /// The global positions of the events, in the request's order (they are consecutive).
@@ -205,6 +211,12 @@ public struct AppendResult: Sendable, Hashable {
     public var streams: [StreamResult]
     /// `true` when the idempotency key was already stored and nothing was written.
     public var wasDuplicate: Bool
+
+    public init(positions: ClosedRange<UInt64>, streams: [StreamResult], wasDuplicate: Bool) {
+        self.positions = positions
+        self.streams = streams
+        self.wasDuplicate = wasDuplicate
+    }
 }
 
 /// The last event of the log: its position and chain hash. An empty log has position 0 and a zero hash.

@@ -81,13 +81,13 @@ public final class LMDBEventLog: EventLog {
         let idempotency: Database
     }
 
-    private struct Pending {
+    struct Pending {
         let request: AppendRequest
         let eventCount: Int
         let continuation: CheckedContinuation<Result<AppendResult, EventLogError>, Never>
     }
 
-    private struct WriterState {
+    struct WriterState {
         var queue: [Pending] = []
         var draining = false
         var closed = false
@@ -102,8 +102,8 @@ public final class LMDBEventLog: EventLog {
     /// How the log was opened.
     public let accessMode: AccessMode
     private let logger: Logger
-    private let writer = Mutex(WriterState())
-    private let writerQueue = DispatchQueue(label: "caseledger.log.group-commit")
+    let writer = Mutex(WriterState())
+    let writerQueue = DispatchQueue(label: "caseledger.log.group-commit")
     private let notifier: HeadNotifier
 
     private init(

@@ -1,0 +1,225 @@
+import CaseLedgerLog
+import Foundation
+import Testing
+import _CaseLedgerTestSupport
+
+@Suite struct AppendTests {
+    @Test func appendAssignsGapFreePositionsAndVersionsAndRoundTripsEveryField() async throws {
+        let clock = ManualClock()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            let actor = EventActor(userID: "u-7", role: "legal-aid-reviewer", unit: "510124000000")
+            let correlation = UUID()
+            let causation = UUID()
+            let event = NewEvent(
+                type: "LegalAidApplied", schemaVersion: 3, actor: actor, correlationID: correlation,
+                causationID: causation, metadata: [1, 2, 3], payload: Array("申请法律援助".utf8))
+            let first = try await log.append(
+                to: "case-a", expectedVersion: .noStream, events: [event, Fixtures.event()], idempotencyKey: "k-1")
+            clock.advance(microseconds: 5)
+            let second = try await log.append(to: "case-b", events: [Fixtures.event()])
+            let third = try await log.append(to: "case-a", expectedVersion: .exact(2), events: [Fixtures.event()])
+
+            #expect(first.positions == 1...2)
+            #expect(first.streams == [.init(streamID: "case-a", firstVersion: 1, lastVersion: 2)])
+            #expect(second.positions == 3...3)
+            #expect(third.positions == 4...4)
+            #expect(third.streams.first?.firstVersion == 3)
+
+            let stored = try log.read(stream: "case-a", from: 1, direction: .forwards, limit: 10)
+            #expect(stored.map(\.position) == [1, 2, 4])
+            #expect(stored.map(\.streamVersion) == [1, 2, 3])
+            let recorded = try #require(stored.first)
+            #expect(recorded.event == event)
+            #expect(recorded.idempotencyKey == "k-1")
+            #expect(recorded.recordedAt == clock.now().advanced(by: -5))
+            #expect(recorded.chainHash.count == 32)
+            #expect(stored[1].event.correlationID != nil)
+            #expect(try log.version(ofStream: "case-a") == 3)
+            #expect(try log.version(ofStream: "case-b") == 1)
+            #expect(try log.version(ofStream: "case-") == 0)
+            #expect(try log.version(ofStream: "case-c") == 0)
+            #expect(try log.head().position == 4)
+        }
+    }
+
+    @Test(arguments: [
+        (ExpectedVersion.noStream, true), (.exact(0), true), (.streamExists, false), (.exact(1), false), (.any, true),
+    ])
+    func expectedVersionOnAnEmptyStream(expected: ExpectedVersion, succeeds: Bool) async throws {
+        try await withTemporaryLog { log, _ in
+            let outcome = await attempt { () async throws(EventLogError) in
+                try await log.append(to: "case-x", expectedVersion: expected, events: [Fixtures.event()])
+            }
+            #expect(((try? outcome.get()) != nil) == succeeds)
+            if case .failure(let error) = outcome {
+                #expect(error.code == .wrongExpectedVersion)
+                #expect(error.streamID == "case-x")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        (ExpectedVersion.noStream, false), (.exact(2), true), (.exact(1), false), (.exact(3), false),
+        (.streamExists, true), (.any, true),
+    ])
+    func expectedVersionOnAStreamAtVersionTwo(expected: ExpectedVersion, succeeds: Bool) async throws {
+        try await withTemporaryLog { log, _ in
+            _ = try await log.append(to: "case-x", events: Fixtures.events(2))
+            let before = try log.head()
+            let outcome = await attempt { () async throws(EventLogError) in
+                try await log.append(to: "case-x", expectedVersion: expected, events: [Fixtures.event()])
+            }
+            #expect(((try? outcome.get()) != nil) == succeeds)
+            if !succeeds {
+                #expect(try log.head() == before, "a conflict writes nothing")
+                #expect(try log.version(ofStream: "case-x") == 2)
+            }
+        }
+    }
+
+    @Test func repeatedIdempotencyKeyReturnsTheOriginalPositionsForever() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            var log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+            let original = try await log.append(to: "case-1", events: Fixtures.events(3), idempotencyKey: "register-1")
+            _ = try await log.append(to: "case-2", events: Fixtures.events(1))
+            let again = try await log.append(to: "case-1", events: Fixtures.events(3), idempotencyKey: "register-1")
+            #expect(again.positions == original.positions)
+            #expect(again.streams == original.streams)
+            #expect(again.wasDuplicate)
+            #expect(!original.wasDuplicate)
+            #expect(try log.head().position == 4, "the repeat wrote nothing")
+            log.close()
+
+            // After a restart, the key is still remembered (no time window).
+            log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+            defer { log.close() }
+            let afterRestart = try await log.append(
+                to: "case-1", events: Fixtures.events(3), idempotencyKey: "register-1")
+            #expect(afterRestart.positions == 1...3)
+            #expect(afterRestart.wasDuplicate)
+            #expect(try log.head().position == 4)
+
+            // The same key for a different request is refused rather than silently answered.
+            await #expect {
+                try await log.append(to: "case-9", events: Fixtures.events(1), idempotencyKey: "register-1")
+            } throws: { ($0 as? EventLogError)?.code == .idempotencyKeyReused }
+        }
+    }
+
+    @Test func idempotencyKeyRepeatedInsideOneGroupCommit() async throws {
+        try await withTemporaryLog { log, _ in
+            let resume = log._pauseWriter()
+            async let first = log.append(to: "case-1", events: Fixtures.events(2), idempotencyKey: "k")
+            async let second = log.append(to: "case-1", events: Fixtures.events(2), idempotencyKey: "k")
+            while log._queuedAppends < 2 { try await Task.sleep(for: .milliseconds(1)) }
+            resume()
+            let results = try await [first, second]
+            #expect(results[0].positions == results[1].positions)
+            #expect(results.filter(\.wasDuplicate).count == 1)
+            #expect(try log.head().position == 2)
+        }
+    }
+
+    @Test func multiStreamAppendIsAtomic() async throws {
+        try await withTemporaryLog { log, _ in
+            _ = try await log.append(to: "mediation-1", events: Fixtures.events(2))
+            let referral = AppendRequest(streams: [
+                StreamAppend(
+                    streamID: "mediation-1", expectedVersion: .exact(2),
+                    events: [Fixtures.event("MediationReferred")]),
+                StreamAppend(
+                    streamID: "arbitration-7", expectedVersion: .noStream,
+                    events: [Fixtures.event("CaseRegistered"), Fixtures.event("CaseAssigned")]),
+            ])
+            let result = try await log.append(referral)
+            #expect(result.positions == 3...5)
+            #expect(result.streams.map(\.streamID) == ["mediation-1", "arbitration-7"])
+            #expect(result.streams.map(\.lastVersion) == [3, 2])
+
+            // One stream's conflict fails the whole request: nothing of the other stream is written.
+            let conflicting = AppendRequest(streams: [
+                StreamAppend(streamID: "new-case", expectedVersion: .noStream, events: [Fixtures.event()]),
+                StreamAppend(streamID: "mediation-1", expectedVersion: .exact(1), events: [Fixtures.event()]),
+            ])
+            await #expect { try await log.append(conflicting) } throws: {
+                ($0 as? EventLogError)?.code == .wrongExpectedVersion
+            }
+            #expect(try log.version(ofStream: "new-case") == 0)
+            #expect(try log.head().position == 5)
+        }
+    }
+
+    @Test func groupCommitGathersConcurrentAppendsAndIsolatesEachCallersConflict() async throws {
+        try await withTemporaryLog { log, _ in
+            _ = try await log.append(to: "taken", events: [Fixtures.event()])
+            let transactionsBefore = try log._lastTransactionID()
+            let resume = log._pauseWriter()
+            let results = try await withThrowingTaskGroup(of: (Int, Result<AppendResult, EventLogError>).self) {
+                group in
+                for index in 0..<64 {
+                    group.addTask {
+                        // Appender 13 conflicts: "taken" exists already.
+                        let stream = index == 13 ? "taken" : "case-\(index)"
+                        let outcome = await attempt { () async throws(EventLogError) in
+                            try await log.append(to: stream, expectedVersion: .noStream, events: [Fixtures.event()])
+                        }
+                        return (index, outcome)
+                    }
+                }
+                while log._queuedAppends < 64 { try await Task.sleep(for: .milliseconds(1)) }
+                resume()
+                var results: [Int: Result<AppendResult, EventLogError>] = [:]
+                for try await (index, outcome) in group { results[index] = outcome }
+                return results
+            }
+            #expect(try log._lastTransactionID() == transactionsBefore + 1, "64 appends, one commit")
+            let failures = results.filter { (try? $0.value.get()) == nil }
+            #expect(failures.keys.sorted() == [13])
+            let positions = results.values.compactMap { try? $0.get().positions.lowerBound }.sorted()
+            #expect(positions == Array(2...64), "63 appends got positions 2…64 with no gap")
+            #expect(try log.verify().isValid)
+        }
+    }
+
+    @Test func relaxedDurabilityIsAnExplicitOptIn() async throws {
+        #expect(LMDBEventLog.Configuration().durability == .durable)
+        var configuration = Fixtures.configuration()
+        configuration.durability = .relaxedForBulkImport
+        try await withTemporaryLog(configuration: configuration) { log, _ in
+            for batch in 0..<10 {
+                _ = try await log.append(to: "import-\(batch)", events: Fixtures.events(100))
+            }
+            try log.sync()
+            #expect(try log.head().position == 1000)
+            #expect(try log.verify().isValid)
+        }
+    }
+
+    @Test func recordedTimeNeverRunsBackwards() async throws {
+        let clock = ManualClock()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            _ = try await log.append(to: "a", events: [Fixtures.event()])
+            let later = clock.now()
+            clock.advance(microseconds: -60_000_000)  // the clock jumps back a minute
+            _ = try await log.append(to: "a", events: [Fixtures.event()])
+            let events = try log.read(from: 1, direction: .forwards, limit: 10)
+            #expect(events.map(\.recordedAt) == [later, later])
+        }
+    }
+}
+
+extension Timestamp {
+    func advanced(by microseconds: Int64) -> Timestamp {
+        Timestamp(microsecondsSinceEpoch: microsecondsSinceEpoch + microseconds)
+    }
+}
+
+/// Runs an append and captures its outcome.
+func attempt<T>(_ body: () async throws(EventLogError) -> T) async -> Result<T, EventLogError> {
+    do {
+        return .success(try await body())
+    } catch {
+        return .failure(error)
+    }
+}

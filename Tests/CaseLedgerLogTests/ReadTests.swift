@@ -1,0 +1,141 @@
+import CaseLedgerLog
+import Foundation
+import Testing
+import _CaseLedgerTestSupport
+
+@Suite struct ReadTests {
+    /// Three interleaved streams: a has versions 1…5, b 1…3, c 1…2, positions 1…10.
+    private func seed(_ log: LMDBEventLog, clock: ManualClock) async throws {
+        for (stream, count) in [("a", 2), ("b", 1), ("a", 1), ("c", 2), ("b", 2), ("a", 2)] {
+            _ = try await log.append(to: stream, events: Fixtures.events(count, prefix: stream))
+            clock.advance(microseconds: 1_000_000)
+        }
+    }
+
+    @Test func streamForwardsAndBackwardsFromAVersion() async throws {
+        let clock = ManualClock()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            try await seed(log, clock: clock)
+            #expect(try log.read(stream: "a", from: 1, direction: .forwards, limit: 100).map(\.streamVersion)
+                == [1, 2, 3, 4, 5])
+            #expect(try log.read(stream: "a", from: 3, direction: .forwards, limit: 2).map(\.streamVersion) == [3, 4])
+            #expect(try log.read(stream: "a", from: 4, direction: .backwards, limit: 10).map(\.streamVersion)
+                == [4, 3, 2, 1])
+            #expect(try log.read(stream: "a", from: .max, direction: .backwards, limit: 2).map(\.streamVersion)
+                == [5, 4])
+            #expect(try log.read(stream: "b", from: 9, direction: .backwards, limit: 10).map(\.position) == [8, 7, 3])
+            #expect(try log.read(stream: "c", from: 3, direction: .forwards, limit: 10).isEmpty)
+            #expect(try log.read(stream: "zz", from: 1, direction: .forwards, limit: 10).isEmpty)
+            #expect(try log.read(stream: "0", from: .max, direction: .backwards, limit: 10).isEmpty)
+        }
+    }
+
+    @Test func wholeLogFromAPosition() async throws {
+        let clock = ManualClock()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            try await seed(log, clock: clock)
+            #expect(try log.read(from: 1, direction: .forwards, limit: 100).map(\.position) == Array(1...10))
+            #expect(try log.read(from: 8, direction: .forwards, limit: 100).map(\.position) == [8, 9, 10])
+            #expect(try log.read(from: 4, direction: .backwards, limit: 100).map(\.position) == [4, 3, 2, 1])
+            #expect(try log.read(from: .max, direction: .backwards, limit: 3).map(\.position) == [10, 9, 8])
+            #expect(try log.read(from: 11, direction: .forwards, limit: 3).isEmpty)
+        }
+    }
+
+    @Test func eventsInATimeRange() async throws {
+        let clock = ManualClock()
+        let start = clock.now()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            try await seed(log, clock: clock)
+            // Appends happened at start+0s (1,2), +1s (3), +2s (4), +3s (5,6), +4s (7,8), +5s (9,10).
+            let from = start.advanced(by: 1_000_000)
+            let to = start.advanced(by: 4_000_000)
+            #expect(try log.read(recordedIn: from..<to, limit: 100).map(\.position) == [3, 4, 5, 6])
+            #expect(try log.read(recordedIn: from..<to, after: 4, limit: 1).map(\.position) == [5])
+            let sequence = try await log.events(recordedIn: from..<to, batchSize: 1).collect()
+            #expect(sequence.map(\.position) == [3, 4, 5, 6])
+            #expect(try log.firstPosition(recordedAtOrAfter: start.advanced(by: 3_500_000)) == 7)
+            #expect(try log.firstPosition(recordedAtOrAfter: start.advanced(by: 9_000_000)) == nil)
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 1000])
+    func asyncSequencesCrossBatchBoundaries(batchSize: Int) async throws {
+        let clock = ManualClock()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            try await seed(log, clock: clock)
+            var streamA: [UInt64] = []
+            for try await event in log.events(inStream: "a", batchSize: batchSize) {
+                streamA.append(event.streamVersion)
+            }
+            #expect(streamA == [1, 2, 3, 4, 5])
+            let backwards = try await log.events(inStream: "a", from: .max, direction: .backwards, batchSize: batchSize)
+                .collect()
+            #expect(backwards.map(\.streamVersion) == [5, 4, 3, 2, 1])
+            let all = try await log.events(from: 4, batchSize: batchSize).collect()
+            #expect(all.map(\.position) == Array(4...10))
+        }
+    }
+
+    @Test func catchUpSubscriptionGoesLiveWithoutGapOrDuplicate() async throws {
+        try await withTemporaryLog { log, _ in
+            for index in 0..<25 { _ = try await log.append(to: "case-\(index % 5)", events: [Fixtures.event()]) }
+            let consumer = Task {
+                var positions: [UInt64] = []
+                for try await event in log.subscribe(from: 1, batchSize: 7) {
+                    positions.append(event.position)
+                    if positions.count == 125 { break }
+                }
+                return positions
+            }
+            // Live appends race with the catch-up phase: 100 more events from 10 concurrent appenders.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<10 {
+                    group.addTask {
+                        for _ in 0..<10 {
+                            _ = try await log.append(to: "live-\(writer)", events: [Fixtures.event()])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let positions = try await consumer.value
+            #expect(positions == Array(1...125))
+        }
+    }
+
+    @Test func subscriptionFromTheMiddleAndCancellation() async throws {
+        try await withTemporaryLog { log, _ in
+            _ = try await log.append(to: "a", events: Fixtures.events(10))
+            let consumer = Task {
+                var positions: [UInt64] = []
+                for try await event in log.subscribe(from: 6) { positions.append(event.position) }
+                return positions  // ends when cancelled
+            }
+            while try log.head().position < 10 { try await Task.sleep(for: .milliseconds(1)) }
+            try await Task.sleep(for: .milliseconds(50))
+            consumer.cancel()
+            #expect(try await consumer.value == [6, 7, 8, 9, 10])
+        }
+    }
+
+    @Test func aSlowSubscriberNeverHoldsBackAppends() async throws {
+        try await withTemporaryLog { log, _ in
+            let blocked = AsyncStream<Void>.makeStream()
+            let consumer = Task {
+                var count = 0
+                for try await _ in log.subscribe(from: 1) {
+                    count += 1
+                    // Stall on the first event until the appends below are all done.
+                    if count == 1 { for await _ in blocked.stream { break } }
+                    if count == 500 { break }
+                }
+                return count
+            }
+            for batch in 0..<50 { _ = try await log.append(to: "s-\(batch)", events: Fixtures.events(10)) }
+            #expect(try log.head().position == 500, "all appends finished while the subscriber was stalled")
+            blocked.continuation.yield()
+            #expect(try await consumer.value == 500)
+        }
+    }
+}
