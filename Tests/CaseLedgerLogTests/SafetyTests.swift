@@ -1,0 +1,195 @@
+import CaseLedgerLMDB
+import CaseLedgerLog
+import Foundation
+import Testing
+import _CaseLedgerTestSupport
+
+@Suite struct SafetyTests {
+    private func expectCode(
+        _ code: EventLogError.Code, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
+        await #expect(sourceLocation: sourceLocation) { try await body() } throws: { error in
+            guard let error = error as? EventLogError, error.code == code else { return false }
+            return !error.message.isEmpty
+        }
+    }
+
+    @Test func badInputIsRefusedWithATypedErrorAndWritesNothing() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.maxEventBytes = 1000
+        try await withTemporaryLog(configuration: configuration) { log, _ in
+            _ = try await log.append(to: "case-1", events: [Fixtures.event()])
+            let head = try log.head()
+            let event = Fixtures.event()
+            await expectCode(.invalidStreamID) { _ = try await log.append(to: "", events: [event]) }
+            await expectCode(.invalidStreamID) {
+                _ = try await log.append(to: String(repeating: "案", count: 100), events: [event])
+            }
+            await expectCode(.invalidStreamID) { _ = try await log.append(to: "case\u{0}1", events: [event]) }
+            await expectCode(.eventTooLarge) {
+                _ = try await log.append(to: "case-1", events: [Fixtures.event(payload: String(repeating: "x", count: 1001))])
+            }
+            await expectCode(.invalidExpectedVersion) {
+                _ = try await log.append(to: "case-1", expectedVersion: .exact(-1), events: [event])
+            }
+            await expectCode(.invalidExpectedVersion) {
+                _ = try await log.append(to: "case-1", expectedVersion: .exact(.max), events: [event])
+            }
+            await expectCode(.invalidRequest) { _ = try await log.append(to: "case-1", events: []) }
+            await expectCode(.invalidRequest) { _ = try await log.append(AppendRequest(streams: [])) }
+            await expectCode(.invalidRequest) {
+                _ = try await log.append(AppendRequest(streams: [
+                    StreamAppend(streamID: "a", expectedVersion: .any, events: [event]),
+                    StreamAppend(streamID: "a", expectedVersion: .any, events: [event]),
+                ]))
+            }
+            await expectCode(.invalidRequest) {
+                _ = try await log.append(to: "case-1", events: [Fixtures.event("")])
+            }
+            await expectCode(.invalidIdempotencyKey) {
+                _ = try await log.append(to: "case-1", events: [event], idempotencyKey: "")
+            }
+            await expectCode(.invalidIdempotencyKey) {
+                _ = try await log.append(to: "case-1", events: [event], idempotencyKey: String(repeating: "k", count: 201))
+            }
+            #expect(try log.head() == head)
+            #expect(try log.verify().isValid)
+        }
+    }
+
+    @Test func useAfterCloseIsATypedError() async throws {
+        try await withTemporaryDirectory { directory in
+            let log = try LMDBEventLog.open(at: directory.appending("store"), configuration: Fixtures.configuration())
+            log.close()
+            await expectCode(.closed) { _ = try await log.append(to: "a", events: [Fixtures.event()]) }
+            await expectCode(.closed) { _ = try log.head() }
+            await expectCode(.closed) { _ = try log.read(from: 1, direction: .forwards, limit: 1) }
+            await expectCode(.closed) { _ = try log.verify() }
+        }
+    }
+
+    @Test func aFullMapWithGrowthOffFailsTheAppendAndWritesNothing() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.initialMapSize = 256 << 10
+        configuration.growsAutomatically = false
+        try await withTemporaryLog(configuration: configuration) { (log, _) async throws in
+            let payload = String(repeating: "x", count: 900)
+            var appended = 0
+            var failure: EventLogError?
+            while failure == nil && appended < 10_000 {
+                let outcome = await attempt { () async throws(EventLogError) in
+                    try await log.append(
+                        to: "case-\(appended)", events: (0..<20).map { _ in Fixtures.event(payload: payload) })
+                }
+                switch outcome {
+                case .success: appended += 1
+                case .failure(let error): failure = error
+                }
+            }
+            #expect(failure?.code == .storageFull)
+            #expect(failure?.message.contains("maxMapSize") == true)
+            #expect(try log.head().position == UInt64(appended * 20), "the failed append left nothing behind")
+            #expect(try log.verify().isValid)
+            // Smaller appends may still fit; the log stays usable.
+            #expect(try log.version(ofStream: "case-\(appended)") == 0)
+        }
+    }
+
+    @Test func theMapGrowsByItselfUnderAppends() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.initialMapSize = 256 << 10
+        try await withTemporaryLog(configuration: configuration) { log, _ in
+            let before = try log.storageInfo().mapSize
+            let payload = String(repeating: "y", count: 900)
+            for batch in 0..<50 {
+                _ = try await log.append(to: "case-\(batch)", events: (0..<50).map { _ in Fixtures.event(payload: payload) })
+            }
+            #expect(try log.storageInfo().mapSize > before)
+            #expect(try log.head().position == 2500)
+            #expect(try log.verify().isValid)
+        }
+    }
+
+    @Test func aNewerStoreFormatIsRefusedAndTheFileIsLeftUnchanged() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+            _ = try await log.append(to: "a", events: [Fixtures.event()])
+            log.close()
+            try withRawStore(path) { env in
+                let meta = try env.database(named: "meta", create: false)
+                try env.write { txn in try txn.put(meta, key: Array("format".utf8), value: [0, 0, 0, 2]) }
+            }
+            let before = try fileBytes(path + "/data.mdb")
+            for mode in [LMDBEventLog.AccessMode.readWrite, .readOnly, .readOnlySnapshot] {
+                #expect {
+                    _ = try LMDBEventLog.open(at: path, mode: mode)
+                } throws: { error in
+                    guard let error = error as? EventLogError else { return false }
+                    return error.code == .incompatibleFormat && error.message.contains("format version 2")
+                }
+            }
+            #expect(try fileBytes(path + "/data.mdb") == before)
+        }
+    }
+
+    @Test func somethingThatIsNotAStoreIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            // An LMDB environment of another program.
+            let foreign = directory.appending("foreign")
+            try withRawStore(foreign) { env in
+                let db = try env.database(named: "other", create: true)
+                try env.write { txn in try txn.put(db, key: [1], value: [1]) }
+            }
+            #expect { _ = try LMDBEventLog.open(at: foreign) } throws: {
+                ($0 as? EventLogError)?.code == .notAStore
+            }
+            // A file that is not LMDB at all.
+            let garbage = directory.appending("garbage")
+            try FileManager.default.createDirectory(atPath: garbage, withIntermediateDirectories: true)
+            try Data(repeating: 0x5a, count: 64 << 10).write(to: URL(fileURLWithPath: garbage + "/data.mdb"))
+            let before = try fileBytes(garbage + "/data.mdb")
+            #expect { _ = try LMDBEventLog.open(at: garbage) } throws: { ($0 as? EventLogError)?.code == .notAStore }
+            #expect(try fileBytes(garbage + "/data.mdb") == before)
+            // A missing store opened read-only.
+            #expect { _ = try LMDBEventLog.open(at: directory.appending("missing"), mode: .readOnly) } throws: {
+                ($0 as? EventLogError)?.code == .notAStore
+            }
+        }
+    }
+
+    @Test func aStoreOpensOncePerProcessAndReadOnlyRefusesAppends() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+            _ = try await log.append(to: "a", events: [Fixtures.event()])
+            #expect { _ = try LMDBEventLog.open(at: path) } throws: { ($0 as? EventLogError)?.code == .alreadyOpen }
+            log.close()
+            let readOnly = try LMDBEventLog.open(at: path, mode: .readOnly)
+            defer { readOnly.close() }
+            await expectCode(.readOnly) { _ = try await readOnly.append(to: "a", events: [Fixtures.event()]) }
+            #expect(try readOnly.read(stream: "a", from: 1, direction: .forwards, limit: 10).count == 1)
+        }
+    }
+
+    @Test func hotBackupWhileWritersRunIsConsistentAndVerifies() async throws {
+        try await withTemporaryLog { log, directory in
+            _ = try await log.append(to: "seed", events: Fixtures.events(100))
+            let writers = Task {
+                for index in 0..<200 { _ = try await log.append(to: "w-\(index % 7)", events: Fixtures.events(5)) }
+            }
+            while try log.head().position < 300 { try await Task.sleep(for: .milliseconds(1)) }
+            let report = try log.backup(to: directory.appending("backup"))
+            try await writers.value
+            #expect(report.isValid)
+            #expect(report.eventsChecked >= 300)
+            let copy = try LMDBEventLog.open(at: directory.appending("backup"), mode: .readOnlySnapshot)
+            defer { copy.close() }
+            let copied = try copy.read(from: 1, direction: .forwards, limit: 10_000)
+            let original = try log.read(from: 1, direction: .forwards, limit: copied.count)
+            #expect(copied == original, "the backup is an exact prefix of the log")
+            #expect(try log.head().position == 1100)
+            #expect(throws: EventLogError.self) { try log.backup(to: directory.appending("backup")) }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import CaseLedgerLMDB
+import CaseLedgerLog
+import Crypto
+import Foundation
+import Testing
+import _CaseLedgerTestSupport
+
+@Suite struct VerificationTests {
+    /// Writes 60 events into 6 streams, each payload naming its position (`MARK-000042-END`), then closes.
+    private func writeStore(at path: String) async throws {
+        let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+        defer { log.close() }
+        for position in 1...60 {
+            let payload = String(format: "{\"note\":\"MARK-%06d-END\"}", position)
+            _ = try await log.append(to: "case-\(position % 6)", events: [Fixtures.event(payload: payload)])
+        }
+    }
+
+    private func verify(_ path: String, mode: LMDBEventLog.AccessMode = .readOnlySnapshot) throws
+        -> VerificationReport
+    {
+        let log = try LMDBEventLog.open(at: path, mode: mode)
+        defer { log.close() }
+        return try log.verify()
+    }
+
+    @Test func anIntactLogVerifies() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            let report = try verify(path, mode: .readWrite)
+            #expect(report.isValid)
+            #expect(report.eventsChecked == 60)
+            #expect(report.streamsChecked == 6)
+            #expect(report.head.position == 60)
+        }
+    }
+
+    @Test(arguments: [7, 42, 60])
+    func aFlippedPayloadByteOnDiskIsNamedByPosition(position: Int) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            let marker = Array(String(format: "MARK-%06d-END", position).utf8)
+            #expect(try flipByte(in: path + "/data.mdb", inside: marker, at: 2) >= 1)
+            let report = try verify(path)
+            let failure = try #require(report.failure)
+            #expect(failure.position == UInt64(position))
+            #expect(failure.kind == .chainHash)
+            #expect(report.eventsChecked == UInt64(position - 1))
+        }
+    }
+
+    @Test func aChangedStoredHashIsNamedByPosition() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            let hash = try {
+                let log = try LMDBEventLog.open(at: path, mode: .readOnlySnapshot)
+                defer { log.close() }
+                return try log.read(from: 33, direction: .forwards, limit: 1)[0].chainHash
+            }()
+            // The hash of 33 is stored in record 33 and in nothing else but the head; flip it in the record.
+            #expect(try flipByte(in: path + "/data.mdb", inside: hash, at: 5) >= 1)
+            let failure = try #require(try verify(path).failure)
+            #expect(failure.position == 33)
+            #expect(failure.kind == .chainHash)
+        }
+    }
+
+    @Test func aDamagedLengthFieldIsADecodingFailureWhenTheHashIsRecomputed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            // Rewrite record 20 with a bad stream-id length but a matching chain hash: only decoding can catch it.
+            try rewriteRecord(path: path, position: 20) { bytes in
+                bytes[80] = 0xff
+                bytes[81] = 0xff
+            }
+            let failure = try #require(try verify(path).failure)
+            #expect(failure.position == 20)
+            #expect(failure.kind == .decoding)
+        }
+    }
+
+    @Test func aMissingOrWrongIndexEntryIsNamed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            // Event 14 is version 3 of case-2 (positions 2, 8, 14, …).
+            try withRawStore(path) { env in
+                let streams = try env.database(named: "streams", create: false)
+                try env.write { txn in
+                    try txn.put(streams, key: Array("case-2".utf8) + [0] + be(3), value: be(15))
+                }
+            }
+            let failure = try #require(try verify(path).failure)
+            #expect(failure.position == 14)
+            #expect(failure.kind == .streamIndex)
+        }
+    }
+
+    @Test func anExtraIndexEntryIsNamed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            try withRawStore(path) { env in
+                let streams = try env.database(named: "streams", create: false)
+                try env.write { txn in try txn.put(streams, key: Array("ghost".utf8) + [0] + be(1), value: be(5)) }
+            }
+            let failure = try #require(try verify(path).failure)
+            #expect(failure.position == 5)
+            #expect(failure.kind == .streamIndex)
+        }
+    }
+
+    @Test func aGapInPositionsOrACutTailIsNamed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            try withRawStore(path) { env in
+                let events = try env.database(named: "events", create: false)
+                try env.write { txn in _ = try txn.delete(events, key: be(60)) }
+            }
+            var failure = try #require(try verify(path).failure)
+            #expect(failure.position == 60)
+            #expect(failure.kind == .head)
+
+            try withRawStore(path) { env in
+                let events = try env.database(named: "events", create: false)
+                try env.write { txn in _ = try txn.delete(events, key: be(30)) }
+            }
+            failure = try #require(try verify(path).failure)
+            #expect(failure.position == 30)
+            #expect(failure.kind == .positionSequence)
+        }
+    }
+
+    @Test func verifyRunsOnAReadOnlyCopyAndChangesNothing() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            let copy = directory.appending("copy")
+            try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: path + "/data.mdb", toPath: copy + "/data.mdb")
+            try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: copy + "/data.mdb")
+            let before = try fileBytes(copy + "/data.mdb")
+            let report = try verify(copy, mode: .readOnlySnapshot)
+            #expect(report.isValid)
+            #expect(report.eventsChecked == 60)
+            #expect(try fileBytes(copy + "/data.mdb") == before)
+            #expect(!FileManager.default.fileExists(atPath: copy + "/lock.mdb"), "a snapshot open makes no lock file")
+        }
+    }
+
+    @Test func erasingAPerSubjectKeyLeavesTheChainValid() async throws {
+        // Personal data is encrypted per data subject before it is appended; the chain covers the ciphertext, so
+        // erasing the subject's key (crypto-shredding) makes the data unreadable without touching the log.
+        try await withTemporaryLog { log, _ in
+            var keys: [String: SymmetricKey] = ["subject-1": SymmetricKey(size: .bits256)]
+            let personal = Array(#"{"name":"张三","idNumber":"510124199001011234"}"#.utf8)
+            let sealed = try AES.GCM.seal(personal, using: try #require(keys["subject-1"]))
+            let ciphertext = try #require(sealed.combined)
+            _ = try await log.append(
+                to: "case-1", events: [Fixtures.event(), NewEvent(
+                    type: "PartyRecorded", actor: Fixtures.mediator, payload: Array(ciphertext))])
+            let stored = try log.read(stream: "case-1", from: 2, direction: .forwards, limit: 1)[0].payload
+            let opened = try AES.GCM.open(AES.GCM.SealedBox(combined: stored), using: try #require(keys["subject-1"]))
+            #expect(Array(opened) == personal)
+
+            keys["subject-1"] = nil  // the erasure
+            #expect(keys["subject-1"] == nil)
+            #expect(try log.verify().isValid)
+            #expect(!stored.elementsEqual(personal))
+            #expect(throws: (any Error).self) {
+                _ = try AES.GCM.open(AES.GCM.SealedBox(combined: stored), using: SymmetricKey(size: .bits256))
+            }
+        }
+    }
+}
+
+func be(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+
+/// Opens the store's LMDB environment directly, as an attacker or a buggy tool would.
+func withRawStore(_ path: String, _ body: (Environment) throws -> Void) throws {
+    let env = try Environment.open(path: path)
+    defer { env.close() }
+    try body(env)
+}
+
+/// Rewrites one record in place and recomputes its chain hash (and the chain after it), so only the change itself
+/// is wrong.
+func rewriteRecord(path: String, position: UInt64, _ change: (inout [UInt8]) -> Void) throws {
+    try withRawStore(path) { env in
+        let events = try env.database(named: "events", create: false)
+        try env.write { txn in
+            var previous = [UInt8](repeating: 0, count: 32)
+            if position > 1, let before = try txn.value(events, key: be(position - 1)) {
+                previous = Array(before.suffix(32))
+            }
+            guard var record = try txn.value(events, key: be(position)) else { return }
+            change(&record)
+            var hasher = SHA256()
+            hasher.update(data: previous)
+            hasher.update(data: record.dropLast(32))
+            record.replaceSubrange((record.count - 32)..., with: Array(hasher.finalize()))
+            try txn.put(events, key: be(position), value: record)
+        }
+    }
+}
