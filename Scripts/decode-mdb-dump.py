@@ -298,7 +298,7 @@ class Store:
                 parts, position = split_stream_key(key), position_value(value)
                 if parts is None or position is None:
                     raise Failure(position or 0, "stream index", f"malformed stream index entry {key.hex()}")
-                if last_version.get(parts[0], 0) < parts[1]:
+                if not 1 <= parts[1] <= last_version.get(parts[0], 0):
                     raise Failure(position, "stream index", f"the stream index entry {parts[0]}@{parts[1]} names "
                                                             f"position {position}, which holds another event")
             raise Failure(count, "stream index", f"the stream index has {len(self.streams)} entries for "

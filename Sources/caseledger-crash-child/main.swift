@@ -1,0 +1,65 @@
+import CaseLedgerLog
+import Foundation
+
+// Child process of the crash-safety test (Tests/CaseLedgerLogTests/CrashSafetyTests.swift).
+//
+// Usage: caseledger-crash-child STORE-PATH [CONCURRENCY]
+//
+// Opens the store, then runs CONCURRENCY tasks that append forever under group commit, each to its own stream
+// with an exact expected version. After each append returns (its events are durable), it writes one line
+// `ok STREAM VERSION FIRST-POSITION COUNT` to standard output with a direct write(2), so a line the parent sees was
+// reported only after the commit. The parent kills this process with SIGKILL at a random moment.
+
+func report(_ line: String) {
+    var bytes = Array((line + "\n").utf8)
+    bytes.withUnsafeMutableBytes { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
+            if written <= 0 { exit(3) }
+            offset += written
+        }
+    }
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else {
+    FileHandle.standardError.write(Data("usage: caseledger-crash-child STORE-PATH [CONCURRENCY]\n".utf8))
+    exit(2)
+}
+let path = arguments[1]
+let concurrency = arguments.count > 2 ? Int(arguments[2]) ?? 16 : 16
+let generation = UUID().uuidString.prefix(8)
+
+do {
+    let log = try LMDBEventLog.open(at: path)
+    report("ready")
+    let actor = EventActor(userID: "crash-child", role: "system", unit: "000000000000")
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<concurrency {
+            group.addTask {
+                let stream = "worker-\(worker)"
+                var version = try log.version(ofStream: stream)
+                var round = 0
+                while true {
+                    round += 1
+                    let count = 1 + (round + worker) % 3
+                    let events = (0..<count).map { index in
+                        NewEvent(
+                            type: "CrashProbe", actor: actor,
+                            payload: Array("{\"gen\":\"\(generation)\",\"round\":\(round),\"i\":\(index)}".utf8))
+                    }
+                    let result = try await log.append(
+                        to: stream, expectedVersion: .exact(Int64(version)), events: events,
+                        idempotencyKey: "\(generation)-\(worker)-\(round)")
+                    version += UInt64(count)
+                    report("ok \(stream) \(version) \(result.positions.lowerBound) \(count)")
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+} catch {
+    FileHandle.standardError.write(Data("caseledger-crash-child: \(error)\n".utf8))
+    exit(1)
+}
