@@ -212,6 +212,28 @@ package struct Cursor: ~Copyable {
         return try body(buffer(k), buffer(v))
     }
 
+    /// Walks entries: positions the cursor with `start` (and `key`), then moves with `step`, calling `body` with
+    /// each key and value until `body` returns `false` or there are no more entries. Not generic, so the walk
+    /// compiles to a plain loop; the buffers are valid only until the transaction ends.
+    package func walk(
+        from start: CursorMove, key: UnsafeRawBufferPointer? = nil, then step: CursorMove,
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        var k = MDB_val()
+        var v = MDB_val()
+        if let key {
+            k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        }
+        var op = start.op
+        while true {
+            let rc = mdb_cursor_get(pointer, &k, &v, op)
+            if rc == MDB_NOTFOUND { return }
+            try check(rc, "mdb_cursor_get(\(database.name))").get()
+            guard try body(buffer(k), buffer(v)) else { return }
+            op = step.op
+        }
+    }
+
     /// Moves to the first entry whose key is at or after `key`.
     package func move<R>(
         atOrAfter key: [UInt8], _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> R

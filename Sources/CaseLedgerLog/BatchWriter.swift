@@ -84,10 +84,10 @@ struct BatchWriter {
     }
 
     private func writeRecord(
-        _ fields: RecordCodec.Fields, previousHash: [UInt8], _ txn: borrowing WriteTransaction
-    ) throws -> [UInt8] {
+        _ fields: RecordCodec.Fields, previousHash: ChainHash, _ txn: borrowing WriteTransaction
+    ) throws -> ChainHash {
         let size = RecordCodec.size(streamID: fields.streamID, idempotencyKey: fields.idempotencyKey, event: fields.event)
-        var hash: [UInt8] = []
+        var hash = ChainHash.zero
         let positionKey = Keys.position(fields.position)
         try positionKey.withUnsafeBytes { key in
             try txn.reserve(databases.events, key: key, size: size, options: .append) { out in

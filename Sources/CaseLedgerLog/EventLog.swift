@@ -41,6 +41,13 @@ public protocol EventLog: Sendable {
     /// early (callers re-read the log); it never keeps an appender waiting.
     func waitForAppend(after position: UInt64) async
 
+    /// Visits events from `position` on, in order, without copying them, until `body` returns `false`, `limit`
+    /// events were visited, or the log ends; returns the number visited. A default built on
+    /// ``read(from:direction:limit:)`` exists; stores that can view records in place override it.
+    @discardableResult
+    func forEachEvent(from position: UInt64, limit: Int, _ body: (borrowing EventView) -> Bool)
+        throws(EventLogError) -> Int
+
     /// Walks the whole log and reports the first position where the hash chain, the position or version sequence,
     /// the stream index, the time order or decoding fails.
     func verify() throws(EventLogError) -> VerificationReport

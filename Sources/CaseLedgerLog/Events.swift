@@ -89,42 +89,157 @@ public struct NewEvent: Sendable, Hashable {
     }
 }
 
-/// An event as the log stores it.
-public struct RecordedEvent: Sendable, Hashable {
-    /// The position in the whole log: starts at 1 and rises by exactly 1 per event.
-    public var position: UInt64
-    /// The stream (case) the event belongs to.
-    public var streamID: String
-    /// The version within the stream: starts at 1 and rises by exactly 1 per event of the stream.
-    public var streamVersion: UInt64
-    /// When the log recorded the event (never earlier than the event before it).
-    public var recordedAt: Timestamp
-    /// The idempotency key of the append that wrote the event, if it had one.
-    public var idempotencyKey: String?
-    /// The chain hash: SHA-256 over the previous event's chain hash and this record's bytes.
-    public var chainHash: [UInt8]
-    /// The event's own fields, as appended.
-    public var event: NewEvent
+/// A SHA-256 chain hash: 32 bytes, stored without allocation.
+public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
+    private var words: (UInt64, UInt64, UInt64, UInt64)
 
-    public init(
-        position: UInt64, streamID: String, streamVersion: UInt64, recordedAt: Timestamp, idempotencyKey: String?,
-        chainHash: [UInt8], event: NewEvent
-    ) {
-        self.position = position
-        self.streamID = streamID
-        self.streamVersion = streamVersion
-        self.recordedAt = recordedAt
-        self.idempotencyKey = idempotencyKey
-        self.chainHash = chainHash
-        self.event = event
+    /// The hash before position 1: 32 zero bytes.
+    public static let zero = ChainHash(words: (0, 0, 0, 0))
+
+    private init(words: (UInt64, UInt64, UInt64, UInt64)) {
+        self.words = words
     }
 
-    /// The event id.
-    public var id: UUID { event.id }
+    /// The hash with these 32 bytes; `nil` for any other count.
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == 32 else { return nil }
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { raw in
+            for (index, byte) in bytes.enumerated() { raw[index] = byte }
+        }
+        self.words = words
+    }
+
+    init(_ raw: UnsafeRawBufferPointer) {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw.prefix(32))) }
+        self.words = words
+    }
+
+    /// The 32 bytes, in order.
+    public var bytes: [UInt8] { Swift.withUnsafeBytes(of: words) { Array($0) } }
+
+    /// Calls `body` with the 32 bytes.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try Swift.withUnsafeBytes(of: words, body)
+    }
+
+    /// Lower-case hexadecimal, 64 characters.
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 64) { out in
+            Swift.withUnsafeBytes(of: words) { raw in
+                for (index, byte) in raw.enumerated() {
+                    out[2 * index] = digits[Int(byte >> 4)]
+                    out[2 * index + 1] = digits[Int(byte & 0x0f)]
+                }
+            }
+            return 64
+        }
+    }
+
+    public var description: String { hex }
+
+    public static func == (lhs: ChainHash, rhs: ChainHash) -> Bool {
+        lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2
+            && lhs.words.3 == rhs.words.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
+    }
+}
+
+/// An event as the log stores it: a validated view over one copy of the stored record's bytes.
+///
+/// The record's layout is checked when it is read (version, flags, every length, UTF-8 of every string), and the
+/// variable fields are materialised when accessed. A batched read copies all its records into one buffer, so
+/// reading costs about one allocation per batch, not per event; `payload`, `metadata` and `storedBytes` are slices of
+/// that buffer. Keeping one event alive keeps its batch's buffer alive: copy `payload` into an `Array` to keep it
+/// long without the rest.
+public struct RecordedEvent: Sendable, Hashable {
+    /// The record exactly as stored (see `Docs/StorageFormat.md`), including the trailing chain hash.
+    public let storedBytes: ArraySlice<UInt8>
+    /// The position in the whole log: starts at 1 and rises by exactly 1 per event.
+    public let position: UInt64
+    /// The version within the stream: starts at 1 and rises by exactly 1 per event of the stream.
+    public let streamVersion: UInt64
+    /// When the log recorded the event (never earlier than the event before it).
+    public let recordedAt: Timestamp
+    let fields: RecordCodec.FieldOffsets
+
+    init(storedBytes: ArraySlice<UInt8>, position: UInt64, streamVersion: UInt64, recordedAt: Timestamp,
+        fields: RecordCodec.FieldOffsets)
+    {
+        self.storedBytes = storedBytes
+        self.position = position
+        self.streamVersion = streamVersion
+        self.recordedAt = recordedAt
+        self.fields = fields
+    }
+
+    public static func == (lhs: RecordedEvent, rhs: RecordedEvent) -> Bool {
+        lhs.position == rhs.position && lhs.storedBytes == rhs.storedBytes
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(position)
+        hasher.combine(storedBytes)
+    }
+
+    private func string(_ range: Range<Int>) -> String {
+        storedBytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+    }
+
+    private func slice(_ range: Range<Int>) -> ArraySlice<UInt8> {
+        let base = storedBytes.startIndex
+        return storedBytes[(base + range.lowerBound)..<(base + range.upperBound)]
+    }
+
+    private func uuid(at offset: Int) -> UUID {
+        storedBytes.withUnsafeBytes { UUID(uuid: $0.loadUnaligned(fromByteOffset: offset, as: uuid_t.self)) }
+    }
+
+    /// The stream (case) the event belongs to.
+    public var streamID: String { string(fields.streamID) }
     /// The event type's name.
-    public var type: String { event.type }
-    /// The payload bytes.
-    public var payload: [UInt8] { event.payload }
+    public var type: String { string(fields.type) }
+    /// The version of the type's payload schema.
+    public var schemaVersion: UInt32 {
+        storedBytes.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }
+    }
+    /// The event id.
+    public var id: UUID { uuid(at: 32) }
+    /// The correlation id, if the event had one.
+    public var correlationID: UUID? { fields.flags & RecordCodec.flagCorrelation != 0 ? uuid(at: 48) : nil }
+    /// The causation id, if the event had one.
+    public var causationID: UUID? { fields.flags & RecordCodec.flagCausation != 0 ? uuid(at: 64) : nil }
+    /// Who caused it.
+    public var actor: EventActor {
+        EventActor(userID: string(fields.userID), role: string(fields.role), unit: string(fields.unit))
+    }
+    /// The idempotency key of the append that wrote the event, if it had one.
+    public var idempotencyKey: String? {
+        fields.flags & RecordCodec.flagIdempotencyKey != 0 ? string(fields.idempotencyKey) : nil
+    }
+    /// The metadata bytes (shares the record's storage).
+    public var metadata: ArraySlice<UInt8> { slice(fields.metadata) }
+    /// The payload bytes (shares the record's storage).
+    public var payload: ArraySlice<UInt8> { slice(fields.payload) }
+    /// The chain hash: SHA-256 over the previous event's chain hash and this record's other bytes.
+    public var chainHash: ChainHash {
+        storedBytes.withUnsafeBytes { ChainHash(UnsafeRawBufferPointer(rebasing: $0[($0.count - 32)...])) }
+    }
+
+    /// The event's own fields, as they were appended.
+    public var event: NewEvent {
+        NewEvent(
+            id: id, type: type, schemaVersion: schemaVersion, actor: actor, correlationID: correlationID,
+            causationID: causationID, metadata: Array(metadata), payload: Array(payload))
+    }
 }
 
 /// What the writer expects a stream's version to be; the append fails with
@@ -221,12 +336,20 @@ public struct AppendResult: Sendable, Hashable {
 
 /// The last event of the log: its position and chain hash. An empty log has position 0 and a zero hash.
 public struct LogHead: Sendable, Hashable {
+    /// The last event's position; `0` for an empty log.
     public var position: UInt64
-    public var chainHash: [UInt8]
+    /// The last event's chain hash; ``ChainHash/zero`` for an empty log.
+    public var chainHash: ChainHash
+    /// The last event's recorded-at time.
     public var recordedAt: Timestamp
 
-    public static let empty = LogHead(
-        position: 0, chainHash: [UInt8](repeating: 0, count: 32), recordedAt: Timestamp(microsecondsSinceEpoch: 0))
+    public init(position: UInt64, chainHash: ChainHash, recordedAt: Timestamp) {
+        self.position = position
+        self.chainHash = chainHash
+        self.recordedAt = recordedAt
+    }
+
+    public static let empty = LogHead(position: 0, chainHash: .zero, recordedAt: Timestamp(microsecondsSinceEpoch: 0))
 }
 
 /// Which way a read goes.

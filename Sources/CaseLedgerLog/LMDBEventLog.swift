@@ -480,7 +480,34 @@ public final class LMDBEventLog: EventLog {
                 let start = Keys.position(position)
                 switch direction {
                 case .forwards:
-                    current = try cursor.move(atOrAfter: start, decode)
+                    // The hot path of scans and subscriptions: one non-generic cursor walk copying every record into
+                    // one buffer, then decoding each record as a slice of it.
+                    // Buffers are kept under 64 KiB so they come from the allocator's free lists rather than
+                    // fresh, page-faulting mappings.
+                    let chunkSize = 64 << 10
+                    var chunk: [UInt8] = []
+                    var pending: [(key: UInt64, start: Int, end: Int)] = []
+                    func flush() throws(EventLogError) {
+                        for span in pending {
+                            events.append(try Self.decode(chunk[span.start..<span.end], position: span.key))
+                        }
+                        pending.removeAll(keepingCapacity: true)
+                    }
+                    try start.withUnsafeBytes { startKey in
+                        try cursor.walk(from: .atOrAfter, key: startKey, then: .next) { key, value in
+                            if chunk.count + value.count > chunk.capacity {
+                                try flush()
+                                chunk = []
+                                chunk.reserveCapacity(max(chunkSize, value.count))
+                            }
+                            let start = chunk.count
+                            chunk.append(contentsOf: value)
+                            pending.append((Keys.decodePosition(key) ?? 0, start, chunk.count))
+                            return events.count + pending.count < limit
+                        }
+                    }
+                    try flush()
+                    return
                 case .backwards:
                     if let found = try cursor.move(atOrAfter: start, decode) {
                         current = found.position == position ? found : try cursor.move(.previous, decode)
@@ -603,7 +630,7 @@ public final class LMDBEventLog: EventLog {
 
     static func encodeHead(_ head: LogHead) -> [UInt8] {
         var bytes = Keys.position(head.position)
-        bytes += head.chainHash
+        bytes += head.chainHash.bytes
         withUnsafeBytes(of: head.recordedAt.microsecondsSinceEpoch.bigEndian) { bytes += $0 }
         return bytes
     }
@@ -613,7 +640,7 @@ public final class LMDBEventLog: EventLog {
         return bytes.withUnsafeBytes { raw in
             LogHead(
                 position: UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)),
-                chainHash: Array(raw[8..<40]),
+                chainHash: ChainHash(UnsafeRawBufferPointer(rebasing: raw[8..<40])),
                 recordedAt: Timestamp(
                     microsecondsSinceEpoch: Int64(bigEndian: raw.loadUnaligned(fromByteOffset: 40, as: Int64.self))))
         }
@@ -670,10 +697,14 @@ public final class LMDBEventLog: EventLog {
     }
 
     static func decode(_ value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) throws -> RecordedEvent {
-        let position = Keys.decodePosition(key) ?? 0
+        try decode(Array(value)[...], position: Keys.decodePosition(key) ?? 0)
+    }
+
+    /// Decodes a record already copied out of the map, stored under the key `position`.
+    static func decode(_ record: ArraySlice<UInt8>, position: UInt64) throws(EventLogError) -> RecordedEvent {
         let event: RecordedEvent
         do {
-            event = try RecordCodec.decode(value)
+            event = try RecordCodec.decode(record)
         } catch {
             throw EventLogError(
                 code: .corrupted, message: "record at position \(position) does not decode: \(error.reason)",

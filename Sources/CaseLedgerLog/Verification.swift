@@ -16,10 +16,7 @@ extension LMDBEventLog {
             let head = try Self.readHead(txn, databases)
             var walker = ChainWalker(databases: databases)
             try txn.withCursor(databases.events) { cursor in
-                var entry = try cursor.move(.first) { key, value in try walker.check(key: key, value: value, txn) }
-                while entry == true {
-                    entry = try cursor.move(.next) { key, value in try walker.check(key: key, value: value, txn) }
-                }
+                try cursor.walk(from: .first, then: .next) { key, value in try walker.check(key: key, value: value, txn) }
             }
             var report = VerificationReport(
                 eventsChecked: walker.checked, streamsChecked: walker.streams, head: head, failure: walker.failure)
@@ -92,7 +89,7 @@ extension LMDBEventLog {
 private struct ChainWalker {
     let databases: LMDBEventLog.Databases
     var expectedPosition: UInt64 = 1
-    var previousHash = [UInt8](repeating: 0, count: RecordCodec.hashSize)
+    var previousHash = ChainHash.zero
     var previousTime = Int64.min
     var checked: UInt64 = 0
     var streams: UInt64 = 0
@@ -117,8 +114,8 @@ private struct ChainWalker {
         let bodyEnd = value.count - RecordCodec.hashSize
         let computed = RecordCodec.chainHash(
             previous: previousHash, body: UnsafeRawBufferPointer(rebasing: value[0..<bodyEnd]))
-        let stored = UnsafeRawBufferPointer(rebasing: value[bodyEnd...])
-        guard stored.elementsEqual(computed) else {
+        let stored = ChainHash(UnsafeRawBufferPointer(rebasing: value[bodyEnd...]))
+        guard stored == computed else {
             return fail(
                 position, .chainHash,
                 "SHA-256 over the previous hash and the record's bytes does not match the stored chain hash: the "
@@ -130,6 +127,7 @@ private struct ChainWalker {
         } catch {
             return fail(position, .decoding, error.reason)
         }
+        // (decode copies the record once; verification is linear and not on a hot path)
         guard event.position == position else {
             return fail(position, .positionSequence, "the record's position field says \(event.position)")
         }

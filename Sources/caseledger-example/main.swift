@@ -36,7 +36,7 @@ do {
         print("  v\(recorded.streamVersion) #\(recorded.position) \(recorded.type) at \(recorded.recordedAt)")
     }
     let report = try log.verify()
-    let head = report.head.chainHash.prefix(8).map { String(format: "%02x", $0) }.joined()
+    let head = report.head.chainHash.hex.prefix(16)
     if let failure = report.failure {
         print("verify FAILED: \(failure)")
         exit(1)

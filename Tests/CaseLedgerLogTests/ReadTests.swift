@@ -138,4 +138,77 @@ import _CaseLedgerTestSupport
             #expect(try await consumer.value == 500)
         }
     }
+
+    @Test func forEachEventViewsRecordsInPlaceAndStopsWhenAsked() async throws {
+        let clock = ManualClock()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            try await seed(log, clock: clock)
+            // Non-ASCII ids and types take the detailed decoding path; they must read back the same.
+            let chinese = NewEvent(type: "调解申请", actor: EventActor(userID: "张三", role: "调解员", unit: "510124101001"),
+                payload: Array("{}".utf8))
+            _ = try await log.append(to: "（2026）川0124民调11号", events: [chinese])
+            var seen: [(UInt64, String, String, Bool)] = []
+            let visited = try log.forEachEvent(from: 3) { event in
+                seen.append((event.position, event.streamID, event.type, event.typeIs("CaseRegistered")))
+                return true
+            }
+            #expect(visited == 9)
+            #expect(seen.map(\.0) == Array(3...11))
+            #expect(seen.last?.1 == "（2026）川0124民调11号")
+            #expect(seen.last?.2 == "调解申请")
+            #expect(seen.dropLast().allSatisfy { $0.3 })
+            let recorded = try log.read(from: 11, direction: .forwards, limit: 1)[0]
+            #expect(recorded.event == chinese)
+            #expect(recorded.actor.role == "调解员")
+
+            var copies: [RecordedEvent] = []
+            let stoppedAfter = try log.forEachEvent(from: 1) { event in
+                copies.append(event.recordedEvent)
+                return copies.count < 4
+            }
+            #expect(stoppedAfter == 4)
+            #expect(copies == (try log.read(from: 1, direction: .forwards, limit: 4)))
+            #expect(try log.forEachEvent(from: 2, limit: 3) { _ in true } == 3)
+        }
+    }
+
+    @Test func theProtocolsDefaultVisitorMatchesTheStoresOwn() async throws {
+        /// A log that forwards to LMDB but keeps the protocol's default `forEachEvent`.
+        struct Forwarding: EventLog {
+            let base: LMDBEventLog
+            func append(_ request: AppendRequest) async throws(EventLogError) -> AppendResult {
+                try await base.append(request)
+            }
+            func head() throws(EventLogError) -> LogHead { try base.head() }
+            func version(ofStream streamID: String) throws(EventLogError) -> UInt64 {
+                try base.version(ofStream: streamID)
+            }
+            func read(stream streamID: String, from version: UInt64, direction: ReadDirection, limit: Int)
+                throws(EventLogError) -> [RecordedEvent]
+            {
+                try base.read(stream: streamID, from: version, direction: direction, limit: limit)
+            }
+            func read(from position: UInt64, direction: ReadDirection, limit: Int) throws(EventLogError)
+                -> [RecordedEvent]
+            {
+                try base.read(from: position, direction: direction, limit: limit)
+            }
+            func firstPosition(recordedAtOrAfter time: Timestamp) throws(EventLogError) -> UInt64? {
+                try base.firstPosition(recordedAtOrAfter: time)
+            }
+            func waitForAppend(after position: UInt64) async { await base.waitForAppend(after: position) }
+            func verify() throws(EventLogError) -> VerificationReport { try base.verify() }
+        }
+        let clock = ManualClock()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            try await seed(log, clock: clock)
+            let generic: any EventLog = Forwarding(base: log)
+            var viaDefault: [RecordedEvent] = []
+            var viaStore: [RecordedEvent] = []
+            try generic.forEachEvent(from: 2) { viaDefault.append($0.recordedEvent); return true }
+            try log.forEachEvent(from: 2) { viaStore.append($0.recordedEvent); return true }
+            #expect(viaDefault.count == 9)
+            #expect(viaDefault == viaStore)
+        }
+    }
 }

@@ -60,7 +60,7 @@ import _CaseLedgerTestSupport
             #expect(report.ok)
             #expect(report.events == 40)
             #expect(report.head_position == head.position)
-            #expect(report.head_hash == head.chainHash.map { String(format: "%02x", $0) }.joined())
+            #expect(report.head_hash == head.chainHash.hex)
 
             // The same damage CaseLedger's verify finds, the independent decoder finds at the same position.
             #expect(try flipByte(in: path + "/data.mdb", inside: Array("\"note\":\"17 ".utf8), at: 3) >= 1)

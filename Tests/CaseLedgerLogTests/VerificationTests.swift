@@ -58,7 +58,7 @@ import _CaseLedgerTestSupport
             let hash = try {
                 let log = try LMDBEventLog.open(at: path, mode: .readOnlySnapshot)
                 defer { log.close() }
-                return try log.read(from: 33, direction: .forwards, limit: 1)[0].chainHash
+                return try log.read(from: 33, direction: .forwards, limit: 1)[0].chainHash.bytes
             }()
             // The hash of 33 is stored in record 33 and in nothing else but the head; flip it in the record.
             #expect(try flipByte(in: path + "/data.mdb", inside: hash, at: 5) >= 1)
