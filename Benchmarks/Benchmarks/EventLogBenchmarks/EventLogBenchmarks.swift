@@ -354,7 +354,24 @@ let benchmarks: @Sendable () -> Void = {
     ) { benchmark in
         guard let raw = scanRaw else { throw BenchmarkFailure("no store") }
         for _ in benchmark.scaledIterations {
-            let (count, bytes) = raw.scan(touchingEveryLine: ProcessInfo.processInfo.environment["TOUCH"] != nil)
+            let (count, bytes) = raw.scan()
+            guard count == ScanStore.eventCount else { throw BenchmarkFailure("scanned \(count) events") }
+            blackHole(bytes)
+        }
+    }
+
+    // A reference, not a target: the same walk reading one byte of every 64-byte line of every record, i.e. the
+    // memory traffic a decoder that looks at a whole record must pay.
+    Benchmark(
+        "Scan.RawLMDB.cursorEveryLine1M",
+        configuration: .init(
+            maxDuration: .seconds(20), maxIterations: 5,
+            setup: { scanRaw = try RawLMDBStore(path: try await ScanStore.path() + "/store", readOnly: true) },
+            teardown: { scanRaw = nil })
+    ) { benchmark in
+        guard let raw = scanRaw else { throw BenchmarkFailure("no store") }
+        for _ in benchmark.scaledIterations {
+            let (count, bytes) = raw.scan(touchingEveryLine: true)
             guard count == ScanStore.eventCount else { throw BenchmarkFailure("scanned \(count) events") }
             blackHole(bytes)
         }

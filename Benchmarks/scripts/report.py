@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Turn a package-benchmark JMH export of EventLogBenchmarks into events per second and the issue's ratios.
+
+Usage: report.py EXPORT.jmh.json [--strict]
+
+Reads the median (p50) wall-clock time of each benchmark, divides the events one iteration handles (the table
+below, which must match Benchmarks/EventLogBenchmarks) by it, prints a Markdown table of events per second, and
+the ratios against the raw-LMDB baseline with their targets. Exits 2 when the export is empty or a benchmark is
+missing (a --filter that matched nothing exports an empty table and would otherwise pass silently); with
+--strict, exits 1 when a target is missed.
+"""
+import json
+import sys
+
+EVENTS_PER_ITERATION = {
+    "Append.CaseLedger.durable.batch1": 1,
+    "Append.CaseLedger.durable.batch100": 100,
+    "Append.CaseLedger.durable.batch1000": 1000,
+    "Append.RawLMDB.durable.batch1": 1,
+    "Append.RawLMDB.durable.batch100": 100,
+    "Append.RawLMDB.durable.batch1000": 1000,
+    "Append.CaseLedger.durable.concurrent64x1": 64,
+    "Append.RawLMDB.durable.concurrent64x1": 64,
+    "Scan.CaseLedger.decode1M": 1_000_000,
+    "Scan.CaseLedger.view1M": 1_000_000,
+    "Scan.RawLMDB.cursor1M": 1_000_000,
+    "Scan.RawLMDB.cursorEveryLine1M": 1_000_000,
+}
+
+# (label, numerator, denominator, target ratio or None)
+RATIOS = [
+    ("Durable batched append (1,000/call) vs raw LMDB", "Append.CaseLedger.durable.batch1000",
+     "Append.RawLMDB.durable.batch1000", 0.50),
+    ("Durable batched append (100/call) vs raw LMDB", "Append.CaseLedger.durable.batch100",
+     "Append.RawLMDB.durable.batch100", None),
+    ("Durable single-event append vs raw LMDB", "Append.CaseLedger.durable.batch1",
+     "Append.RawLMDB.durable.batch1", None),
+    ("64 concurrent appenders (group commit) vs one event per commit", "Append.CaseLedger.durable.concurrent64x1",
+     "Append.CaseLedger.durable.batch1", 10.0),
+    ("64 concurrent appenders: CaseLedger vs raw LMDB (one txn each)", "Append.CaseLedger.durable.concurrent64x1",
+     "Append.RawLMDB.durable.concurrent64x1", None),
+    ("Full scan, zero-copy decoding (forEachEvent) vs raw cursor scan", "Scan.CaseLedger.view1M",
+     "Scan.RawLMDB.cursor1M", 0.30),
+    ("Full scan, RecordedEvent values (read batches) vs raw cursor scan", "Scan.CaseLedger.decode1M",
+     "Scan.RawLMDB.cursor1M", 0.30),
+]
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    strict = "--strict" in argv[2:]
+    with open(argv[1], encoding="utf-8") as handle:
+        export = json.load(handle)
+    if not export:
+        print("error: the export is empty (did --filter match no benchmark?)", file=sys.stderr)
+        return 2
+    medians_us = {}
+    for element in export:
+        name = element["benchmark"].split("EventLogBenchmarks.", 1)[-1]
+        wall = element.get("secondaryMetrics", {}).get("Time (wall clock)")
+        if wall is None or wall.get("scoreUnit") != "μs":
+            print(f"error: {name} has no wall-clock figure in μs", file=sys.stderr)
+            return 2
+        medians_us[name] = float(wall["scorePercentiles"]["50.0"])
+    missing = [name for name in EVENTS_PER_ITERATION if name not in medians_us]
+    if missing:
+        print("error: missing from the export: " + ", ".join(missing), file=sys.stderr)
+        return 2
+
+    rate = {name: EVENTS_PER_ITERATION[name] / (medians_us[name] / 1e6) for name in EVENTS_PER_ITERATION}
+    print("| Benchmark | events / iteration | median time / iteration | events / s |")
+    print("|---|---:|---:|---:|")
+    for name in EVENTS_PER_ITERATION:
+        print(f"| `{name}` | {EVENTS_PER_ITERATION[name]:,} | {medians_us[name]:,.1f} µs | {rate[name]:,.0f} |")
+    print()
+    print("| Ratio | value | target | met |")
+    print("|---|---:|---:|:---:|")
+    missed = False
+    for label, numerator, denominator, target in RATIOS:
+        ratio = rate[numerator] / rate[denominator]
+        shown = f"{ratio * 100:.1f} %" if target is None or target < 1 else f"{ratio:.1f}×"
+        if target is None:
+            print(f"| {label} | {shown} | — | — |")
+            continue
+        met = ratio >= target
+        missed = missed or not met
+        wanted = f"≥ {target * 100:.0f} %" if target < 1 else f"≥ {target:.0f}×"
+        print(f"| {label} | {shown} | {wanted} | {'yes' if met else 'no'} |")
+    return 1 if (strict and missed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
