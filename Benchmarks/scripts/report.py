@@ -80,7 +80,7 @@ def main(argv):
     missed = False
     for label, numerator, denominator, target in RATIOS:
         ratio = rate[numerator] / rate[denominator]
-        shown = f"{ratio * 100:.1f} %" if target is None or target < 1 else f"{ratio:.1f}×"
+        shown = f"{ratio * 100:.1f} %" if ratio < 2 and (target is None or target < 1) else f"{ratio:.1f}×"
         if target is None:
             print(f"| {label} | {shown} | — | — |")
             continue

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what CaseLedger needs from the system when it is missing: LMDB's headers and pkg-config file
+# (Debian: liblmdb-dev) and, for the test suite, LMDB's command-line tools (lmdb-utils: mdb_dump, mdb_stat) and
+# python3 (the independent storage-format decoder). Uses apt-get; prefixes sudo when not root.
+# Usage: scripts/ensure-system-deps.sh [--for-tests]
+set -euo pipefail
+packages=()
+if ! pkg-config --exists lmdb 2>/dev/null; then
+    command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
+    packages+=(liblmdb-dev)
+fi
+if [ "${1:-}" = "--for-tests" ]; then
+    command -v mdb_dump >/dev/null 2>&1 || packages+=(lmdb-utils)
+    command -v python3 >/dev/null 2>&1 || packages+=(python3)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "Installing from apt: ${packages[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+pkg-config --exists lmdb || { echo "error: LMDB (pkg-config lmdb) is still missing" >&2; exit 1; }
