@@ -176,10 +176,10 @@ extension LMDBEventLog {
     /// the misses overlap instead of each length field waiting for the one before it. The payload is not touched:
     /// a scan that does not read it does not pay for it.
     @inline(__always)
-    static func prefetch(_ bytes: UnsafeRawBufferPointer) {
+    static func prefetch(_ bytes: UnsafeRawBufferPointer, upTo limit: Int = 256) {
         var sink: UInt8 = 0
         var offset = 0
-        let end = min(bytes.count, 256)
+        let end = min(bytes.count, limit)
         while offset < end {
             sink &+= bytes[offset]
             offset += 64

@@ -501,6 +501,7 @@ public final class LMDBEventLog: EventLog {
                                 chunk.reserveCapacity(max(chunkSize, value.count))
                             }
                             let start = chunk.count
+                            Self.prefetch(value, upTo: value.count)
                             chunk.append(contentsOf: value)
                             pending.append((Keys.decodePosition(key) ?? 0, start, chunk.count))
                             return events.count + pending.count < limit
