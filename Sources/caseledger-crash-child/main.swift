@@ -4,11 +4,15 @@ import Foundation
 // Child process of the crash-safety test (Tests/CaseLedgerLogTests/CrashSafetyTests.swift).
 //
 // Usage: caseledger-crash-child STORE-PATH [CONCURRENCY]
+//        caseledger-crash-child STORE-PATH --hold-reader
 //
 // Opens the store, then runs CONCURRENCY tasks that append forever under group commit, each to its own stream
 // with an exact expected version. After each append returns (its events are durable), it writes one line
 // `ok STREAM VERSION FIRST-POSITION COUNT` to standard output with a direct write(2), so a line the parent sees was
 // reported only after the commit. The parent kills this process with SIGKILL at a random moment.
+//
+// With --hold-reader it opens the store, starts a read transaction, writes `reading` and waits inside it until it is
+// killed, leaving a stale reader slot behind for the parent to clear.
 
 func report(_ line: String) {
     var bytes = Array((line + "\n").utf8)
@@ -30,6 +34,20 @@ guard arguments.count >= 2 else {
 let path = arguments[1]
 let concurrency = arguments.count > 2 ? Int(arguments[2]) ?? 16 : 16
 let generation = UUID().uuidString.prefix(8)
+
+if arguments.count > 2 && arguments[2] == "--hold-reader" {
+    do {
+        let log = try LMDBEventLog.open(at: path, mode: .readOnly)
+        try log.forEachEvent(from: 1) { _ in
+            report("reading")
+            sleep(120)
+            return false
+        }
+    } catch {
+        FileHandle.standardError.write(Data("caseledger-crash-child: \(error)\n".utf8))
+    }
+    exit(1)
+}
 
 do {
     let log = try LMDBEventLog.open(at: path)
