@@ -199,6 +199,10 @@ def decode_record(b):
     record["payload"] = bytes32("payload")
     if offset != limit:
         raise DecodeError(f"{limit - offset} unexpected bytes before the chain hash")
+    if record["stream"] == "":
+        raise DecodeError("empty stream id")
+    if key and not flags & FLAG_IDEMPOTENCY:
+        raise DecodeError("idempotency key bytes without the idempotency flag")
     record["chain_hash"] = b[limit:]
     return record
 

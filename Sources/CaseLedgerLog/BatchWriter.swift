@@ -54,6 +54,8 @@ struct BatchWriter {
             var streamResults: [AppendResult.StreamResult] = []
             for (stream, version) in zip(request.streams, current) {
                 var streamVersion = version
+                // One stream-index key buffer per stream; only its version suffix changes per event.
+                var indexKey = Keys.stream(stream.streamID, version: 0)
                 for event in stream.events {
                     head.position += 1
                     streamVersion += 1
@@ -61,7 +63,7 @@ struct BatchWriter {
                         RecordCodec.Fields(
                             position: head.position, streamID: stream.streamID, streamVersion: streamVersion,
                             recordedAt: recordedAt, idempotencyKey: request.idempotencyKey, event: event),
-                        previousHash: head.chainHash, txn)
+                        previousHash: head.chainHash, indexKey: &indexKey, txn)
                 }
                 streamVersions[stream.streamID] = streamVersion
                 streamResults.append(
@@ -84,19 +86,23 @@ struct BatchWriter {
     }
 
     private func writeRecord(
-        _ fields: RecordCodec.Fields, previousHash: ChainHash, _ txn: borrowing WriteTransaction
+        _ fields: RecordCodec.Fields, previousHash: ChainHash, indexKey: inout [UInt8],
+        _ txn: borrowing WriteTransaction
     ) throws -> ChainHash {
         let size = RecordCodec.size(streamID: fields.streamID, idempotencyKey: fields.idempotencyKey, event: fields.event)
         var hash = ChainHash.zero
-        let positionKey = Keys.position(fields.position)
-        try positionKey.withUnsafeBytes { key in
-            try txn.reserve(databases.events, key: key, size: size, options: .append) { out in
+        let suffix = indexKey.count - 8
+        indexKey.withUnsafeMutableBytes { key in
+            key.storeBytes(of: fields.streamVersion.bigEndian, toByteOffset: suffix, as: UInt64.self)
+        }
+        try withUnsafeBytes(of: fields.position.bigEndian) { positionKey in
+            try txn.reserve(databases.events, key: positionKey, size: size, options: .append) { out in
                 hash = RecordCodec.encode(fields, previousHash: previousHash, into: out)
             }
+            try indexKey.withUnsafeBytes { key in
+                try txn.put(databases.streams, key: key, value: positionKey, options: .noOverwrite)
+            }
         }
-        try txn.put(
-            databases.streams, key: Keys.stream(fields.streamID, version: fields.streamVersion), value: positionKey,
-            options: .noOverwrite)
         return hash
     }
 
