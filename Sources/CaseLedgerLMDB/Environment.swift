@@ -56,6 +56,7 @@ package final class Environment: Sendable {
 
     private struct State {
         var isClosed = false
+        var closeRequested = false
         var mapSize: Int
     }
 
@@ -159,6 +160,12 @@ package final class Environment: Sendable {
     /// Closes the environment, waiting for transactions of this process to end. Further use fails with
     /// ``LMDBError/Code/closed``. Closing twice is harmless.
     package func close() {
+        if resizeLock.isHeldByCurrentThread {
+            // Called from inside a transaction closure on this thread: taking the lock exclusively would wait for
+            // ourselves. Refuse new transactions now; the outermost transaction of this thread closes on its way out.
+            state.withLock { $0.closeRequested = true }
+            return
+        }
         resizeLock.withExclusive {
             let wasOpen = state.withLock { state -> Bool in
                 defer { state.isClosed = true }
@@ -172,7 +179,7 @@ package final class Environment: Sendable {
     }
 
     /// Whether ``close()`` has run.
-    package var isClosed: Bool { state.withLock { $0.isClosed } }
+    package var isClosed: Bool { state.withLock { $0.isClosed || $0.closeRequested } }
 
     /// The current map size in bytes.
     package var mapSize: Int { state.withLock { $0.mapSize } }
@@ -181,13 +188,17 @@ package final class Environment: Sendable {
 
     /// Runs `body` in a read-only transaction (a consistent snapshot) and returns its result.
     package func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        var readersFullRetried = false
         while true {
-            let outcome: Result<R, any Error>? = try resizeLock.withShared {
-                () throws(LMDBError) -> Result<R, any Error>? in
+            var beginCode: Int32 = 0
+            let outcome: Result<R, any Error>? = try withTransactionAccess { () throws(LMDBError) -> Result<R, any Error>? in
                 try ensureOpen("read")
                 var txn: OpaquePointer?
                 let rc = mdb_txn_begin(handle.pointer, nil, UInt32(MDB_RDONLY), &txn)
-                if rc == MDB_MAP_RESIZED || rc == MDB_READERS_FULL { return nil }
+                if rc == MDB_MAP_RESIZED || rc == MDB_READERS_FULL {
+                    beginCode = rc
+                    return nil
+                }
                 try check(rc, "mdb_txn_begin(read)").get()
                 guard let txn else { throw LMDBError(rc: EINVAL, operation: "mdb_txn_begin(read)") }
                 do {
@@ -203,7 +214,12 @@ package final class Environment: Sendable {
                 }
             }
             if let outcome { return try outcome.get() }
-            try recoverFromBeginFailure()
+            if beginCode == MDB_READERS_FULL {
+                // Clear the slots of dead processes and try once more; full twice in a row is a real shortage.
+                guard !readersFullRetried else { throw LMDBError(rc: MDB_READERS_FULL, operation: "mdb_txn_begin(read)") }
+                readersFullRetried = true
+            }
+            try recoverFromBeginFailure(beginCode)
         }
     }
 
@@ -212,7 +228,7 @@ package final class Environment: Sendable {
     /// When the map is full and growth is on, the transaction is aborted, the map grows and `body` runs again.
     package func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         while true {
-            let outcome: Result<R, any Error>? = try resizeLock.withShared {
+            let outcome: Result<R, any Error>? = try withTransactionAccess {
                 () throws(LMDBError) -> Result<R, any Error>? in
                 try ensureOpen("write")
                 guard !configuration.readOnly else {
@@ -238,7 +254,7 @@ package final class Environment: Sendable {
             }
             switch outcome {
             case nil:
-                try recoverFromBeginFailure()
+                try recoverFromBeginFailure(MDB_MAP_RESIZED)
             case .failure(let error as LMDBError) where error.code == .mapFull && configuration.growsAutomatically:
                 try grow(after: error)
             case .some(let result):
@@ -248,27 +264,51 @@ package final class Environment: Sendable {
     }
 
     private func ensureOpen(_ operation: String) throws(LMDBError) {
-        if state.withLock({ $0.isClosed }) { throw LMDBError.closed(operation) }
+        if state.withLock({ $0.isClosed || $0.closeRequested }) { throw LMDBError.closed(operation) }
+    }
+
+    /// Runs a transaction under the shared lock; afterwards, on this thread's outermost transaction, carries out a
+    /// `close()` that was requested from inside a transaction closure.
+    private func withTransactionAccess<R>(_ body: () throws(LMDBError) -> R) throws(LMDBError) -> R {
+        let outermost = !resizeLock.isHeldByCurrentThread
+        defer {
+            if outermost && state.withLock({ $0.closeRequested && !$0.isClosed }) { close() }
+        }
+        return try resizeLock.withShared(body)
     }
 
     /// Another process grew the map (`MDB_MAP_RESIZED`), or the reader table is full: adopt the new size and clear
     /// stale reader slots, then let the caller retry.
-    private func recoverFromBeginFailure() throws(LMDBError) {
+    private func recoverFromBeginFailure(_ code: Int32) throws(LMDBError) {
+        guard !resizeLock.isHeldByCurrentThread else {
+            // Adopting a new map size needs every transaction of this process to end, this thread's included.
+            throw LMDBError(
+                code: LMDBError.code(for: code), rawValue: code, operation: "mdb_txn_begin (nested)",
+                message: "cannot \(code == MDB_READERS_FULL ? "free reader slots" : "adopt the grown map") while "
+                    + "this thread has another transaction open; do not begin transactions inside transactions")
+        }
         try resizeLock.withExclusive { () throws(LMDBError) in
             try ensureOpen("resize")
-            var dead: Int32 = 0
-            if !configuration.withoutLocking { mdb_reader_check(handle.pointer, &dead) }
-            try check(mdb_env_set_mapsize(handle.pointer, 0), "mdb_env_set_mapsize(adopt)").get()
-            var info = MDB_envinfo()
-            mdb_env_info(handle.pointer, &info)
-            state.withLock { $0.mapSize = Int(info.me_mapsize) }
-            if dead == 0 && readersInUse() >= configuration.maxReaders {
-                throw LMDBError(rc: MDB_READERS_FULL, operation: "mdb_txn_begin(read)")
+            if !configuration.withoutLocking {
+                var dead: Int32 = 0
+                mdb_reader_check(handle.pointer, &dead)
+            }
+            if code == MDB_MAP_RESIZED {
+                try check(mdb_env_set_mapsize(handle.pointer, 0), "mdb_env_set_mapsize(adopt)").get()
+                var info = MDB_envinfo()
+                mdb_env_info(handle.pointer, &info)
+                state.withLock { $0.mapSize = Int(info.me_mapsize) }
             }
         }
     }
 
     private func grow(after error: LMDBError) throws(LMDBError) {
+        guard !resizeLock.isHeldByCurrentThread else {
+            throw LMDBError(
+                code: .mapFull, rawValue: error.rawValue, operation: error.operation,
+                message: "the map is full and cannot grow while this thread has another transaction open; raise "
+                    + "maxMapSize, or do not write inside a read")
+        }
         try resizeLock.withExclusive { () throws(LMDBError) in
             try ensureOpen("grow")
             let current = state.withLock { $0.mapSize }
@@ -277,12 +317,6 @@ package final class Environment: Sendable {
             try check(mdb_env_set_mapsize(handle.pointer, next), "mdb_env_set_mapsize(\(next))").get()
             state.withLock { $0.mapSize = next }
         }
-    }
-
-    private func readersInUse() -> Int {
-        var info = MDB_envinfo()
-        mdb_env_info(handle.pointer, &info)
-        return Int(info.me_numreaders)
     }
 
     // MARK: Databases
@@ -351,6 +385,16 @@ package final class Environment: Sendable {
                 lastTransactionID: Int(info.me_last_txnid), maxReaders: Int(info.me_maxreaders),
                 readersInUse: Int(info.me_numreaders))
         }
+    }
+
+    /// Whether commits are flushed to disk, read back from LMDB's own flags (`MDB_NOSYNC` clear).
+    package var syncsOnCommit: Bool {
+        (try? resizeLock.withShared { () throws(LMDBError) -> Bool in
+            try ensureOpen("flags")
+            var flags: UInt32 = 0
+            mdb_env_get_flags(handle.pointer, &flags)
+            return flags & UInt32(MDB_NOSYNC) == 0
+        }) ?? false
     }
 
     /// The largest key LMDB accepts in this environment.

@@ -65,6 +65,15 @@ extension ReadableTransaction where Self: ~Copyable {
         return Database(dbi: dbi, name: name)
     }
 
+    /// Opens a named database if it exists; `nil` when it does not.
+    package func openExistingDatabase(named name: String) throws(LMDBError) -> Database? {
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(handle.pointer, name, 0, &dbi)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc, "mdb_dbi_open(\(name))").get()
+        return Database(dbi: dbi, name: name)
+    }
+
     /// Opens LMDB's unnamed main database, which lists the named ones.
     package func openMainDatabase() throws(LMDBError) -> Database {
         var dbi: MDB_dbi = 0

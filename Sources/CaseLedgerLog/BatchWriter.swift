@@ -1,4 +1,5 @@
 internal import CaseLedgerLMDB
+import Crypto
 import Synchronization
 
 /// Writes one group commit: every request of the batch, each checked on its own, in one write transaction.
@@ -16,20 +17,24 @@ struct BatchWriter {
         var head = try LMDBEventLog.readHead(txn, databases)
         let startPosition = head.position
         let now = clock.now()
-        let recordedAt = max(now, head.recordedAt)  // the log's time never runs backwards
-        var streamVersions: [String: UInt64] = [:]
-        var keysInBatch: [String: AppendResult] = [:]
+        // The log's time never runs backwards (an empty log takes the clock as it is, even before 1970).
+        let recordedAt = head.position == 0 ? now : max(now, head.recordedAt)
+        // Keyed by UTF-8 bytes, not `String`: canonically equivalent strings with different bytes are different
+        // streams and keys in the store, so they must be different here too.
+        var streamVersions: [[UInt8]: UInt64] = [:]
+        var keysInBatch: [[UInt8]: (AppendResult, RequestFingerprint)] = [:]
         var results: [Result<AppendResult, EventLogError>] = []
         results.reserveCapacity(requests.count)
 
         for request in requests {
-            if let key = request.idempotencyKey {
-                if let earlier = keysInBatch[key] {
-                    results.append(Self.duplicate(earlier, for: request, key: key))
+            let fingerprint = request.idempotencyKey.map { _ in RequestFingerprint(request) }
+            if let key = request.idempotencyKey, let fingerprint {
+                if let (earlier, earlierFingerprint) = keysInBatch[Array(key.utf8)] {
+                    results.append(Self.duplicate(earlier, earlierFingerprint, for: fingerprint, key: key))
                     continue
                 }
-                if let stored = try storedResult(forKey: key, txn) {
-                    results.append(Self.duplicate(stored, for: request, key: key))
+                if let (stored, storedFingerprint) = try storedResult(forKey: key, txn) {
+                    results.append(Self.duplicate(stored, storedFingerprint, for: fingerprint, key: key))
                     continue
                 }
             }
@@ -37,7 +42,7 @@ struct BatchWriter {
             var current: [UInt64] = []
             var conflict: EventLogError?
             for stream in request.streams {
-                let version = try streamVersions[stream.streamID]
+                let version = try streamVersions[Array(stream.streamID.utf8)]
                     ?? LMDBEventLog.currentVersion(of: stream.streamID, txn, databases)
                 if let failure = Self.check(stream, currentVersion: version) {
                     conflict = failure
@@ -65,16 +70,17 @@ struct BatchWriter {
                             recordedAt: recordedAt, idempotencyKey: request.idempotencyKey, event: event),
                         previousHash: head.chainHash, indexKey: &indexKey, txn)
                 }
-                streamVersions[stream.streamID] = streamVersion
+                streamVersions[Array(stream.streamID.utf8)] = streamVersion
                 streamResults.append(
                     .init(streamID: stream.streamID, firstVersion: version + 1, lastVersion: streamVersion))
             }
             let result = AppendResult(positions: first...head.position, streams: streamResults, wasDuplicate: false)
-            if let key = request.idempotencyKey {
+            if let key = request.idempotencyKey, let fingerprint {
                 var value = Keys.position(first)
                 value += Keys.position(head.position)
+                value += fingerprint.bytes
                 try txn.put(databases.idempotency, key: Array(key.utf8), value: value, options: .noOverwrite)
-                keysInBatch[key] = result
+                keysInBatch[Array(key.utf8)] = (result, fingerprint)
             }
             results.append(.success(result))
         }
@@ -121,9 +127,11 @@ struct BatchWriter {
                 + "read the stream again and retry the command", streamID: stream.streamID)
     }
 
-    /// The stored result of an idempotency key, rebuilt from the records it wrote.
-    private func storedResult(forKey key: String, _ txn: borrowing WriteTransaction) throws -> AppendResult? {
-        guard let value = try txn.value(databases.idempotency, key: Array(key.utf8)), value.count == 16 else {
+    /// The stored result of an idempotency key, rebuilt from the records it wrote, and the stored fingerprint.
+    private func storedResult(forKey key: String, _ txn: borrowing WriteTransaction) throws
+        -> (AppendResult, RequestFingerprint)?
+    {
+        guard let value = try txn.value(databases.idempotency, key: Array(key.utf8)), value.count == 48 else {
             return nil
         }
         let (first, last) = value.withUnsafeBytes { raw in
@@ -136,34 +144,65 @@ struct BatchWriter {
         var streams: [AppendResult.StreamResult] = []
         for position in first...last {
             let event = try LMDBEventLog.event(at: position, txn, databases)
-            if let index = streams.firstIndex(where: { $0.streamID == event.streamID }) {
+            let id = event.streamID
+            if let index = streams.firstIndex(where: { $0.streamID.utf8.elementsEqual(id.utf8) }) {
                 streams[index].lastVersion = event.streamVersion
             } else {
-                streams.append(
-                    .init(streamID: event.streamID, firstVersion: event.streamVersion, lastVersion: event.streamVersion))
+                streams.append(.init(streamID: id, firstVersion: event.streamVersion, lastVersion: event.streamVersion))
             }
         }
-        return AppendResult(positions: first...last, streams: streams, wasDuplicate: true)
+        return (
+            AppendResult(positions: first...last, streams: streams, wasDuplicate: true),
+            RequestFingerprint(bytes: Array(value[16..<48]))
+        )
     }
 
-    /// The original result for a repeated key, or an error when the key was used for a different request.
-    static func duplicate(_ original: AppendResult, for request: AppendRequest, key: String)
-        -> Result<AppendResult, EventLogError>
-    {
-        let originalStreams = original.streams.map(\.streamID)
-        let requested = request.streams.map(\.streamID)
-        let originalCount = original.positions.count
-        guard originalStreams == requested, originalCount == request.eventCount else {
+    /// The original result for a repeated key, or an error when the key was stored for a different request.
+    static func duplicate(
+        _ original: AppendResult, _ originalFingerprint: RequestFingerprint, for fingerprint: RequestFingerprint,
+        key: String
+    ) -> Result<AppendResult, EventLogError> {
+        guard originalFingerprint == fingerprint else {
             return .failure(
                 EventLogError(
                     code: .idempotencyKeyReused,
-                    message: "idempotency key \"\(key)\" was stored for \(originalCount) events of "
-                        + "\(originalStreams.joined(separator: ", ")); this request differs. Use a new key",
+                    message: "idempotency key \"\(key)\" was stored for another request (\(original.positions.count) "
+                        + "events of \(original.streams.map(\.streamID).joined(separator: ", "))); use a new key",
                     position: original.positions.lowerBound))
         }
         var result = original
         result.wasDuplicate = true
         return .success(result)
+    }
+}
+
+/// SHA-256 over what makes two appends the same request: each stream id, and each event's type, schema version,
+/// metadata and payload, in order (not the event ids, which a retry may generate anew, nor the actor or the ids of
+/// correlation and causation). Stored beside an idempotency key, so a key reused for another request is refused.
+struct RequestFingerprint: Equatable {
+    let bytes: [UInt8]
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    init(_ request: AppendRequest) {
+        var hasher = SHA256()
+        func add(_ value: some Collection<UInt8>) {
+            withUnsafeBytes(of: UInt64(value.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: Array(value))
+        }
+        for stream in request.streams {
+            add(stream.streamID.utf8)
+            withUnsafeBytes(of: UInt64(stream.events.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            for event in stream.events {
+                add(event.type.utf8)
+                withUnsafeBytes(of: event.schemaVersion.bigEndian) { hasher.update(bufferPointer: $0) }
+                add(event.metadata)
+                add(event.payload)
+            }
+        }
+        bytes = Array(hasher.finalize())
     }
 }
 

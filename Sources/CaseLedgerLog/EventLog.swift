@@ -68,7 +68,9 @@ extension EventLog {
     public func read(recordedIn range: Range<Timestamp>, after: UInt64 = 0, limit: Int) throws(EventLogError)
         -> [RecordedEvent]
     {
-        guard limit > 0, let first = try firstPosition(recordedAtOrAfter: range.lowerBound) else { return [] }
+        guard limit > 0, after < .max, let first = try firstPosition(recordedAtOrAfter: range.lowerBound) else {
+            return []
+        }
         let events = try read(from: max(first, after + 1), direction: .forwards, limit: limit)
         if let end = events.firstIndex(where: { $0.recordedAt >= range.upperBound }) {
             return Array(events[..<end])
@@ -100,7 +102,8 @@ extension EventLog {
     /// The whole log from `position` as an asynchronous sequence that ends at the head; memory stays bounded.
     public func events(from position: UInt64 = 1, batchSize: Int = 1024) -> EventSequence {
         EventSequence { (last: RecordedEvent?) throws(EventLogError) -> [RecordedEvent] in
-            try read(from: last.map { $0.position + 1 } ?? position, direction: .forwards, limit: batchSize)
+            if let last, last.position == .max { return [] }
+            return try read(from: last.map { $0.position + 1 } ?? position, direction: .forwards, limit: batchSize)
         }
     }
 

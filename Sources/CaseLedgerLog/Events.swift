@@ -9,9 +9,19 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         self.microsecondsSinceEpoch = microsecondsSinceEpoch
     }
 
-    /// The timestamp of `date`, truncated to whole microseconds.
+    /// The timestamp of `date`, truncated to whole microseconds (clamped to the range an `Int64` of microseconds
+    /// holds, about ±292,000 years).
     public init(_ date: Date) {
-        self.microsecondsSinceEpoch = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        let microseconds = (date.timeIntervalSince1970 * 1_000_000).rounded(.down)
+        if microseconds.isNaN {
+            self.microsecondsSinceEpoch = 0
+        } else if microseconds >= 9.2e18 {
+            self.microsecondsSinceEpoch = .max
+        } else if microseconds <= -9.2e18 {
+            self.microsecondsSinceEpoch = .min
+        } else {
+            self.microsecondsSinceEpoch = Int64(microseconds)
+        }
     }
 
     /// The same instant as a `Date`.

@@ -22,4 +22,10 @@ extension LMDBEventLog {
 
     /// LMDB's last committed write-transaction id: one per group commit.
     package func _lastTransactionID() throws -> Int { try environment.info().lastTransactionID }
+
+    /// Whether LMDB flushes every commit (reads LMDB's flags, not the configuration).
+    package var _syncsOnCommit: Bool { environment.syncsOnCommit }
+
+    /// ``verify()`` with a chosen chunk size, to test that chunks join up.
+    package func _verify(chunkSize: Int) throws(EventLogError) -> VerificationReport { try verify(chunkSize: chunkSize) }
 }

@@ -42,8 +42,10 @@ public final class LMDBEventLog: EventLog {
 
     /// Settings of a log.
     public struct Configuration: Sendable {
-        /// The map size the store starts with, in bytes.
-        public var initialMapSize: Int = 64 << 20
+        /// The map size the store starts with, in bytes. The map is address space, not disk: the data file grows
+        /// only as pages are used. A large start makes growth rare, and growth briefly waits for every transaction
+        /// of the process to end.
+        public var initialMapSize: Int = 8 << 30
         /// The largest map size growth may reach, in bytes.
         public var maxMapSize: Int = 1 << 40
         /// Whether the map grows by itself (doubling) when full. With growth off, a full map fails appends with
@@ -136,13 +138,15 @@ public final class LMDBEventLog: EventLog {
         at path: String, mode: AccessMode = .readWrite, configuration: Configuration = .init()
     ) throws(EventLogError) -> LMDBEventLog {
         guard (1...400).contains(configuration.maxStreamIDBytes),
-            (1...400).contains(configuration.maxIdempotencyKeyBytes), configuration.maxEventBytes > 0,
-            configuration.maxEventsPerCommit > 0
+            (1...400).contains(configuration.maxIdempotencyKeyBytes),
+            (1...(256 << 20)).contains(configuration.maxEventBytes), configuration.maxEventsPerCommit > 0,
+            (1...100_000).contains(configuration.maxReaders), configuration.initialMapSize > 0,
+            configuration.maxMapSize > 0
         else {
             throw EventLogError(
                 code: .invalidRequest,
                 message: "configuration out of range: maxStreamIDBytes and maxIdempotencyKeyBytes must be 1...400, "
-                    + "maxEventBytes and maxEventsPerCommit positive")
+                    + "maxEventBytes 1...256 MiB, maxReaders 1...100000, maxEventsPerCommit and map sizes positive")
         }
         var lmdb = Environment.Configuration()
         lmdb.mapSize = configuration.initialMapSize
@@ -185,32 +189,7 @@ public final class LMDBEventLog: EventLog {
         // First look without writing anything: an existing store is checked, never changed, by opening.
         let existing: (Databases, LogHead)?
         do {
-            existing = try environment.read { txn -> (Databases, LogHead)? in
-                let meta: Database
-                do {
-                    meta = try txn.openDatabase(named: "meta", create: false)
-                } catch let error as LMDBError where error.code == .notFound {
-                    return nil
-                }
-                guard let format = try txn.value(meta, key: Array("format".utf8)), format.count == 4 else {
-                    throw EventLogError(
-                        code: .notAStore, message: "the store's meta database has no format record")
-                }
-                let version = format.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
-                guard version == storeFormatVersion else {
-                    throw EventLogError(
-                        code: .incompatibleFormat,
-                        message: "the store has format version \(version); this CaseLedger reads version "
-                            + "\(storeFormatVersion) only. Use a CaseLedger release that supports format \(version); "
-                            + "the store was left unchanged")
-                }
-                let databases = Databases(
-                    meta: meta,
-                    events: try txn.openDatabase(named: "events", create: false),
-                    streams: try txn.openDatabase(named: "streams", create: false),
-                    idempotency: try txn.openDatabase(named: "idempotency", create: false))
-                return (databases, try readHead(txn, databases))
-            }
+            existing = try environment.read { txn in try existingStore(txn) }
         } catch {
             throw translate(error, context: "reading the store's format")
         }
@@ -237,7 +216,9 @@ public final class LMDBEventLog: EventLog {
                     + "create one")
         }
         do {
-            let databases = try environment.write { txn in
+            let created = try environment.write { txn -> Bool in
+                // Another process may have created the store since we looked: then write nothing here.
+                if try txn.openExistingDatabase(named: "meta") != nil { return false }
                 let databases = Databases(
                     meta: try txn.openDatabase(named: "meta", create: true),
                     events: try txn.openDatabase(named: "events", create: true),
@@ -245,14 +226,45 @@ public final class LMDBEventLog: EventLog {
                     idempotency: try txn.openDatabase(named: "idempotency", create: true))
                 try txn.put(
                     databases.meta, key: Array("format".utf8),
-                    value: withUnsafeBytes(of: storeFormatVersion.bigEndian) { Array($0) })
-                try txn.put(databases.meta, key: Array("head".utf8), value: encodeHead(.empty))
-                return databases
+                    value: withUnsafeBytes(of: storeFormatVersion.bigEndian) { Array($0) }, options: .noOverwrite)
+                try txn.put(databases.meta, key: Array("head".utf8), value: encodeHead(.empty), options: .noOverwrite)
+                return true
             }
-            return (databases, .empty)
+            _ = created
         } catch {
             throw translate(error, context: "creating the store")
         }
+        // Open it as an existing store, whoever created it, with all of its checks.
+        do {
+            if let existing = try environment.read({ txn in try existingStore(txn) }) { return existing }
+        } catch {
+            throw translate(error, context: "reading the store's format")
+        }
+        throw EventLogError(code: .corrupted, message: "the store was created but its meta database is missing")
+    }
+
+    /// The store's databases and head when the environment holds a CaseLedger store of this format; `nil` when it
+    /// holds no `meta` database at all.
+    private static func existingStore(_ txn: borrowing ReadTransaction) throws -> (Databases, LogHead)? {
+                guard let meta = try txn.openExistingDatabase(named: "meta") else { return nil }
+                guard let format = try txn.value(meta, key: Array("format".utf8)), format.count == 4 else {
+                    throw EventLogError(
+                        code: .notAStore, message: "the store's meta database has no format record")
+                }
+                let version = format.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
+                guard version == storeFormatVersion else {
+                    throw EventLogError(
+                        code: .incompatibleFormat,
+                        message: "the store has format version \(version); this CaseLedger reads version "
+                            + "\(storeFormatVersion) only. Use a CaseLedger release that supports format \(version); "
+                            + "the store was left unchanged")
+                }
+                let databases = Databases(
+                    meta: meta,
+                    events: try txn.openDatabase(named: "events", create: false),
+                    streams: try txn.openDatabase(named: "streams", create: false),
+                    idempotency: try txn.openDatabase(named: "idempotency", create: false))
+                return (databases, try readHead(txn, databases))
     }
 
     /// Closes the log: pending appends finish first; later calls fail with ``EventLogError/Code/closed``.
@@ -278,21 +290,18 @@ public final class LMDBEventLog: EventLog {
         let result = await withCheckedContinuation {
             (continuation: CheckedContinuation<Result<AppendResult, EventLogError>, Never>) in
             let pending = Pending(request: request, eventCount: request.eventCount, continuation: continuation)
-            let startDrain = writer.withLock { state -> Bool? in
-                if state.closed { return nil }
+            // The drain is scheduled under the lock, so `close()` (which marks the log closed under the same lock
+            // and then waits for the writer queue) always waits for every append it did not refuse.
+            let accepted = writer.withLock { state -> Bool in
+                if state.closed { return false }
                 state.queue.append(pending)
-                if state.draining { return false }
-                state.draining = true
+                if !state.draining {
+                    state.draining = true
+                    writerQueue.async { self.drain() }
+                }
                 return true
             }
-            switch startDrain {
-            case nil:
-                continuation.resume(returning: .failure(Self.closedError))
-            case true?:
-                writerQueue.async { self.drain() }
-            case false?:
-                break
-            }
+            if !accepted { continuation.resume(returning: .failure(Self.closedError)) }
         }
         return try result.get()
     }
@@ -311,7 +320,7 @@ public final class LMDBEventLog: EventLog {
                     message: "idempotency key has \(count) bytes; use 1 to \(configuration.maxIdempotencyKeyBytes)")
             }
         }
-        var seen = Set<String>()
+        var seen = Set<[UInt8]>()  // by bytes: canonically equal ids with other bytes are other streams
         for stream in request.streams {
             let id = stream.streamID
             let bytes = id.utf8.count
@@ -328,7 +337,7 @@ public final class LMDBEventLog: EventLog {
                 throw EventLogError(
                     code: .invalidStreamID, message: "stream id contains a NUL character", streamID: id)
             }
-            guard seen.insert(id).inserted else {
+            guard seen.insert(Array(id.utf8)).inserted else {
                 throw EventLogError(
                     code: .invalidRequest, message: "stream appears twice in one request; merge its events",
                     streamID: id)
@@ -410,9 +419,16 @@ public final class LMDBEventLog: EventLog {
             return results
         } catch {
             let failure = Self.translate(error, context: "committing \(requests.count) appends")
-            logger.error(
-                "group commit failed", metadata: ["requests": "\(requests.count)", "error": "\(failure)"])
-            return Array(repeating: .failure(failure), count: requests.count)
+            if requests.count > 1 && failure.code != .closed {
+                // One request may be what failed the batch (too big for the space left, say): commit each alone so
+                // every other caller still gets its own outcome.
+                logger.warning(
+                    "group commit failed; committing its appends one by one",
+                    metadata: ["requests": "\(requests.count)", "error": "\(failure)"])
+                return requests.flatMap { commit([$0]) }
+            }
+            logger.error("append failed", metadata: ["error": "\(failure)"])
+            return [.failure(failure)]
         }
     }
 

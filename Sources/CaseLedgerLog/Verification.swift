@@ -1,7 +1,7 @@
 internal import CaseLedgerLMDB
 
 extension LMDBEventLog {
-    /// Walks the whole log in one consistent snapshot and reports the first failing position.
+    /// Walks the whole log and reports the first failing position.
     ///
     /// Checked for every record: its key is the next position; SHA-256 over the previous chain hash and its bytes
     /// equals its stored chain hash; it decodes (layout, lengths, UTF-8) and its position field equals its key; its
@@ -9,31 +9,47 @@ extension LMDBEventLog {
     /// version is 1 or follows the stream's previous version at an earlier position. Then: the recorded head equals
     /// the last record, and the stream index has exactly one entry per record.
     ///
-    /// Runs on a read-only store and alongside appends (it checks the snapshot it started with). Memory stays
-    /// constant; time is linear in the log's size.
+    /// The walk reads in chunks of `chunkSize` records, each in its own read transaction, so a long verification
+    /// never pins old pages or holds up a map resize for long; the log is append-only, so the chunks join up. The
+    /// final checks (head, index size) run in the transaction that reaches the end of the log, against what that
+    /// transaction sees. Runs on read-only stores and alongside appends. Memory stays constant; time is linear.
     public func verify() throws(EventLogError) -> VerificationReport {
-        try reading("verifying the log") { txn in
-            let head = try Self.readHead(txn, databases)
-            var walker = ChainWalker(databases: databases)
-            try txn.withCursor(databases.events) { cursor in
-                try cursor.walk(from: .first, then: .next) { key, value in try walker.check(key: key, value: value, txn) }
-            }
-            var report = VerificationReport(
-                eventsChecked: walker.checked, streamsChecked: walker.streams, head: head, failure: walker.failure)
-            guard report.failure == nil else { return report }
+        try verify(chunkSize: 65_536)
+    }
 
-            if head.position != walker.checked || head.chainHash != walker.previousHash {
-                report.failure = VerificationFailure(
-                    position: min(head.position, walker.checked) + 1, kind: .head,
-                    message: "the recorded head is position \(head.position) but the log ends at \(walker.checked) "
-                        + "with another hash: events were removed from or added past the end")
+    func verify(chunkSize: Int) throws(EventLogError) -> VerificationReport {
+        var walker = ChainWalker(databases: databases)
+        while true {
+            let report = try reading("verifying the log") { txn -> VerificationReport? in
+                let head = try Self.readHead(txn, databases)
+                var walked = 0
+                try txn.withCursor(databases.events) { cursor in
+                    try Keys.position(walker.expectedPosition).withUnsafeBytes { start in
+                        try cursor.walk(from: .atOrAfter, key: start, then: .next) { key, value in
+                            walked += 1
+                            return try walker.check(key: key, value: value, txn) && walked < chunkSize
+                        }
+                    }
+                }
+                var report = VerificationReport(
+                    eventsChecked: walker.checked, streamsChecked: walker.streams, head: head, failure: walker.failure)
+                if report.failure != nil { return report }
+                if walked == chunkSize { return nil }  // more to walk, in a fresh transaction
+
+                if head.position != walker.checked || head.chainHash != walker.previousHash {
+                    report.failure = VerificationFailure(
+                        position: min(head.position, walker.checked) + 1, kind: .head,
+                        message: "the recorded head is position \(head.position) but the log ends at "
+                            + "\(walker.checked) with another hash: events were removed from or added past the end")
+                    return report
+                }
+                let indexed = try txn.count(databases.streams)
+                if UInt64(indexed) != walker.checked {
+                    report.failure = try extraIndexEntry(txn, expected: walker.checked, indexed: indexed)
+                }
                 return report
             }
-            let indexed = try txn.count(databases.streams)
-            if UInt64(indexed) != walker.checked {
-                report.failure = try extraIndexEntry(txn, expected: walker.checked, indexed: indexed)
-            }
-            return report
+            if let report { return report }
         }
     }
 

@@ -101,10 +101,15 @@ import _CaseLedgerTestSupport
             #expect(afterRestart.wasDuplicate)
             #expect(try log.head().position == 4)
 
-            // The same key for a different request is refused rather than silently answered.
+            // The same key for a different request is refused rather than silently answered: other streams, or
+            // the same stream and count with other content.
             await #expect {
                 try await log.append(to: "case-9", events: Fixtures.events(1), idempotencyKey: "register-1")
             } throws: { ($0 as? EventLogError)?.code == .idempotencyKeyReused }
+            await #expect {
+                try await log.append(to: "case-1", events: Fixtures.events(3, prefix: "other"), idempotencyKey: "register-1")
+            } throws: { ($0 as? EventLogError)?.code == .idempotencyKeyReused }
+            #expect(try log.head().position == 4)
         }
     }
 
@@ -185,14 +190,68 @@ import _CaseLedgerTestSupport
 
     @Test func relaxedDurabilityIsAnExplicitOptIn() async throws {
         #expect(LMDBEventLog.Configuration().durability == .durable)
+        try await withTemporaryLog { log, _ in
+            #expect(log._syncsOnCommit, "by default LMDB flushes every commit")
+        }
         var configuration = Fixtures.configuration()
         configuration.durability = .relaxedForBulkImport
         try await withTemporaryLog(configuration: configuration) { log, _ in
+            #expect(!log._syncsOnCommit, "relaxed mode sets MDB_NOSYNC")
             for batch in 0..<10 {
                 _ = try await log.append(to: "import-\(batch)", events: Fixtures.events(100))
             }
             try log.sync()
             #expect(try log.head().position == 1000)
+            #expect(try log.verify().isValid)
+        }
+    }
+
+    @Test func canonicallyEqualStreamIDsWithOtherBytesAreDifferentStreams() async throws {
+        // "café" precomposed and decomposed compare equal as Swift strings but are different bytes, so different
+        // streams in the store; in one group commit each must still start at version 1.
+        let precomposed = "caf\u{E9}"
+        let decomposed = "cafe\u{301}"
+        #expect(precomposed == decomposed)
+        try await withTemporaryLog { log, _ in
+            let resume = log._pauseWriter()
+            async let first = log.append(to: precomposed, events: [Fixtures.event()], idempotencyKey: precomposed)
+            async let second = log.append(to: decomposed, events: [Fixtures.event()], idempotencyKey: decomposed)
+            while log._queuedAppends < 2 { try await Task.sleep(for: .milliseconds(1)) }
+            resume()
+            let results = try await [first, second]
+            #expect(results.map { $0.streams[0].firstVersion } == [1, 1])
+            #expect(results.allSatisfy { !$0.wasDuplicate })
+            #expect(try log.verify().isValid)
+        }
+    }
+
+    @Test func aStorageFailureOfOneRequestLeavesTheOthersOfItsBatchCommitted() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.initialMapSize = 512 << 10
+        configuration.growsAutomatically = false
+        configuration.maxEventBytes = 4 << 20
+        try await withTemporaryLog(configuration: configuration) { log, _ in
+            let resume = log._pauseWriter()
+            let huge = Fixtures.event(payload: String(repeating: "h", count: 2 << 20))  // larger than the map
+            async let small1 = attempt { () async throws(EventLogError) in
+                try await log.append(to: "small-1", events: [Fixtures.event()])
+            }
+            async let big = attempt { () async throws(EventLogError) in
+                try await log.append(to: "big", events: [huge])
+            }
+            async let small2 = attempt { () async throws(EventLogError) in
+                try await log.append(to: "small-2", events: [Fixtures.event()])
+            }
+            while log._queuedAppends < 3 { try await Task.sleep(for: .milliseconds(1)) }
+            resume()
+            let outcomes = await [small1, big, small2]
+            #expect((try? outcomes[0].get()) != nil)
+            #expect((try? outcomes[2].get()) != nil)
+            if case .failure(let error) = outcomes[1] { #expect(error.code == .storageFull) } else {
+                Issue.record("the oversized append should fail")
+            }
+            #expect(try log.head().position == 2)
+            #expect(try log.version(ofStream: "big") == 0)
             #expect(try log.verify().isValid)
         }
     }

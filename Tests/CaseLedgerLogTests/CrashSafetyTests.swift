@@ -1,6 +1,7 @@
 import CaseLedgerLMDB
 import CaseLedgerLog
 import Foundation
+import Synchronization
 import Testing
 import _CaseLedgerTestSupport
 
@@ -38,6 +39,13 @@ import _CaseLedgerTestSupport
         child.standardOutput = output
         child.standardError = FileHandle.standardError
         try child.run()
+        // A watchdog: a hung child is killed after a minute, so reading its output below cannot hang the suite.
+        let pid = child.processIdentifier
+        let reaped = Reaped()
+        defer { reaped.mark() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) {
+            reaped.unlessMarked { kill(pid, SIGKILL) }  // never a recycled pid: only while the child is unreaped
+        }
 
         // Read the child's reports on this thread until enough have arrived, then kill at a random moment.
         let reader = output.fileHandleForReading
@@ -67,8 +75,9 @@ import _CaseLedgerTestSupport
             }
         }
         usleep(delayMicroseconds)
-        kill(child.processIdentifier, SIGKILL)
+        reaped.unlessMarked { kill(child.processIdentifier, SIGKILL) }
         child.waitUntilExit()
+        reaped.mark()
         // Everything the child wrote before it died: only complete lines count.
         buffer.append(reader.readDataToEndOfFile())
         while let newline = buffer.firstIndex(of: 0x0a) {
@@ -168,5 +177,14 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Whether a child process was reaped, so a watchdog never signals a recycled pid.
+final class Reaped: Sendable {
+    private let state = Mutex(false)
+    func mark() { state.withLock { $0 = true } }
+    func unlessMarked(_ body: () -> Void) {
+        state.withLock { reaped in if !reaped { body() } }
     }
 }

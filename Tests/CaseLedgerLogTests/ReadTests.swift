@@ -107,13 +107,17 @@ import _CaseLedgerTestSupport
     @Test func subscriptionFromTheMiddleAndCancellation() async throws {
         try await withTemporaryLog { log, _ in
             _ = try await log.append(to: "a", events: Fixtures.events(10))
+            let received = AsyncStream<UInt64>.makeStream()
             let consumer = Task {
                 var positions: [UInt64] = []
-                for try await event in log.subscribe(from: 6) { positions.append(event.position) }
+                for try await event in log.subscribe(from: 6) {
+                    positions.append(event.position)
+                    received.continuation.yield(event.position)
+                }
                 return positions  // ends when cancelled
             }
-            while try log.head().position < 10 { try await Task.sleep(for: .milliseconds(1)) }
-            try await Task.sleep(for: .milliseconds(50))
+            // Wait until the subscriber has caught up (position 10), so it is now waiting live; then cancel.
+            for await position in received.stream where position == 10 { break }
             consumer.cancel()
             #expect(try await consumer.value == [6, 7, 8, 9, 10])
         }
@@ -121,21 +125,50 @@ import _CaseLedgerTestSupport
 
     @Test func aSlowSubscriberNeverHoldsBackAppends() async throws {
         try await withTemporaryLog { log, _ in
-            let blocked = AsyncStream<Void>.makeStream()
+            _ = try await log.append(to: "first", events: [Fixtures.event()])
+            let stalled = AsyncStream<Void>.makeStream()
+            let release = AsyncStream<Void>.makeStream()
             let consumer = Task {
                 var count = 0
                 for try await _ in log.subscribe(from: 1) {
                     count += 1
-                    // Stall on the first event until the appends below are all done.
-                    if count == 1 { for await _ in blocked.stream { break } }
-                    if count == 500 { break }
+                    if count == 1 {
+                        // Stall on the first event until every append below is done.
+                        stalled.continuation.yield()
+                        for await _ in release.stream { break }
+                    }
+                    if count == 501 { break }
                 }
                 return count
             }
+            for await _ in stalled.stream { break }  // the subscriber is now stalled inside its loop
             for batch in 0..<50 { _ = try await log.append(to: "s-\(batch)", events: Fixtures.events(10)) }
-            #expect(try log.head().position == 500, "all appends finished while the subscriber was stalled")
-            blocked.continuation.yield()
-            #expect(try await consumer.value == 500)
+            #expect(try log.head().position == 501, "all appends finished while the subscriber was stalled")
+            release.continuation.yield()
+            #expect(try await consumer.value == 501)
+        }
+    }
+
+    @Test func transactionsInsideAScanClosureDoNotDeadlock() async throws {
+        let clock = ManualClock()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            try await seed(log, clock: clock)
+            // Reads nested in forEachEvent's closure reuse this thread's hold of the map lock.
+            var heads: [UInt64] = []
+            try log.forEachEvent(from: 1, limit: 3) { event in
+                heads.append((try? log.head().position) ?? 0)
+                return (try? log.read(stream: "a", from: 1, direction: .forwards, limit: 1).count) == 1
+            }
+            #expect(heads == [10, 10, 10])
+            // close() from inside the closure is carried out when the scan ends, not deadlocked.
+            var afterClose: EventLogError?
+            try log.forEachEvent(from: 1) { _ in
+                log.close()
+                do { _ = try log.head() } catch let error as EventLogError { afterClose = error } catch {}
+                return true
+            }
+            #expect(afterClose?.code == .closed)
+            #expect(throws: EventLogError.self) { try log.head() }
         }
     }
 

@@ -90,8 +90,9 @@ import _CaseLedgerTestSupport
             #expect(failure?.message.contains("maxMapSize") == true)
             #expect(try log.head().position == UInt64(appended * 20), "the failed append left nothing behind")
             #expect(try log.verify().isValid)
-            // Smaller appends may still fit; the log stays usable.
+            // The log stays readable, and the failed stream was not created.
             #expect(try log.version(ofStream: "case-\(appended)") == 0)
+            #expect(try log.read(from: 1, direction: .forwards, limit: 1).count == 1)
         }
     }
 
@@ -183,6 +184,7 @@ import _CaseLedgerTestSupport
             try await writers.value
             #expect(report.isValid)
             #expect(report.eventsChecked >= 300)
+            #expect(report.eventsChecked < 1100, "the backup was taken while the writers were still appending")
             let copy = try LMDBEventLog.open(at: directory.appending("backup"), mode: .readOnlySnapshot)
             defer { copy.close() }
             let copied = try copy.read(from: 1, direction: .forwards, limit: 10_000)

@@ -156,25 +156,64 @@ import _CaseLedgerTestSupport
     @Test func erasingAPerSubjectKeyLeavesTheChainValid() async throws {
         // Personal data is encrypted per data subject before it is appended; the chain covers the ciphertext, so
         // erasing the subject's key (crypto-shredding) makes the data unreadable without touching the log.
-        try await withTemporaryLog { log, _ in
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            let idNumber = "510124199001011234"
+            let personal = Array(#"{"name":"张三","idNumber":"\#(idNumber)"}"#.utf8)
             var keys: [String: SymmetricKey] = ["subject-1": SymmetricKey(size: .bits256)]
-            let personal = Array(#"{"name":"张三","idNumber":"510124199001011234"}"#.utf8)
+            let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
             let sealed = try AES.GCM.seal(personal, using: try #require(keys["subject-1"]))
-            let ciphertext = try #require(sealed.combined)
             _ = try await log.append(
-                to: "case-1", events: [Fixtures.event(), NewEvent(
-                    type: "PartyRecorded", actor: Fixtures.mediator, payload: Array(ciphertext))])
+                to: "case-1",
+                events: [Fixtures.event(), NewEvent(type: "PartyRecorded", actor: Fixtures.mediator,
+                    payload: Array(try #require(sealed.combined)))])
             let stored = try log.read(stream: "case-1", from: 2, direction: .forwards, limit: 1)[0].payload
             let opened = try AES.GCM.open(AES.GCM.SealedBox(combined: stored), using: try #require(keys["subject-1"]))
-            #expect(Array(opened) == personal)
+            #expect(Array(opened) == personal, "with the key, the data reads back")
+            let before = try log.verify()
+            log.close()
 
-            keys["subject-1"] = nil  // the erasure
-            #expect(keys["subject-1"] == nil)
-            #expect(try log.verify().isValid)
-            #expect(!stored.elementsEqual(personal))
-            #expect(throws: (any Error).self) {
-                _ = try AES.GCM.open(AES.GCM.SealedBox(combined: stored), using: SymmetricKey(size: .bits256))
+            keys["subject-1"] = nil  // the erasure: the key store forgets the subject's key
+            let data = try fileBytes(path + "/data.mdb")
+            #expect(data.range(of: Data(idNumber.utf8)) == nil, "the personal data never reached the disk in clear")
+            let reopened = try LMDBEventLog.open(at: path, mode: .readOnlySnapshot)
+            defer { reopened.close() }
+            let after = try reopened.verify()
+            #expect(after.isValid)
+            #expect(after.head == before.head, "the chain is unchanged by the erasure")
+            #expect(keys.isEmpty)
+        }
+    }
+
+    @Test func aDeletedIndexEntryIsNamed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            // Event 21 is version 4 of case-3 (positions 3, 9, 15, 21, …).
+            try withRawStore(path) { env in
+                let streams = try env.database(named: "streams", create: false)
+                try env.write { txn in _ = try txn.delete(streams, key: Array("case-3".utf8) + [0] + be(4)) }
             }
+            let failure = try #require(try verify(path).failure)
+            #expect(failure.position == 21)
+            #expect(failure.kind == .streamIndex)
+        }
+    }
+
+    @Test(arguments: [1, 7, 60, 61])
+    func verificationInChunksJoinsUp(chunkSize: Int) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+            let intact = try log._verify(chunkSize: chunkSize)
+            #expect(intact.isValid)
+            #expect(intact.eventsChecked == 60)
+            log.close()
+            #expect(try flipByte(in: path + "/data.mdb", inside: Array("MARK-000042-END".utf8), at: 2) >= 1)
+            let damaged = try LMDBEventLog.open(at: path, mode: .readOnly)
+            defer { damaged.close() }
+            #expect(try damaged._verify(chunkSize: chunkSize).failure?.position == 42)
         }
     }
 }
@@ -188,8 +227,8 @@ func withRawStore(_ path: String, _ body: (Environment) throws -> Void) throws {
     try body(env)
 }
 
-/// Rewrites one record in place and recomputes its chain hash (and the chain after it), so only the change itself
-/// is wrong.
+/// Rewrites one record in place and recomputes its own chain hash, so the record's hash matches its new bytes and
+/// only checks after the hash (decoding) can notice the change.
 func rewriteRecord(path: String, position: UInt64, _ change: (inout [UInt8]) -> Void) throws {
     try withRawStore(path) { env in
         let events = try env.database(named: "events", create: false)
