@@ -15,7 +15,13 @@ if [ "${1:-}" = "--for-tests" ]; then
 fi
 if [ ${#packages[@]} -gt 0 ]; then
     sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || {
+            echo "error: missing ${packages[*]}; run as root or install sudo, or: apt-get install ${packages[*]}" >&2
+            exit 1
+        }
+        sudo="sudo"
+    fi
     echo "Installing from apt: ${packages[*]}" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null

@@ -4,7 +4,7 @@ import Testing
 import _CaseLedgerTestSupport
 
 /// A third party can decode and verify a store from `mdb_dump` output alone: Debian's `mdb_dump` (lmdb-utils)
-/// dumps the store and `Scripts/decode-mdb-dump.py`, written from `Docs/StorageFormat.md` without CaseLedger's
+/// dumps the store and `scripts/decode-mdb-dump.py`, written from `Docs/StorageFormat.md` without CaseLedger's
 /// code, decodes and verifies it.
 @Suite struct ThirdPartyDecodingTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -53,7 +53,7 @@ import _CaseLedgerTestSupport
 
             let (dumpStatus, dump) = try Self.run("mdb_dump", ["-a", path])
             try #require(dumpStatus == 0, "mdb_dump (Debian lmdb-utils) must be installed; the README set-up installs it")
-            let script = Self.packageRoot + "/Scripts/decode-mdb-dump.py"
+            let script = Self.packageRoot + "/scripts/decode-mdb-dump.py"
             let (status, output) = try Self.run("python3", [script, "--json", "-"], input: dump)
             let report = try JSONDecoder().decode(DecoderReport.self, from: output)
             #expect(status == 0)

@@ -5,9 +5,9 @@ This is the reference decoder for Docs/StorageFormat.md (store format 1, record 
 Python 3 standard library and never touches the store itself: it reads the text that LMDB's own tool prints.
 
     mdb_dump -a /path/to/store > store.dump          # plain hex form (the default; do not pass -p)
-    Scripts/decode-mdb-dump.py store.dump            # or: mdb_dump -a /path/to/store | Scripts/decode-mdb-dump.py
-    Scripts/decode-mdb-dump.py --json store.dump
-    Scripts/decode-mdb-dump.py --print-events store.dump
+    scripts/decode-mdb-dump.py store.dump            # or: mdb_dump -a /path/to/store | scripts/decode-mdb-dump.py
+    scripts/decode-mdb-dump.py --json store.dump
+    scripts/decode-mdb-dump.py --print-events store.dump
 
 The `-p` (printable) form is refused: LMDB 0.9.24's mdb_dump prints a backslash byte unescaped, so `\\41` in that
 form can mean one byte or three, and payloads (JSON with escaped quotes) do contain backslashes.
