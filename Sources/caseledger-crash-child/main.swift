@@ -17,9 +17,10 @@ import Foundation
 func report(_ line: String) {
     var bytes = Array((line + "\n").utf8)
     bytes.withUnsafeMutableBytes { buffer in
+        guard let base = buffer.baseAddress else { return }
         var offset = 0
         while offset < buffer.count {
-            let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
+            let written = write(1, base + offset, buffer.count - offset)
             if written <= 0 { exit(3) }
             offset += written
         }

@@ -283,3 +283,24 @@ func attempt<T>(_ body: () async throws(EventLogError) -> T) async -> Result<T, 
         return .failure(error)
     }
 }
+
+/// Appends `eventsPerAppend` events of `payloadBytes` bytes each, to a new stream per append, until an append fails
+/// or `limit` appends succeeded. Returns how many succeeded and the failure.
+func appendUntilFailure(_ log: LMDBEventLog, payloadBytes: Int, eventsPerAppend: Int, limit: Int = 10_000) async
+    -> (appended: Int, failure: EventLogError?)
+{
+    let payload = String(repeating: "x", count: payloadBytes)
+    var appended = 0
+    while appended < limit {
+        let outcome = await attempt { () async throws(EventLogError) in
+            try await log.append(
+                to: "case-\(appended)", events: (0..<eventsPerAppend).map { _ in Fixtures.event(payload: payload) })
+        }
+        switch outcome {
+        case .success: appended += 1
+        case .failure(let error): return (appended, error)
+        }
+    }
+    return (appended, nil)
+}
+

@@ -50,18 +50,7 @@ enum SmallFileSystem {
             configuration.initialMapSize = 8 << 20  // the map is larger than the disk: the disk fills first
             let log = try LMDBEventLog.open(at: mountPoint + "/store", configuration: configuration)
             defer { log.close() }
-            let payload = String(repeating: "z", count: 2000)
-            var appended = 0
-            var failure: EventLogError?
-            while failure == nil && appended < 1000 {
-                let outcome = await attempt { () async throws(EventLogError) in
-                    try await log.append(to: "case-\(appended)", events: (0..<10).map { _ in Fixtures.event(payload: payload) })
-                }
-                switch outcome {
-                case .success: appended += 1
-                case .failure(let error): failure = error
-                }
-            }
+            let (appended, failure) = await appendUntilFailure(log, payloadBytes: 2000, eventsPerAppend: 10)
             #expect(failure?.code == .diskFull)
             #expect(failure?.message.contains("disk is full") == true)
             #expect(try log.head().position == UInt64(appended * 10), "the failed append left nothing behind")

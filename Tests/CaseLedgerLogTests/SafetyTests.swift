@@ -73,19 +73,7 @@ import _CaseLedgerTestSupport
         configuration.initialMapSize = 256 << 10
         configuration.growsAutomatically = false
         try await withTemporaryLog(configuration: configuration) { (log, _) async throws in
-            let payload = String(repeating: "x", count: 900)
-            var appended = 0
-            var failure: EventLogError?
-            while failure == nil && appended < 10_000 {
-                let outcome = await attempt { () async throws(EventLogError) in
-                    try await log.append(
-                        to: "case-\(appended)", events: (0..<20).map { _ in Fixtures.event(payload: payload) })
-                }
-                switch outcome {
-                case .success: appended += 1
-                case .failure(let error): failure = error
-                }
-            }
+            let (appended, failure) = await appendUntilFailure(log, payloadBytes: 900, eventsPerAppend: 20)
             #expect(failure?.code == .storageFull)
             #expect(failure?.message.contains("maxMapSize") == true)
             #expect(try log.head().position == UInt64(appended * 20), "the failed append left nothing behind")

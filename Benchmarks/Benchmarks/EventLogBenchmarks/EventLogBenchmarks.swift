@@ -144,6 +144,13 @@ final class RawLMDBStore: @unchecked Sendable {
     }
 }
 
+/// Flushes every dirty page of the system before a write benchmark starts, so no benchmark pays for the writeback of
+/// the one before it (they run one after another, always in the same order).
+func settleDisk() {
+    sync()
+    usleep(1_000_000)
+}
+
 struct BenchmarkFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
@@ -177,6 +184,79 @@ enum ScanStore {
     static func remove() { built.withLock { $0?.remove() } }
 }
 
+/// Registers a benchmark over a fresh, durable CaseLedger log in a scratch directory (removed afterwards).
+func logBenchmark(_ name: String, _ body: @escaping @Sendable (Benchmark, LMDBEventLog) async throws -> Void) {
+    nonisolated(unsafe) var log: LMDBEventLog?
+    nonisolated(unsafe) var directory: ScratchDirectory?
+    Benchmark(
+        name,
+        configuration: .init(
+            setup: {
+                settleDisk()
+                var configuration = LMDBEventLog.Configuration()
+                configuration.initialMapSize = 1 << 30
+                let scratch = ScratchDirectory(name)
+                directory = scratch
+                log = try LMDBEventLog.open(at: scratch.path + "/store", configuration: configuration)
+            },
+            teardown: {
+                log?.close()
+                log = nil
+                directory?.remove()
+            })
+    ) { benchmark in
+        guard let log else { throw BenchmarkFailure("no log") }
+        try await body(benchmark, log)
+    }
+}
+
+/// Registers a benchmark over a fresh raw LMDB store in a scratch directory (removed afterwards).
+func rawBenchmark(_ name: String, _ body: @escaping @Sendable (Benchmark, RawLMDBStore) throws -> Void) {
+    nonisolated(unsafe) var raw: RawLMDBStore?
+    nonisolated(unsafe) var directory: ScratchDirectory?
+    Benchmark(
+        name,
+        configuration: .init(
+            setup: {
+                settleDisk()
+                let scratch = ScratchDirectory(name)
+                directory = scratch
+                raw = try RawLMDBStore(path: scratch.path)
+            },
+            teardown: {
+                raw = nil
+                directory?.remove()
+            })
+    ) { benchmark in
+        guard let raw else { throw BenchmarkFailure("no store") }
+        try body(benchmark, raw)
+    }
+}
+
+/// Registers a scan benchmark over the shared 1M-event store, opened read-only by CaseLedger or by raw LMDB.
+func scanBenchmark<Store>(
+    _ name: String, open: @escaping @Sendable (String) throws -> Store, close: @escaping @Sendable (Store) -> Void,
+    _ body: @escaping @Sendable (Store) throws -> Int
+) {
+    nonisolated(unsafe) var store: Store?
+    Benchmark(
+        name,
+        configuration: .init(
+            maxDuration: .seconds(20), maxIterations: 5,
+            setup: { store = try open(try await ScanStore.path() + "/store") },
+            teardown: {
+                if let store { close(store) }
+                store = nil
+            })
+    ) { benchmark in
+        guard let store else { throw BenchmarkFailure("no store") }
+        for _ in benchmark.scaledIterations {
+            let count = try body(store)
+            guard count == ScanStore.eventCount else { throw BenchmarkFailure("scanned \(count) events") }
+        }
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident],
@@ -186,76 +266,18 @@ let benchmarks: @Sendable () -> Void = {
     )
     Benchmark.teardown = { ScanStore.remove() }
 
-    // MARK: Durable appends, one call per iteration
-
+    // Durable appends, one call per iteration, then 64 concurrent single-event appenders.
     for (size, events) in [(1, Workload.events1), (100, Workload.events100), (1000, Workload.events1000)] {
-        nonisolated(unsafe) var log: LMDBEventLog?
-        nonisolated(unsafe) var directory: ScratchDirectory?
-        Benchmark(
-            "Append.CaseLedger.durable.batch\(size)",
-            configuration: .init(
-                setup: {
-                    var configuration = LMDBEventLog.Configuration()
-                    configuration.initialMapSize = 1 << 30
-                    let scratch = ScratchDirectory("append\(size)")
-                    directory = scratch
-                    log = try LMDBEventLog.open(at: scratch.path + "/store", configuration: configuration)
-                },
-                teardown: {
-                    log?.close()
-                    log = nil
-                    directory?.remove()
-                })
-        ) { benchmark in
-            guard let log else { throw BenchmarkFailure("no log") }
+        logBenchmark("Append.CaseLedger.durable.batch\(size)") { benchmark, log in
             for iteration in benchmark.scaledIterations {
                 blackHole(try await log.append(to: Workload.streamID(iteration), events: events))
             }
         }
-
-        nonisolated(unsafe) var raw: RawLMDBStore?
-        nonisolated(unsafe) var rawDirectory: ScratchDirectory?
-        Benchmark(
-            "Append.RawLMDB.durable.batch\(size)",
-            configuration: .init(
-                setup: {
-                    let scratch = ScratchDirectory("raw-append\(size)")
-                    rawDirectory = scratch
-                    raw = try RawLMDBStore(path: scratch.path)
-                },
-                teardown: {
-                    raw = nil
-                    rawDirectory?.remove()
-                })
-        ) { benchmark in
-            guard let raw else { throw BenchmarkFailure("no store") }
-            for iteration in benchmark.scaledIterations {
-                raw.append(count: size, stream: iteration)
-            }
+        rawBenchmark("Append.RawLMDB.durable.batch\(size)") { benchmark, raw in
+            for iteration in benchmark.scaledIterations { raw.append(count: size, stream: iteration) }
         }
     }
-
-    // MARK: 64 concurrent single-event appenders
-
-    nonisolated(unsafe) var concurrentLog: LMDBEventLog?
-    nonisolated(unsafe) var concurrentDirectory: ScratchDirectory?
-    Benchmark(
-        "Append.CaseLedger.durable.concurrent64x1",
-        configuration: .init(
-            setup: {
-                var configuration = LMDBEventLog.Configuration()
-                configuration.initialMapSize = 1 << 30
-                let scratch = ScratchDirectory("concurrent")
-                concurrentDirectory = scratch
-                concurrentLog = try LMDBEventLog.open(at: scratch.path + "/store", configuration: configuration)
-            },
-            teardown: {
-                concurrentLog?.close()
-                concurrentLog = nil
-                concurrentDirectory?.remove()
-            })
-    ) { benchmark in
-        guard let log = concurrentLog else { throw BenchmarkFailure("no log") }
+    logBenchmark("Append.CaseLedger.durable.concurrent64x1") { benchmark, log in
         for _ in benchmark.scaledIterations {
             try await withThrowingTaskGroup(of: AppendResult.self) { group in
                 for appender in 0..<64 {
@@ -265,115 +287,55 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
-
-    nonisolated(unsafe) var concurrentRaw: RawLMDBStore?
-    nonisolated(unsafe) var concurrentRawDirectory: ScratchDirectory?
-    Benchmark(
-        "Append.RawLMDB.durable.concurrent64x1",
-        configuration: .init(
-            setup: {
-                let scratch = ScratchDirectory("raw-concurrent")
-                concurrentRawDirectory = scratch
-                concurrentRaw = try RawLMDBStore(path: scratch.path)
-            },
-            teardown: {
-                concurrentRaw = nil
-                concurrentRawDirectory?.remove()
-            })
-    ) { benchmark in
-        guard let raw = concurrentRaw else { throw BenchmarkFailure("no store") }
+    rawBenchmark("Append.RawLMDB.durable.concurrent64x1") { benchmark, raw in
         for _ in benchmark.scaledIterations {
             // 64 threads, each its own durable transaction: LMDB serialises them, one commit per event.
             DispatchQueue.concurrentPerform(iterations: 64) { appender in raw.append(count: 1, stream: appender) }
         }
     }
 
-    // MARK: Full scans of 1M events
-
-    nonisolated(unsafe) var scanLog: LMDBEventLog?
-    Benchmark(
-        "Scan.CaseLedger.decode1M",
-        configuration: .init(
-            maxDuration: .seconds(20), maxIterations: 5,
-            setup: { scanLog = try LMDBEventLog.open(at: try await ScanStore.path() + "/store", mode: .readOnly) },
-            teardown: {
-                scanLog?.close()
-                scanLog = nil
-            })
-    ) { benchmark in
-        guard let log = scanLog else { throw BenchmarkFailure("no log") }
-        for _ in benchmark.scaledIterations {
-            var next: UInt64 = 1
-            var count = 0
-            var bytes = 0
-            while true {
-                let batch = try log.read(from: next, direction: .forwards, limit: 1024)
-                guard let last = batch.last else { break }
-                for event in batch { bytes += event.payload.count + event.streamID.utf8.count + event.type.utf8.count }
-                count += batch.count
-                next = last.position + 1
-            }
-            guard count == ScanStore.eventCount else { throw BenchmarkFailure("scanned \(count) events") }
-            blackHole(bytes)
+    // Full scans of 1M events.
+    let openLog: @Sendable (String) throws -> LMDBEventLog = { try LMDBEventLog.open(at: $0, mode: .readOnly) }
+    let closeLog: @Sendable (LMDBEventLog) -> Void = { $0.close() }
+    scanBenchmark("Scan.CaseLedger.decode1M", open: openLog, close: closeLog) { log in
+        // RecordedEvent values from batched reads (copies), touching what a consumer reads.
+        var next: UInt64 = 1
+        var count = 0
+        var bytes = 0
+        while true {
+            let batch = try log.read(from: next, direction: .forwards, limit: 1024)
+            guard let last = batch.last else { break }
+            for event in batch { bytes += event.payload.count + event.streamID.utf8.count + event.type.utf8.count }
+            count += batch.count
+            next = last.position + 1
         }
+        blackHole(bytes)
+        return count
     }
-
-    Benchmark(
-        "Scan.CaseLedger.view1M",
-        configuration: .init(
-            maxDuration: .seconds(20), maxIterations: 5,
-            setup: { scanLog = try LMDBEventLog.open(at: try await ScanStore.path() + "/store", mode: .readOnly) },
-            teardown: {
-                scanLog?.close()
-                scanLog = nil
-            })
-    ) { benchmark in
-        guard let log = scanLog else { throw BenchmarkFailure("no log") }
-        for _ in benchmark.scaledIterations {
-            var bytes = 0
-            var sessions = 0
-            let count = try log.forEachEvent(from: 1) { event in
-                bytes += event.withStreamIDBytes { $0.count } + event.withPayload { $0.count }
-                if event.typeIs("MediationSessionHeld") { sessions += 1 }
-                return true
-            }
-            guard count == ScanStore.eventCount, sessions == count else {
-                throw BenchmarkFailure("visited \(count) events")
-            }
-            blackHole(bytes)
+    scanBenchmark("Scan.CaseLedger.view1M", open: openLog, close: closeLog) { log in
+        // Zero-copy EventViews in the memory map: stream id and payload bytes, type compared in place.
+        var bytes = 0
+        var sessions = 0
+        let count = try log.forEachEvent(from: 1) { event in
+            bytes += event.withStreamIDBytes { $0.count } + event.withPayload { $0.count }
+            if event.typeIs("MediationSessionHeld") { sessions += 1 }
+            return true
         }
+        guard sessions == count else { throw BenchmarkFailure("decoded \(sessions) types of \(count)") }
+        blackHole(bytes)
+        return count
     }
-
-    nonisolated(unsafe) var scanRaw: RawLMDBStore?
-    Benchmark(
-        "Scan.RawLMDB.cursor1M",
-        configuration: .init(
-            maxDuration: .seconds(20), maxIterations: 5,
-            setup: { scanRaw = try RawLMDBStore(path: try await ScanStore.path() + "/store", readOnly: true) },
-            teardown: { scanRaw = nil })
-    ) { benchmark in
-        guard let raw = scanRaw else { throw BenchmarkFailure("no store") }
-        for _ in benchmark.scaledIterations {
-            let (count, bytes) = raw.scan()
-            guard count == ScanStore.eventCount else { throw BenchmarkFailure("scanned \(count) events") }
-            blackHole(bytes)
-        }
+    let openRaw: @Sendable (String) throws -> RawLMDBStore = { try RawLMDBStore(path: $0, readOnly: true) }
+    scanBenchmark("Scan.RawLMDB.cursor1M", open: openRaw, close: { _ in }) { raw in
+        let (count, bytes) = raw.scan()
+        blackHole(bytes)
+        return count
     }
-
     // A reference, not a target: the same walk reading one byte of every 64-byte line of every record, i.e. the
     // memory traffic a decoder that looks at a whole record must pay.
-    Benchmark(
-        "Scan.RawLMDB.cursorEveryLine1M",
-        configuration: .init(
-            maxDuration: .seconds(20), maxIterations: 5,
-            setup: { scanRaw = try RawLMDBStore(path: try await ScanStore.path() + "/store", readOnly: true) },
-            teardown: { scanRaw = nil })
-    ) { benchmark in
-        guard let raw = scanRaw else { throw BenchmarkFailure("no store") }
-        for _ in benchmark.scaledIterations {
-            let (count, bytes) = raw.scan(touchingEveryLine: true)
-            guard count == ScanStore.eventCount else { throw BenchmarkFailure("scanned \(count) events") }
-            blackHole(bytes)
-        }
+    scanBenchmark("Scan.RawLMDB.cursorEveryLine1M", open: openRaw, close: { _ in }) { raw in
+        let (count, bytes) = raw.scan(touchingEveryLine: true)
+        blackHole(bytes)
+        return count
     }
 }
