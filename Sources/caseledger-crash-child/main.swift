@@ -5,6 +5,7 @@ import Foundation
 //
 // Usage: caseledger-crash-child STORE-PATH [CONCURRENCY]
 //        caseledger-crash-child STORE-PATH --hold-reader
+//        caseledger-crash-child STORE-PATH --fill BYTES
 //
 // Opens the store, then runs CONCURRENCY tasks that append forever under group commit, each to its own stream
 // with an exact expected version. After each append returns (its events are durable), it writes one line
@@ -13,6 +14,10 @@ import Foundation
 //
 // With --hold-reader it opens the store, starts a read transaction, writes `reading` and waits inside it until it is
 // killed, leaving a stale reader slot behind for the parent to clear.
+//
+// With --fill it opens the store with a 1 MiB map and appends until the store holds more than BYTES, growing the
+// map as it goes, then writes `filled POSITION` and exits: another process with the store open must then adopt
+// the larger map.
 
 func report(_ line: String) {
     var bytes = Array((line + "\n").utf8)
@@ -48,6 +53,29 @@ if arguments.count > 2 && arguments[2] == "--hold-reader" {
         FileHandle.standardError.write(Data("caseledger-crash-child: \(error)\n".utf8))
     }
     exit(1)
+}
+
+if arguments.count > 3 && arguments[2] == "--fill", let target = Int(arguments[3]) {
+    do {
+        var configuration = LMDBEventLog.Configuration()
+        configuration.initialMapSize = 1 << 20
+        let log = try LMDBEventLog.open(at: path, configuration: configuration)
+        let actor = EventActor(userID: "fill-child", role: "system", unit: "000000000000")
+        let payload = Array(String(repeating: "f", count: 4000).utf8)
+        var round = 0
+        while try log.storageInfo().usedBytes < target {
+            round += 1
+            _ = try await log.append(
+                to: "fill-\(round % 10)",
+                events: (0..<20).map { _ in NewEvent(type: "Filler", actor: actor, payload: payload) })
+        }
+        report("filled \(try log.head().position)")
+        log.close()
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("caseledger-crash-child: \(error)\n".utf8))
+        exit(1)
+    }
 }
 
 do {

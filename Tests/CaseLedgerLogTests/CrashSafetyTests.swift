@@ -167,6 +167,40 @@ import _CaseLedgerTestSupport
     }
 }
 
+/// When another process grows the map past this process's mapping, reads and appends here adopt the new size
+/// (LMDB's `MDB_MAP_RESIZED`) instead of failing.
+@Suite struct CrossProcessGrowthTests {
+    @Test func aMapGrownByAnotherProcessIsAdopted() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("store")
+            var configuration = Fixtures.configuration()
+            configuration.initialMapSize = 1 << 20
+            let log = try LMDBEventLog.open(at: store, configuration: configuration)
+            defer { log.close() }
+            _ = try await log.append(to: "local", events: [Fixtures.event()])
+            let before = try log.storageInfo().mapSize
+
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: CrashSafetyTests.childPath)
+            child.arguments = [store, "--fill", "\(8 << 20)"]
+            let output = Pipe()
+            child.standardOutput = output
+            try child.run()
+            let reported = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            child.waitUntilExit()
+            #expect(child.terminationStatus == 0, "the child filled the store: \(reported)")
+            let filled = try #require(reported.split(separator: " ").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+
+            // This process still maps 1 MiB; the file is now larger. Reading and appending must adopt the new size.
+            #expect(try log.head().position == filled)
+            #expect(try log.read(from: filled, direction: .forwards, limit: 1).first?.type == "Filler")
+            _ = try await log.append(to: "local", events: [Fixtures.event()])
+            #expect(try log.storageInfo().mapSize > before)
+            #expect(try log.verify().isValid)
+        }
+    }
+}
+
 /// A small seeded generator so a failing run can be repeated with CASELEDGER_CRASH_SEED.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
