@@ -2,9 +2,9 @@ internal import CCaseLedgerLMDB
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An open LMDB environment: one directory holding `data.mdb` and `lock.mdb`.
@@ -191,7 +191,8 @@ package final class Environment: Sendable {
         var readersFullRetried = false
         while true {
             var beginCode: Int32 = 0
-            let outcome: Result<R, any Error>? = try withTransactionAccess { () throws(LMDBError) -> Result<R, any Error>? in
+            let outcome: Result<R, any Error>? = try withTransactionAccess {
+                () throws(LMDBError) -> Result<R, any Error>? in
                 try ensureOpen("read")
                 var txn: OpaquePointer?
                 let rc = mdb_txn_begin(handle.pointer, nil, UInt32(MDB_RDONLY), &txn)
@@ -216,7 +217,9 @@ package final class Environment: Sendable {
             if let outcome { return try outcome.get() }
             if beginCode == MDB_READERS_FULL {
                 // Clear the slots of dead processes and try once more; full twice in a row is a real shortage.
-                guard !readersFullRetried else { throw LMDBError(rc: MDB_READERS_FULL, operation: "mdb_txn_begin(read)") }
+                guard !readersFullRetried else {
+                    throw LMDBError(rc: MDB_READERS_FULL, operation: "mdb_txn_begin(read)")
+                }
                 readersFullRetried = true
             }
             try recoverFromBeginFailure(beginCode)

@@ -1,9 +1,9 @@
 internal import CCaseLedgerLMDB
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The one error type of the LMDB layer: LMDB's return code, the operation that failed, LMDB's own text and a

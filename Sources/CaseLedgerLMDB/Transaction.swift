@@ -1,9 +1,9 @@
 internal import CCaseLedgerLMDB
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A named database inside an environment (LMDB's `MDB_dbi`). Handles stay valid until the environment closes.

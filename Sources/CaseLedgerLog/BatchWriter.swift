@@ -42,7 +42,8 @@ struct BatchWriter {
             var current: [UInt64] = []
             var conflict: EventLogError?
             for stream in request.streams {
-                let version = try streamVersions[Array(stream.streamID.utf8)]
+                let version =
+                    try streamVersions[Array(stream.streamID.utf8)]
                     ?? LMDBEventLog.currentVersion(of: stream.streamID, txn, databases)
                 if let failure = Self.check(stream, currentVersion: version) {
                     conflict = failure
@@ -95,7 +96,8 @@ struct BatchWriter {
         _ fields: RecordCodec.Fields, previousHash: ChainHash, indexKey: inout [UInt8],
         _ txn: borrowing WriteTransaction
     ) throws -> ChainHash {
-        let size = RecordCodec.size(streamID: fields.streamID, idempotencyKey: fields.idempotencyKey, event: fields.event)
+        let size = RecordCodec.size(
+            streamID: fields.streamID, idempotencyKey: fields.idempotencyKey, event: fields.event)
         var hash = ChainHash.zero
         let suffix = indexKey.count - 8
         indexKey.withUnsafeMutableBytes { key in

@@ -151,7 +151,8 @@ extension LMDBEventLog {
                             }
                             guard view.position == keyPosition else {
                                 throw EventLogError(
-                                    code: .corrupted, message: "record under key \(keyPosition) says position "
+                                    code: .corrupted,
+                                    message: "record under key \(keyPosition) says position "
                                         + "\(view.position)", position: keyPosition)
                             }
                             seen += 1

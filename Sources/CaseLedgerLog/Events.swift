@@ -181,9 +181,10 @@ public struct RecordedEvent: Sendable, Hashable {
     public let recordedAt: Timestamp
     let fields: RecordCodec.FieldOffsets
 
-    init(storedBytes: ArraySlice<UInt8>, position: UInt64, streamVersion: UInt64, recordedAt: Timestamp,
-        fields: RecordCodec.FieldOffsets)
-    {
+    init(
+        storedBytes: ArraySlice<UInt8>, position: UInt64, streamVersion: UInt64, recordedAt: Timestamp,
+        fields: RecordCodec.FieldOffsets
+    ) {
         self.storedBytes = storedBytes
         self.position = position
         self.streamVersion = streamVersion
@@ -201,7 +202,9 @@ public struct RecordedEvent: Sendable, Hashable {
     }
 
     private func string(_ range: Range<Int>) -> String {
-        storedBytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+        storedBytes.withUnsafeBufferPointer {
+            String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self)
+        }
     }
 
     private func slice(_ range: Range<Int>) -> ArraySlice<UInt8> {

@@ -27,5 +27,7 @@ extension LMDBEventLog {
     package var _syncsOnCommit: Bool { environment.syncsOnCommit }
 
     /// ``verify()`` with a chosen chunk size, to test that chunks join up.
-    package func _verify(chunkSize: Int) throws(EventLogError) -> VerificationReport { try verify(chunkSize: chunkSize) }
+    package func _verify(chunkSize: Int) throws(EventLogError) -> VerificationReport {
+        try verify(chunkSize: chunkSize)
+    }
 }

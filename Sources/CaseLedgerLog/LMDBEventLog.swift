@@ -117,7 +117,8 @@ public final class LMDBEventLog: EventLog {
         self.path = environment.path
         self.configuration = configuration
         self.accessMode = accessMode
-        self.logger = configuration.logger ?? Logger(label: "caseledger.log", factory: { _ in SwiftLogNoOpLogHandler() })
+        self.logger =
+            configuration.logger ?? Logger(label: "caseledger.log", factory: { _ in SwiftLogNoOpLogHandler() })
         self.notifier = HeadNotifier(head: head)
     }
 
@@ -199,7 +200,9 @@ public final class LMDBEventLog: EventLog {
         let isEmpty: Bool
         do {
             isEmpty = try environment.read { txn in
-                try txn.withCursor(try txn.openMainDatabase()) { cursor in try cursor.move(.first) { _, _ in true } == nil }
+                try txn.withCursor(try txn.openMainDatabase()) { cursor in
+                    try cursor.move(.first) { _, _ in true } == nil
+                }
             }
         } catch {
             throw translate(error, context: "inspecting the store")
@@ -212,7 +215,8 @@ public final class LMDBEventLog: EventLog {
         }
         guard mode == .readWrite else {
             throw EventLogError(
-                code: .notAStore, message: "\(environment.path) holds no CaseLedger store yet; open it read-write to "
+                code: .notAStore,
+                message: "\(environment.path) holds no CaseLedger store yet; open it read-write to "
                     + "create one")
         }
         do {
@@ -246,25 +250,25 @@ public final class LMDBEventLog: EventLog {
     /// The store's databases and head when the environment holds a CaseLedger store of this format; `nil` when it
     /// holds no `meta` database at all.
     private static func existingStore(_ txn: borrowing ReadTransaction) throws -> (Databases, LogHead)? {
-                guard let meta = try txn.openExistingDatabase(named: "meta") else { return nil }
-                guard let format = try txn.value(meta, key: Array("format".utf8)), format.count == 4 else {
-                    throw EventLogError(
-                        code: .notAStore, message: "the store's meta database has no format record")
-                }
-                let version = format.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
-                guard version == storeFormatVersion else {
-                    throw EventLogError(
-                        code: .incompatibleFormat,
-                        message: "the store has format version \(version); this CaseLedger reads version "
-                            + "\(storeFormatVersion) only. Use a CaseLedger release that supports format \(version); "
-                            + "the store was left unchanged")
-                }
-                let databases = Databases(
-                    meta: meta,
-                    events: try txn.openDatabase(named: "events", create: false),
-                    streams: try txn.openDatabase(named: "streams", create: false),
-                    idempotency: try txn.openDatabase(named: "idempotency", create: false))
-                return (databases, try readHead(txn, databases))
+        guard let meta = try txn.openExistingDatabase(named: "meta") else { return nil }
+        guard let format = try txn.value(meta, key: Array("format".utf8)), format.count == 4 else {
+            throw EventLogError(
+                code: .notAStore, message: "the store's meta database has no format record")
+        }
+        let version = format.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
+        guard version == storeFormatVersion else {
+            throw EventLogError(
+                code: .incompatibleFormat,
+                message: "the store has format version \(version); this CaseLedger reads version "
+                    + "\(storeFormatVersion) only. Use a CaseLedger release that supports format \(version); "
+                    + "the store was left unchanged")
+        }
+        let databases = Databases(
+            meta: meta,
+            events: try txn.openDatabase(named: "events", create: false),
+            streams: try txn.openDatabase(named: "streams", create: false),
+            idempotency: try txn.openDatabase(named: "idempotency", create: false))
+        return (databases, try readHead(txn, databases))
     }
 
     /// Closes the log: pending appends finish first; later calls fail with ``EventLogError/Code/closed``.
@@ -682,7 +686,9 @@ public final class LMDBEventLog: EventLog {
         }
     }
 
-    static func event(at position: UInt64, _ txn: borrowing some ReadableTransaction & ~Copyable, _ databases: Databases)
+    static func event(
+        at position: UInt64, _ txn: borrowing some ReadableTransaction & ~Copyable, _ databases: Databases
+    )
         throws -> RecordedEvent
     {
         let key = Keys.position(position)
@@ -698,9 +704,10 @@ public final class LMDBEventLog: EventLog {
         }
     }
 
-    static func recordedAt(of position: UInt64, _ txn: borrowing some ReadableTransaction & ~Copyable,
-        _ databases: Databases) throws -> Timestamp
-    {
+    static func recordedAt(
+        of position: UInt64, _ txn: borrowing some ReadableTransaction & ~Copyable,
+        _ databases: Databases
+    ) throws -> Timestamp {
         try Keys.position(position).withUnsafeBytes { key in
             try txn.withValue(databases.events, key: key) { value in
                 guard let value, value.count >= 32 else {
@@ -756,4 +763,3 @@ public final class LMDBEventLog: EventLog {
         }
     }
 }
-

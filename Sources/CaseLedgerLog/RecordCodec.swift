@@ -32,7 +32,8 @@ enum RecordCodec {
 
     /// Writes the record into `out` (exactly ``size(streamID:idempotencyKey:event:)`` bytes) and returns its chain
     /// hash, which is also its last 32 bytes.
-    static func encode(_ fields: Fields, previousHash: ChainHash, into out: UnsafeMutableRawBufferPointer) -> ChainHash {
+    static func encode(_ fields: Fields, previousHash: ChainHash, into out: UnsafeMutableRawBufferPointer) -> ChainHash
+    {
         var writer = ByteWriter(out)
         var flags: UInt8 = 0
         if fields.event.correlationID != nil { flags |= flagCorrelation }
@@ -194,7 +195,9 @@ enum RecordCodec {
                 if bytes[index] >= 0x80 { ascii = false }
                 index += 1
             }
-            withUnsafeMutableBytes(of: &lengths) { $0.storeBytes(of: UInt16(length), toByteOffset: 2 * field, as: UInt16.self) }
+            withUnsafeMutableBytes(of: &lengths) {
+                $0.storeBytes(of: UInt16(length), toByteOffset: 2 * field, as: UInt16.self)
+            }
             offset = end
         }
         guard ascii, lengths.0 > 0, flags & flagIdempotencyKey != 0 || lengths.5 == 0, offset + 4 <= limit else {

@@ -148,7 +148,8 @@ import _CaseLedgerTestSupport
             try env.write { txn in
                 for i in 0..<500 { try txn.put(db, key: key(UInt64(i)), value: Array("v\(i)".utf8)) }
             }
-            try FileManager.default.createDirectory(atPath: directory.appending("copy"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: directory.appending("copy"), withIntermediateDirectories: true)
             try env.copy(to: directory.appending("copy"))
             var readOnly = Environment.Configuration()
             readOnly.readOnly = true

@@ -107,7 +107,8 @@ import _CaseLedgerTestSupport
                 try await log.append(to: "case-9", events: Fixtures.events(1), idempotencyKey: "register-1")
             } throws: { ($0 as? EventLogError)?.code == .idempotencyKeyReused }
             await #expect {
-                try await log.append(to: "case-1", events: Fixtures.events(3, prefix: "other"), idempotencyKey: "register-1")
+                try await log.append(
+                    to: "case-1", events: Fixtures.events(3, prefix: "other"), idempotencyKey: "register-1")
             } throws: { ($0 as? EventLogError)?.code == .idempotencyKeyReused }
             #expect(try log.head().position == 4)
         }
@@ -247,7 +248,9 @@ import _CaseLedgerTestSupport
             let outcomes = await [small1, big, small2]
             #expect((try? outcomes[0].get()) != nil)
             #expect((try? outcomes[2].get()) != nil)
-            if case .failure(let error) = outcomes[1] { #expect(error.code == .storageFull) } else {
+            if case .failure(let error) = outcomes[1] {
+                #expect(error.code == .storageFull)
+            } else {
                 Issue.record("the oversized append should fail")
             }
             #expect(try log.head().position == 2)
@@ -303,4 +306,3 @@ func appendUntilFailure(_ log: LMDBEventLog, payloadBytes: Int, eventsPerAppend:
     }
     return (appended, nil)
 }
-

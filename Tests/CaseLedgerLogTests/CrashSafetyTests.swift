@@ -20,7 +20,8 @@ import _CaseLedgerTestSupport
 
     /// The child executable, built beside the test bundle.
     static var childPath: String {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(
             "caseledger-crash-child"
@@ -189,7 +190,10 @@ import _CaseLedgerTestSupport
             let reported = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             child.waitUntilExit()
             #expect(child.terminationStatus == 0, "the child filled the store: \(reported)")
-            let filled = try #require(reported.split(separator: " ").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            let filled = try #require(
+                reported.split(separator: " ").last.flatMap {
+                    UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines))
+                })
 
             // This process still maps 1 MiB; the file is now larger. Reading and appending must adopt the new size.
             #expect(try log.head().position == filled)

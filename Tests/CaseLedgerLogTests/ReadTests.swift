@@ -16,13 +16,16 @@ import _CaseLedgerTestSupport
         let clock = ManualClock()
         try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
             try await seed(log, clock: clock)
-            #expect(try log.read(stream: "a", from: 1, direction: .forwards, limit: 100).map(\.streamVersion)
-                == [1, 2, 3, 4, 5])
+            #expect(
+                try log.read(stream: "a", from: 1, direction: .forwards, limit: 100).map(\.streamVersion)
+                    == [1, 2, 3, 4, 5])
             #expect(try log.read(stream: "a", from: 3, direction: .forwards, limit: 2).map(\.streamVersion) == [3, 4])
-            #expect(try log.read(stream: "a", from: 4, direction: .backwards, limit: 10).map(\.streamVersion)
-                == [4, 3, 2, 1])
-            #expect(try log.read(stream: "a", from: .max, direction: .backwards, limit: 2).map(\.streamVersion)
-                == [5, 4])
+            #expect(
+                try log.read(stream: "a", from: 4, direction: .backwards, limit: 10).map(\.streamVersion)
+                    == [4, 3, 2, 1])
+            #expect(
+                try log.read(stream: "a", from: .max, direction: .backwards, limit: 2).map(\.streamVersion)
+                    == [5, 4])
             #expect(try log.read(stream: "b", from: 9, direction: .backwards, limit: 10).map(\.position) == [8, 7, 3])
             #expect(try log.read(stream: "c", from: 3, direction: .forwards, limit: 10).isEmpty)
             #expect(try log.read(stream: "zz", from: 1, direction: .forwards, limit: 10).isEmpty)
@@ -177,7 +180,8 @@ import _CaseLedgerTestSupport
         try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
             try await seed(log, clock: clock)
             // Non-ASCII ids and types take the detailed decoding path; they must read back the same.
-            let chinese = NewEvent(type: "调解申请", actor: EventActor(userID: "张三", role: "调解员", unit: "510124101001"),
+            let chinese = NewEvent(
+                type: "调解申请", actor: EventActor(userID: "张三", role: "调解员", unit: "510124101001"),
                 payload: Array("{}".utf8))
             _ = try await log.append(to: "（2026）川0124民调11号", events: [chinese])
             var seen: [(UInt64, String, String, Bool)] = []
@@ -238,8 +242,12 @@ import _CaseLedgerTestSupport
             let generic: any EventLog = Forwarding(base: log)
             var viaDefault: [RecordedEvent] = []
             var viaStore: [RecordedEvent] = []
-            try generic.forEachEvent(from: 2) { viaDefault.append($0.recordedEvent); return true }
-            try log.forEachEvent(from: 2) { viaStore.append($0.recordedEvent); return true }
+            try generic.forEachEvent(from: 2) {
+                viaDefault.append($0.recordedEvent); return true
+            }
+            try log.forEachEvent(from: 2) {
+                viaStore.append($0.recordedEvent); return true
+            }
             #expect(viaDefault.count == 9)
             #expect(viaDefault == viaStore)
         }

@@ -28,7 +28,8 @@ import _CaseLedgerTestSupport
             }
             await expectCode(.invalidStreamID) { _ = try await log.append(to: "case\u{0}1", events: [event]) }
             await expectCode(.eventTooLarge) {
-                _ = try await log.append(to: "case-1", events: [Fixtures.event(payload: String(repeating: "x", count: 1001))])
+                _ = try await log.append(
+                    to: "case-1", events: [Fixtures.event(payload: String(repeating: "x", count: 1001))])
             }
             await expectCode(.invalidExpectedVersion) {
                 _ = try await log.append(to: "case-1", expectedVersion: .exact(-1), events: [event])
@@ -39,10 +40,11 @@ import _CaseLedgerTestSupport
             await expectCode(.invalidRequest) { _ = try await log.append(to: "case-1", events: []) }
             await expectCode(.invalidRequest) { _ = try await log.append(AppendRequest(streams: [])) }
             await expectCode(.invalidRequest) {
-                _ = try await log.append(AppendRequest(streams: [
-                    StreamAppend(streamID: "a", expectedVersion: .any, events: [event]),
-                    StreamAppend(streamID: "a", expectedVersion: .any, events: [event]),
-                ]))
+                _ = try await log.append(
+                    AppendRequest(streams: [
+                        StreamAppend(streamID: "a", expectedVersion: .any, events: [event]),
+                        StreamAppend(streamID: "a", expectedVersion: .any, events: [event]),
+                    ]))
             }
             await expectCode(.invalidRequest) {
                 _ = try await log.append(to: "case-1", events: [Fixtures.event("")])
@@ -51,7 +53,8 @@ import _CaseLedgerTestSupport
                 _ = try await log.append(to: "case-1", events: [event], idempotencyKey: "")
             }
             await expectCode(.invalidIdempotencyKey) {
-                _ = try await log.append(to: "case-1", events: [event], idempotencyKey: String(repeating: "k", count: 201))
+                _ = try await log.append(
+                    to: "case-1", events: [event], idempotencyKey: String(repeating: "k", count: 201))
             }
             #expect(try log.head() == head)
             #expect(try log.verify().isValid)
@@ -92,7 +95,8 @@ import _CaseLedgerTestSupport
             let before = try log.storageInfo().mapSize
             let payload = String(repeating: "y", count: 900)
             for batch in 0..<50 {
-                _ = try await log.append(to: "case-\(batch)", events: (0..<50).map { _ in Fixtures.event(payload: payload) })
+                _ = try await log.append(
+                    to: "case-\(batch)", events: (0..<50).map { _ in Fixtures.event(payload: payload) })
             }
             #expect(try log.storageInfo().mapSize > before)
             #expect(try log.head().position == 2500)

@@ -52,7 +52,8 @@ import _CaseLedgerTestSupport
             log.close()
 
             let (dumpStatus, dump) = try Self.run("mdb_dump", ["-a", path])
-            try #require(dumpStatus == 0, "mdb_dump (Debian lmdb-utils) must be installed; the README set-up installs it")
+            try #require(
+                dumpStatus == 0, "mdb_dump (Debian lmdb-utils) must be installed; the README set-up installs it")
             let script = Self.packageRoot + "/scripts/decode-mdb-dump.py"
             let (status, output) = try Self.run("python3", [script, "--json", "-"], input: dump)
             let report = try JSONDecoder().decode(DecoderReport.self, from: output)

@@ -165,8 +165,12 @@ import _CaseLedgerTestSupport
             let sealed = try AES.GCM.seal(personal, using: try #require(keys["subject-1"]))
             _ = try await log.append(
                 to: "case-1",
-                events: [Fixtures.event(), NewEvent(type: "PartyRecorded", actor: Fixtures.mediator,
-                    payload: Array(try #require(sealed.combined)))])
+                events: [
+                    Fixtures.event(),
+                    NewEvent(
+                        type: "PartyRecorded", actor: Fixtures.mediator,
+                        payload: Array(try #require(sealed.combined))),
+                ])
             let stored = try log.read(stream: "case-1", from: 2, direction: .forwards, limit: 1)[0].payload
             let opened = try AES.GCM.open(AES.GCM.SealedBox(combined: stored), using: try #require(keys["subject-1"]))
             #expect(Array(opened) == personal, "with the key, the data reads back")

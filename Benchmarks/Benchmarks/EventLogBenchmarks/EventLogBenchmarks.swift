@@ -47,9 +47,10 @@ enum Workload {
 final class ScratchDirectory: Sendable {
     let path: String
     init(_ name: String) {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "caseledger-bench-\(name)-\(UUID().uuidString.prefix(8))"
-        ).path
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent(
+                "caseledger-bench-\(name)-\(UUID().uuidString.prefix(8))"
+            ).path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
     func remove() { try? FileManager.default.removeItem(atPath: path) }
@@ -97,7 +98,9 @@ final class RawLMDBStore: @unchecked Sendable {
         value.withUnsafeBytes { value in
             for index in 0..<count {
                 let position = nextPosition.wrappingAdd(1, ordering: .relaxed).oldValue
-                withUnsafeBytes(of: (UInt64(index) + position).bigEndian) { streamKey.replaceSubrange(prefix..., with: $0) }
+                withUnsafeBytes(of: (UInt64(index) + position).bigEndian) {
+                    streamKey.replaceSubrange(prefix..., with: $0)
+                }
                 var positionKey = position.bigEndian
                 withUnsafeMutableBytes(of: &positionKey) { positionBytes in
                     var key = MDB_val(mv_size: 8, mv_data: positionBytes.baseAddress)
