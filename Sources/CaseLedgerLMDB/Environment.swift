@@ -178,6 +178,9 @@ package final class Environment: Sendable {
         }
     }
 
+    /// Whether the calling thread is inside a transaction closure of this environment.
+    package var isInTransactionOnCurrentThread: Bool { resizeLock.isHeldByCurrentThread }
+
     /// Whether ``close()`` has run.
     package var isClosed: Bool { state.withLock { $0.isClosed || $0.closeRequested } }
 

@@ -274,7 +274,9 @@ public final class LMDBEventLog: EventLog {
     /// Closes the log: pending appends finish first; later calls fail with ``EventLogError/Code/closed``.
     public func close() {
         writer.withLock { $0.closed = true }
-        writerQueue.sync {}  // the drain loop in flight, if any, finishes every queued append
+        // The drain loop in flight, if any, finishes every queued append. Not from inside a transaction closure:
+        // the drain might need to grow the map, which waits for this thread's transaction to end.
+        if !environment.isInTransactionOnCurrentThread { writerQueue.sync {} }
         notifier.close()
         environment.close()
     }
