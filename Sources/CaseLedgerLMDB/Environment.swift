@@ -286,12 +286,24 @@ package final class Environment: Sendable {
     /// Another process grew the map (`MDB_MAP_RESIZED`), or the reader table is full: adopt the new size and clear
     /// stale reader slots, then let the caller retry.
     private func recoverFromBeginFailure(_ code: Int32) throws(LMDBError) {
-        guard !resizeLock.isHeldByCurrentThread else {
+        guard code == MDB_READERS_FULL || !resizeLock.isHeldByCurrentThread else {
             // Adopting a new map size needs every transaction of this process to end, this thread's included.
             throw LMDBError(
                 code: LMDBError.code(for: code), rawValue: code, operation: "mdb_txn_begin (nested)",
-                message: "cannot \(code == MDB_READERS_FULL ? "free reader slots" : "adopt the grown map") while "
+                message: "cannot adopt the map another process grew while "
                     + "this thread has another transaction open; do not begin transactions inside transactions")
+        }
+        if code == MDB_READERS_FULL {
+            // Clearing dead processes' slots needs no pause of this process's transactions (and must not wait
+            // for them: they may be what holds the slots).
+            try resizeLock.withShared { () throws(LMDBError) in
+                try ensureOpen("reader_check")
+                if !configuration.withoutLocking {
+                    var dead: Int32 = 0
+                    mdb_reader_check(handle.pointer, &dead)
+                }
+            }
+            return
         }
         try resizeLock.withExclusive { () throws(LMDBError) in
             try ensureOpen("resize")

@@ -170,4 +170,35 @@ import _CaseLedgerTestSupport
         #expect(error.message.contains("maxMapSize"))
         #expect(LMDBError(rc: 28, operation: "commit").code == .diskFull)  // ENOSPC
     }
+
+    @Test func aFullReaderTableIsATypedErrorAndFreesUpWhenReadersEnd() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = Environment.Configuration()
+            configuration.maxReaders = 1
+            let env = try Environment.open(path: directory.appending("env"), configuration: configuration)
+            defer { env.close() }
+            let db = try env.database(named: "items", create: true)
+            try env.write { txn in try txn.put(db, key: [1], value: [1]) }
+
+            // Another thread holds the only reader slot open.
+            let holding = DispatchSemaphore(value: 0)
+            let release = DispatchSemaphore(value: 0)
+            let finished = DispatchSemaphore(value: 0)
+            let holder = Thread {
+                _ = try? env.read { _ in
+                    holding.signal()
+                    release.wait()
+                }
+                finished.signal()
+            }
+            holder.start()
+            holding.wait()
+            #expect { try env.read { txn in try txn.value(db, key: [1]) } } throws: {
+                ($0 as? LMDBError)?.code == .readersFull
+            }
+            release.signal()
+            finished.wait()
+            #expect(try env.read { txn in try txn.value(db, key: [1]) } == [1], "the slot is free again")
+        }
+    }
 }
