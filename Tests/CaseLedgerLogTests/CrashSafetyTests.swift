@@ -205,6 +205,35 @@ import _CaseLedgerTestSupport
     }
 }
 
+/// Two processes create one store at the same moment and append to the same streams: the store is created once,
+/// both processes' appends land, and the chain and the version sequences hold.
+@Suite struct TwoWriterProcessesTests {
+    @Test func twoProcessesCreateAndAppendToOneStore() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("store")
+            let children = (0..<2).map { _ in
+                let child = Process()
+                child.executableURL = URL(fileURLWithPath: CrashSafetyTests.childPath)
+                child.arguments = [store, "--fill", "\(4 << 20)"]
+                child.standardOutput = Pipe()
+                return child
+            }
+            for child in children { try child.run() }  // both open a store that does not exist yet
+            for child in children { child.waitUntilExit() }
+            #expect(children.map(\.terminationStatus) == [0, 0])
+
+            let log = try LMDBEventLog.open(at: store, mode: .readOnly)
+            defer { log.close() }
+            let report = try log.verify()
+            #expect(report.isValid, "\(String(describing: report.failure))")
+            #expect(report.streamsChecked == 10)
+            // Each child appended at least until the store held 4 MiB; together they wrote every position.
+            #expect(report.eventsChecked == report.head.position)
+            #expect(try log.storageInfo().usedBytes >= 4 << 20)
+        }
+    }
+}
+
 /// A small seeded generator so a failing run can be repeated with CASELEDGER_CRASH_SEED.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
