@@ -373,18 +373,24 @@ public final class LMDBEventLog: EventLog {
                         message: "event \(event.type) has \(size) bytes of payload and metadata; the limit is "
                             + "\(configuration.maxEventBytes) (Configuration.maxEventBytes)", streamID: id)
                 }
-                for (name, value) in [
-                    ("event type", event.type), ("actor user id", event.actor.userID),
-                    ("actor role", event.actor.role), ("actor unit", event.actor.unit),
-                ] {
-                    let count = value.utf8.count
-                    guard count <= 1024, name != "event type" || count > 0 else {
-                        throw EventLogError(
-                            code: .invalidRequest, message: "\(name) has \(count) bytes; use 1 to 1024 bytes",
-                            streamID: id)
-                    }
-                }
+                // Checked without building a collection: this runs for every event of every append.
+                try Self.checkField("event type", event.type, allowEmpty: false, streamID: id)
+                try Self.checkField("actor user id", event.actor.userID, allowEmpty: true, streamID: id)
+                try Self.checkField("actor role", event.actor.role, allowEmpty: true, streamID: id)
+                try Self.checkField("actor unit", event.actor.unit, allowEmpty: true, streamID: id)
             }
+        }
+    }
+
+    @inline(__always)
+    private static func checkField(_ name: StaticString, _ value: String, allowEmpty: Bool, streamID: String)
+        throws(EventLogError)
+    {
+        let count = value.utf8.count
+        guard count <= 1024, allowEmpty || count > 0 else {
+            throw EventLogError(
+                code: .invalidRequest,
+                message: "\(name) has \(count) bytes; use \(allowEmpty ? 0 : 1) to 1024 bytes", streamID: streamID)
         }
     }
 
