@@ -609,19 +609,45 @@ public final class LMDBEventLog: EventLog {
             throw EventLogError(
                 code: .invalidRequest, message: "backup directory \(directory) is not empty; choose an empty one")
         }
+        let dataFile = directory + "/data.mdb"
         do {
             try environment.copy(to: directory, compact: true)
         } catch {
+            // A half-written copy (a full disk, say) must not be mistaken for a backup later.
+            try? manager.removeItem(atPath: dataFile)
             throw Self.translate(error, context: "backing up to \(directory)")
         }
-        let copy = try LMDBEventLog.open(at: directory, mode: .readOnlySnapshot)
-        defer { copy.close() }
-        let report = try copy.verify()
-        if let failure = report.failure {
+        // LMDB does not document that its copy is flushed: make the backup durable before calling it one.
+        guard Self.flushToDisk(dataFile), Self.flushToDisk(directory) else {
+            try? manager.removeItem(atPath: dataFile)
             throw EventLogError(
-                code: .corrupted, message: "the backup does not verify: \(failure)", position: failure.position)
+                code: .storage, message: "could not flush the backup in \(directory) to disk (errno \(errno))")
+        }
+        let report: VerificationReport
+        do {
+            let copy = try LMDBEventLog.open(at: directory, mode: .readOnlySnapshot)
+            defer { copy.close() }
+            report = try copy.verify()
+        } catch {
+            try? manager.moveItem(atPath: dataFile, toPath: dataFile + ".unverified")
+            throw error
+        }
+        if let failure = report.failure {
+            try? manager.moveItem(atPath: dataFile, toPath: dataFile + ".unverified")
+            throw EventLogError(
+                code: .corrupted,
+                message: "the backup does not verify: \(failure); it was kept as data.mdb.unverified",
+                position: failure.position)
         }
         return report
+    }
+
+    /// `fsync` of a file or directory; `false` when it cannot be opened or flushed.
+    private static func flushToDisk(_ path: String) -> Bool {
+        let descriptor = Foundation.open(path, O_RDONLY)
+        guard descriptor >= 0 else { return false }
+        defer { _ = Foundation.close(descriptor) }
+        return fsync(descriptor) == 0
     }
 
     /// Facts about the store file: map size and pages in use.

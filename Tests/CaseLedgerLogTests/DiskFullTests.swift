@@ -57,4 +57,22 @@ enum SmallFileSystem {
             #expect(try log.verify().isValid)
         }
     }
+
+    @Test(.enabled(if: SmallFileSystem.available, "mounting a tmpfs needs root"))
+    func aBackupToAFullDiskFailsAndLeavesNoHalfWrittenCopy() async throws {
+        try await withTemporaryLog { log, directory in
+            let (appended, _) = await appendUntilFailure(log, payloadBytes: 2000, eventsPerAppend: 10, limit: 100)
+            #expect(appended == 100)
+            let mountPoint = directory.appending("small")
+            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+            try #require(SmallFileSystem.mount(at: mountPoint, bytes: 256 << 10))  // smaller than the ~2 MB store
+            defer { SmallFileSystem.unmount(mountPoint) }
+
+            #expect {
+                try log.backup(to: mountPoint + "/backup")
+            } throws: { ($0 as? EventLogError)?.code == .diskFull }
+            #expect(!FileManager.default.fileExists(atPath: mountPoint + "/backup/data.mdb"))
+            #expect(try log.verify().isValid, "the log itself is untouched")
+        }
+    }
 }
