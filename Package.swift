@@ -13,11 +13,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "CaseLedgerLog", targets: ["CaseLedgerLog"]),
+        .library(name: "CaseLedgerWorkflow", targets: ["CaseLedgerWorkflow"]),
+        .library(name: "CaseLedger", targets: ["CaseLedger"]),
         .executable(name: "caseledger-example", targets: ["caseledger-example"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The C library, from the system (Debian: liblmdb-dev). No C source is vendored.
@@ -40,6 +43,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The pure case workflow: definitions as data, state folds, the decider and statutory clocks. Standard
+        // library only: no I/O, no clock, no Foundation.
+        .target(name: "CaseLedgerWorkflow"),
+        // The facade: commands through the workflow into the log under group commit, ticks, YAML overrides and the
+        // shipped holiday calendar.
+        .target(
+            name: "CaseLedger",
+            dependencies: [
+                "CaseLedgerLog", "CaseLedgerWorkflow",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // README's main job until the CLI exists: append, read back and verify on an embedded store.
         .executableTarget(
             name: "caseledger-example",
@@ -52,8 +68,12 @@ let package = Package(
         ),
         .target(
             name: "_CaseLedgerTestSupport",
-            dependencies: ["CaseLedgerLog"],
+            dependencies: ["CaseLedgerLog", "CaseLedgerWorkflow", "CaseLedger"],
             path: "Tests/_CaseLedgerTestSupport"
+        ),
+        .testTarget(
+            name: "CaseLedgerWorkflowTests",
+            dependencies: ["CaseLedgerWorkflow", "CaseLedger", "CaseLedgerLog", "_CaseLedgerTestSupport"]
         ),
         .testTarget(
             name: "CaseLedgerLMDBTests",

@@ -1,0 +1,428 @@
+public import CaseLedgerLog
+public import CaseLedgerWorkflow
+import Foundation
+public import Logging
+import Synchronization
+
+/// The case workflow on an event log: each command is checked by the workflow against the case's definition
+/// version and, only when the rules allow it, appended as events under the log's group commit.
+///
+/// A case is the log stream `case-<id>`; its records are JSON ``WorkflowRecord``s (event type = the record's event
+/// name, schema version 1). Concurrent commands on one case are serialised by expected versions: a command that
+/// loses the race re-reads the case and is decided again. States are cached in memory (bounded) and always
+/// re-derivable from the log.
+///
+/// - Important: Open one engine per store per process; a second process writing the same store is safe (expected
+///   versions catch every race), but this engine's clock index only learns of its cases at the first ``tick(now:)``.
+public final class CaseEngine: Sendable {
+    /// What the engine decides with.
+    public struct Configuration: Sendable {
+        public var directory: Directory
+        public var calendar: HolidayCalendar
+        public var definitions: DefinitionRegistry
+        /// How often a command is decided again after losing a race on its case.
+        public var maxAttempts: Int = 16
+        /// Case states kept in memory.
+        public var cacheCapacity: Int = 100_000
+        /// Cases one tick append covers.
+        public var tickBatchSize: Int = 256
+
+        public init(directory: Directory, calendar: HolidayCalendar, definitions: DefinitionRegistry) {
+            self.directory = directory
+            self.calendar = calendar
+            self.definitions = definitions
+        }
+    }
+
+    /// The log the engine writes.
+    public let log: any EventLog
+    private let clock: any EventClock
+    private let logger: Logger
+    private let configuration: Mutex<Configuration>
+    private let cache: Mutex<[CaseID: CaseState]>
+    private let dueIndex: Mutex<[CaseID: Instant]?>
+
+    /// Creates an engine over `log`. Time comes only from `clock`.
+    public init(log: any EventLog, configuration: Configuration, clock: any EventClock = SystemClock(), logger: Logger) {
+        self.log = log
+        self.clock = clock
+        self.logger = logger
+        self.configuration = Mutex(configuration)
+        self.cache = Mutex([:])
+        self.dueIndex = Mutex(nil)
+    }
+
+    /// Replaces the directory (units and people change; cases keep their history).
+    public func updateDirectory(_ directory: Directory) {
+        configuration.withLock { $0.directory = directory }
+    }
+
+    /// The log stream of a case.
+    public static func streamID(of caseID: CaseID) -> String { "case-\(caseID.rawValue)" }
+
+    static func lockStreamID(of act: String) -> String { "lock-act-\(act)" }
+
+    // MARK: Commands
+
+    /// What an accepted command wrote.
+    public struct Outcome: Sendable {
+        /// The case's state after the command.
+        public var state: CaseState
+        /// The records written, per case (the command's case first; referrals add the cases they create).
+        public var records: [(caseID: CaseID, records: [WorkflowRecord])]
+        /// The log positions of the append.
+        public var positions: ClosedRange<UInt64>
+        /// `true` when the idempotency key was seen before and nothing was written.
+        public var wasDuplicate: Bool
+    }
+
+    /// Checks a command against the case's rules and, when they allow it, appends its events durably.
+    ///
+    /// - Parameters:
+    ///   - idempotencyKey: when set, a repeated command with the same key writes nothing again.
+    /// - Throws: ``WorkflowError``: the rule and case for a rejected command (nothing written), `storage` for a
+    ///   log failure, `conflict` when the case kept changing under the command.
+    @discardableResult
+    public func execute(
+        _ command: CaseCommand, on caseID: CaseID, by actor: PersonID, idempotencyKey: String? = nil
+    ) async throws(WorkflowError) -> Outcome {
+        let attempts = configuration.withLock { $0.maxAttempts }
+        for attempt in 1...max(1, attempts) {
+            let config = configuration.withLock { $0 }
+            let now = Instant(clock.now())
+            let state = try state(of: caseID)
+            var lockVersions: [String: UInt64] = [:]
+            var locks: [String: ProceedingLock] = [:]
+            for act in Workflow.actReferences(of: command, state: state) {
+                let (lock, version) = try loadLock(act, caseID: caseID)
+                locks[act] = lock
+                lockVersions[act] = version
+            }
+            var existing = Set<CaseID>()
+            for other in Self.createdCases(by: command, caseID: caseID) where try streamVersion(other) > 0 {
+                existing.insert(other)
+            }
+            let context = DecisionContext(
+                directory: config.directory, calendar: config.calendar, definitions: config.definitions, now: now,
+                actor: actor, locks: locks, existingCases: existing)
+            let decision = try Workflow.decide(command, for: caseID, state: state, context: context)
+            let request = try appendRequest(
+                for: decision, lockVersions: lockVersions, actorUnit: decision.states[caseID]?.unit,
+                idempotencyKey: idempotencyKey, caseID: caseID)
+            guard let result = try await appendUnlessConflict(request, caseID: caseID) else {
+                invalidate(decision.cases.map(\.caseID))
+                logger.debug(
+                    "case changed concurrently; deciding again",
+                    metadata: ["case.id": "\(caseID)", "attempt": "\(attempt)", "command": "\(command.name)"])
+                continue
+            }
+            if result.wasDuplicate {
+                invalidate(decision.cases.map(\.caseID))
+                guard let current = try self.state(of: caseID) ?? decision.states[caseID] else {
+                    throw WorkflowError(.unknownCase, case: caseID, "case not found")
+                }
+                return Outcome(state: current, records: [], positions: result.positions, wasDuplicate: true)
+            }
+            remember(decision.states, capacity: config.cacheCapacity)
+            guard let after = decision.states[caseID] else {
+                throw WorkflowError(.corruptHistory, case: caseID, "the decision lost its own case")
+            }
+            return Outcome(
+                state: after, records: decision.cases.map { ($0.caseID, $0.records) }, positions: result.positions,
+                wasDuplicate: false)
+        }
+        throw WorkflowError(
+            .conflict, case: caseID, "the case changed concurrently \(attempts) times; retry the command")
+    }
+
+    /// Appends; `nil` when a stream was not at its expected version (the caller decides again).
+    private func appendUnlessConflict(_ request: AppendRequest, caseID: CaseID?) async throws(WorkflowError)
+        -> AppendResult?
+    {
+        do {
+            return try await log.append(request)
+        } catch {
+            if error.code == .wrongExpectedVersion { return nil }
+            throw WorkflowError(.storage, case: caseID, "the event log refused the append: \(error)")
+        }
+    }
+
+    static func createdCases(by command: CaseCommand, caseID: CaseID) -> [CaseID] {
+        switch command {
+        case .register: return [caseID]
+        case .refer(let referral): return [referral.newCase] + (referral.legalAid.map { [$0.aidCase] } ?? [])
+        case .convertToCase(let newCase, _): return [newCase]
+        default: return []
+        }
+    }
+
+    private func appendRequest(
+        for decision: Decision, lockVersions: [String: UInt64], actorUnit: UnitID?, idempotencyKey: String?,
+        caseID: CaseID
+    ) throws(WorkflowError) -> AppendRequest {
+        let correlation = UUID()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var streams: [StreamAppend] = []
+        do {
+            for c in decision.cases where !c.records.isEmpty {
+                let unit = decision.states[c.caseID]?.unit.rawValue ?? actorUnit?.rawValue ?? ""
+                let events = try c.records.map { record in
+                    NewEvent(
+                        type: record.event.name, schemaVersion: 1,
+                        actor: EventActor(userID: record.actor.rawValue, role: "", unit: unit),
+                        correlationID: correlation, payload: Array(try encoder.encode(record)))
+                }
+                streams.append(
+                    StreamAppend(
+                        streamID: Self.streamID(of: c.caseID),
+                        expectedVersion: c.expectedVersion == 0 ? .noStream : .exact(Int64(c.expectedVersion)),
+                        events: events))
+            }
+            for lock in decision.locks {
+                let version = lockVersions[lock.act] ?? 0
+                streams.append(
+                    StreamAppend(
+                        streamID: Self.lockStreamID(of: lock.act),
+                        expectedVersion: version == 0 ? .noStream : .exact(Int64(version)),
+                        events: [
+                            NewEvent(
+                                type: "proceedingLock", actor: EventActor(userID: "system", role: "", unit: ""),
+                                correlationID: correlation, payload: Array(try encoder.encode(lock)))
+                        ]))
+            }
+        } catch {
+            throw WorkflowError(.storage, case: caseID, "a record could not be encoded: \(error)")
+        }
+        return AppendRequest(streams: streams, idempotencyKey: idempotencyKey)
+    }
+
+    // MARK: Reading
+
+    /// The case's current state (from memory, or folded from the log), or `nil` when no such case exists.
+    public func state(of caseID: CaseID) throws(WorkflowError) -> CaseState? {
+        if let cached = cache.withLock({ $0[caseID] }) { return cached }
+        guard let state = try replayState(of: caseID) else { return nil }
+        let capacity = configuration.withLock { $0.cacheCapacity }
+        remember([caseID: state], capacity: capacity)
+        return state
+    }
+
+    /// Folds the case's state from the log, ignoring the cache: what an auditor's replay computes.
+    public func replayState(of caseID: CaseID) throws(WorkflowError) -> CaseState? {
+        let definitions = configuration.withLock { $0.definitions }
+        return try CaseState.fold(id: caseID, records: history(of: caseID), definitions: definitions)
+    }
+
+    /// The case's records in order; empty for an unknown case.
+    public func history(of caseID: CaseID) throws(WorkflowError) -> [WorkflowRecord] {
+        let stream = Self.streamID(of: caseID)
+        let decoder = JSONDecoder()
+        var records: [WorkflowRecord] = []
+        var next: UInt64 = 1
+        while true {
+            let batch: [RecordedEvent]
+            do {
+                batch = try log.read(stream: stream, from: next, direction: .forwards, limit: 512)
+            } catch {
+                throw WorkflowError(.storage, case: caseID, "reading the case failed: \(error)")
+            }
+            for event in batch {
+                do {
+                    records.append(try decoder.decode(WorkflowRecord.self, from: Data(event.payload)))
+                } catch {
+                    throw WorkflowError(
+                        .corruptHistory, case: caseID,
+                        "the event at position \(event.position) (\(event.type)) does not decode: \(error)")
+                }
+            }
+            guard let last = batch.last, batch.count == 512 else { break }
+            next = last.streamVersion + 1
+        }
+        return records
+    }
+
+    private func streamVersion(_ caseID: CaseID) throws(WorkflowError) -> UInt64 {
+        do {
+            return try log.version(ofStream: Self.streamID(of: caseID))
+        } catch {
+            throw WorkflowError(.storage, case: caseID, "reading the case failed: \(error)")
+        }
+    }
+
+    private func loadLock(_ act: String, caseID: CaseID) throws(WorkflowError) -> (ProceedingLock, UInt64) {
+        guard act.utf8.count <= 180 else {
+            throw WorkflowError(.invalidField, case: caseID, rule: "AR4", "the act reference is over 180 bytes")
+        }
+        do {
+            let last = try log.read(
+                stream: Self.lockStreamID(of: act), from: .max, direction: .backwards, limit: 1)
+            guard let event = last.first else { return (ProceedingLock(act: act), 0) }
+            let lock = try JSONDecoder().decode(ProceedingLock.self, from: Data(event.payload))
+            return (lock, event.streamVersion)
+        } catch {
+            throw WorkflowError(.storage, case: caseID, rule: "AR4", "reading the lock on act '\(act)' failed: \(error)")
+        }
+    }
+
+    private func remember(_ states: [CaseID: CaseState], capacity: Int) {
+        cache.withLock { cache in
+            for (id, state) in states { cache[id] = state }
+            while cache.count > max(1, capacity), let first = cache.keys.first { cache.removeValue(forKey: first) }
+        }
+        dueIndex.withLock { index in
+            guard index != nil else { return }
+            for (id, state) in states { index?[id] = Workflow.nextDue(state) }
+        }
+    }
+
+    private func invalidate(_ ids: [CaseID]) {
+        cache.withLock { cache in for id in ids { cache.removeValue(forKey: id) } }
+    }
+
+    // MARK: Clocks
+
+    /// What a tick fired.
+    public struct TickReport: Sendable, Hashable {
+        /// Cases that had something due.
+        public var cases = 0
+        /// Records written.
+        public var events = 0
+        public var warnings = 0
+        public var breaches = 0
+        /// Commands fired by breaches (deemed acceptance, arbitration or litigation opened, abandonment).
+        public var automaticCommands = 0
+    }
+
+    /// Fires every clock due at `now` (the engine's clock when `nil`): approaching warnings, breaches, and the
+    /// commands attached to breaches, case by case in order of due time, then case id. Running it twice at the same
+    /// time writes nothing the second time.
+    ///
+    /// The first tick scans the log for cases with clocks; later ticks use the index that commands keep.
+    @discardableResult
+    public func tick(now: Instant? = nil) async throws(WorkflowError) -> TickReport {
+        let now = now ?? Instant(clock.now())
+        try buildDueIndexIfNeeded()
+        let due = dueIndex.withLock { index in
+            (index ?? [:]).filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
+        }
+        var report = TickReport()
+        let batchSize = configuration.withLock { max(1, $0.tickBatchSize) }
+        var start = 0
+        while start < due.count {
+            let chunk = Array(due[start..<min(due.count, start + batchSize)])
+            start += chunk.count
+            try await tickChunk(chunk, now: now, report: &report)
+        }
+        if report.cases > 0 {
+            logger.info(
+                "clocks fired",
+                metadata: [
+                    "cases": "\(report.cases)", "breaches": "\(report.breaches)", "warnings": "\(report.warnings)",
+                ])
+        }
+        return report
+    }
+
+    private func tickChunk(_ chunk: [CaseID], now: Instant, report: inout TickReport) async throws(WorkflowError) {
+        let attempts = configuration.withLock { $0.maxAttempts }
+        var pending = chunk
+        for _ in 1...max(1, attempts) {
+            guard !pending.isEmpty else { return }
+            let config = configuration.withLock { $0 }
+            var decisions: [Decision] = []
+            var lockVersions: [String: UInt64] = [:]
+            var lockedActs = Set<String>()
+            var deferred: [CaseID] = []
+            for id in pending {
+                guard let state = try state(of: id) else { continue }
+                var locks: [String: ProceedingLock] = [:]
+                let acts = Workflow.actReferences(of: .deemAccept, state: state)
+                if acts.contains(where: lockedActs.contains) {
+                    deferred.append(id)
+                    continue
+                }
+                for act in acts {
+                    let (lock, version) = try loadLock(act, caseID: id)
+                    locks[act] = lock
+                    lockVersions[act] = version
+                }
+                let context = DecisionContext(
+                    directory: config.directory, calendar: config.calendar, definitions: config.definitions, now: now,
+                    actor: .system, locks: locks)
+                guard let decision = try Workflow.tick(state, context: context) else {
+                    remember([id: state], capacity: config.cacheCapacity)
+                    continue
+                }
+                for lock in decision.locks { lockedActs.insert(lock.act) }
+                decisions.append(decision)
+            }
+            guard !decisions.isEmpty else {
+                pending = deferred
+                continue
+            }
+            var merged = Decision(cases: [], locks: [], states: [:])
+            for d in decisions {
+                merged.cases += d.cases
+                merged.locks += d.locks
+                merged.states.merge(d.states) { _, new in new }
+            }
+            let request = try appendRequest(
+                for: merged, lockVersions: lockVersions, actorUnit: nil, idempotencyKey: nil,
+                caseID: pending[0])
+            guard try await appendUnlessConflict(request, caseID: pending.first) != nil else {
+                invalidate(merged.cases.map(\.caseID))
+                continue
+            }
+            remember(merged.states, capacity: config.cacheCapacity)
+            for c in merged.cases where !c.records.isEmpty {
+                report.cases += 1
+                report.events += c.records.count
+                for r in c.records {
+                    switch r.event {
+                    case .deadlineApproaching: report.warnings += 1
+                    case .deadlineBreached: report.breaches += 1
+                    default: if r.transition != nil { report.automaticCommands += 1 }
+                    }
+                }
+            }
+            pending = deferred
+        }
+        if !pending.isEmpty {
+            throw WorkflowError(.conflict, case: pending.first, "cases kept changing during the tick; tick again")
+        }
+    }
+
+    private func buildDueIndexIfNeeded() throws(WorkflowError) {
+        if dueIndex.withLock({ $0 != nil }) { return }
+        var candidates = Set<String>()
+        do {
+            try log.forEachEvent(from: 1) { event in
+                if event.typeIs("deadlineSet") { candidates.insert(event.streamID) }
+                return true
+            }
+        } catch {
+            throw WorkflowError(.storage, case: nil, "scanning the log for clocks failed: \(error)")
+        }
+        var index: [CaseID: Instant] = [:]
+        for stream in candidates where stream.hasPrefix("case-") {
+            let id = CaseID(String(stream.dropFirst(5)))
+            if let state = try state(of: id), let due = Workflow.nextDue(state) { index[id] = due }
+        }
+        dueIndex.withLock { $0 = index }
+    }
+}
+
+extension Instant {
+    /// The same moment as a log timestamp.
+    public init(_ timestamp: Timestamp) {
+        self.init(microsecondsSinceEpoch: timestamp.microsecondsSinceEpoch)
+    }
+}
+
+extension Timestamp {
+    /// The same moment as a workflow instant.
+    public init(_ instant: Instant) {
+        self.init(microsecondsSinceEpoch: instant.microsecondsSinceEpoch)
+    }
+}

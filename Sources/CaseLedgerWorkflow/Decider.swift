@@ -1,0 +1,317 @@
+/// Turns one command into records for one case (and the cases it creates), applying each record to a working
+/// copy of the state as it goes, so later checks see earlier effects.
+struct Decider {
+    private(set) var state: CaseState
+    let definition: WorkflowDefinition
+    let context: DecisionContext
+    private let startVersion: UInt64
+    var records: [WorkflowRecord] = []
+    var created: [Decision.CaseRecords] = []
+    var createdStates: [CaseID: CaseState] = [:]
+    var locks: [String: ProceedingLock]
+    var changedLocks: Set<String> = []
+    /// Who the records are attributed to: the command's actor, or the system while clocks fire.
+    var currentActor: PersonID
+
+    var id: CaseID { state.id }
+    var now: Instant { context.now }
+
+    init(state: CaseState, context: DecisionContext, startVersion: UInt64? = nil) throws(WorkflowError) {
+        guard let definition = context.definitions.definition(kind: state.kind, version: state.definitionVersion)
+        else {
+            throw WorkflowError(
+                .noDefinition, case: state.id,
+                "\(state.kind) definition '\(state.definitionVersion)' is not loaded; load it to act on this case")
+        }
+        self.state = state
+        self.definition = definition
+        self.context = context
+        self.startVersion = startVersion ?? state.version
+        self.locks = context.locks
+        self.currentActor = context.actor
+    }
+
+    // MARK: Errors
+
+    func fail(_ code: WorkflowError.Code, rule: String? = nil, _ message: String) -> WorkflowError {
+        WorkflowError(code, case: id, rule: rule, message)
+    }
+
+    func violation(_ rule: String, _ message: String) -> WorkflowError {
+        WorkflowError(.ruleViolation, case: id, rule: rule, message)
+    }
+
+    // MARK: Output
+
+    mutating func emit(_ event: CaseEvent, transition: String? = nil) throws(WorkflowError) {
+        let record = WorkflowRecord(at: now, actor: currentActor, transition: transition, event: event)
+        try state.apply(record, definition: definition)
+        records.append(record)
+    }
+
+    mutating func finish() -> Decision {
+        var cases = [Decision.CaseRecords(caseID: id, expectedVersion: startVersion, records: records)]
+        cases.append(contentsOf: created)
+        var states = createdStates
+        states[id] = state
+        return Decision(
+            cases: cases, locks: changedLocks.sorted().compactMap { locks[$0] }, states: states)
+    }
+
+    // MARK: Registration
+
+    static func registering(
+        _ caseID: CaseID, _ r: Registration, context: DecisionContext, linkedFrom: CaseID?
+    ) throws(WorkflowError) -> Decider {
+        func fail(_ code: WorkflowError.Code, rule: String? = nil, _ message: String) -> WorkflowError {
+            WorkflowError(code, case: caseID, rule: rule, message)
+        }
+        guard let definition = context.definitions.inForce(kind: r.kind, on: LegalTime.date(of: context.now)) else {
+            throw fail(.noDefinition, "no \(r.kind) definition is in force on \(LegalTime.date(of: context.now))")
+        }
+        guard let unit = context.directory.unit(r.unit) else {
+            throw fail(.unknownUnit, "unit '\(r.unit)' is not in the directory")
+        }
+        guard context.directory.person(r.owner) != nil else {
+            throw fail(.unknownPerson, "responsible person '\(r.owner)' is not in the directory")
+        }
+        guard context.directory.mayAct(r.owner, for: r.unit) else {
+            throw fail(
+                .notAuthorized,
+                "the responsible person '\(r.owner)' does not belong to unit '\(r.unit)' (first-inquiry responsibility "
+                    + "needs an owner of the registering unit)")
+        }
+        if linkedFrom == nil, context.actor != .system, !context.directory.mayAct(context.actor, for: r.unit) {
+            throw fail(.notAuthorized, "'\(context.actor)' may not register cases for unit '\(r.unit)'")
+        }
+        let allowed = Decider.unitKinds(for: r.kind)
+        guard allowed.contains(unit.kind) else {
+            throw fail(
+                .invalidField,
+                "unit '\(r.unit)' is a \(unit.kind); a \(r.kind) case is registered at a "
+                    + allowed.map(\.rawValue).sorted().joined(separator: " or "))
+        }
+        guard !r.parties.isEmpty else { throw fail(.missingField, "a case needs at least one party") }
+        guard Set(r.parties.map(\.reference)).count == r.parties.count,
+            r.parties.allSatisfy({ !$0.reference.isEmpty })
+        else { throw fail(.invalidField, "party references must be non-empty and distinct") }
+        guard !r.summary.isEmpty else { throw fail(.missingField, "summary is empty") }
+        var level = unit.level
+        if r.kind.isMediation {
+            guard definition.ladder.contains(unit.level) else {
+                throw fail(
+                    .ruleViolation, rule: "PM12",
+                    "unit '\(r.unit)' is at \(unit.level) level, which is not on the escalation ladder "
+                        + definition.ladder.map(\.rawValue).joined(separator: " → "))
+            }
+            guard unit.division.contains(r.division) || r.division.contains(unit.division) else {
+                throw fail(
+                    .ruleViolation, rule: "PM12",
+                    "unit '\(r.unit)' (\(unit.division)) does not cover the dispute's place \(r.division)")
+            }
+        } else {
+            level = unit.division.level
+        }
+        switch r.kind {
+        case .labourMediation, .labourArbitration:
+            guard r.disputeType == .labour else {
+                throw fail(
+                    .ruleViolation, rule: "LD1", "a \(r.kind) case needs a labour dispute, not \(r.disputeType)")
+            }
+        case .legalAid:
+            guard let application = r.legalAid else {
+                throw fail(.missingField, "a legal aid case needs its application (legalAid)")
+            }
+            guard unit.division.contains(r.division) else {
+                throw fail(
+                    .ruleViolation, rule: "LA1",
+                    "legal aid centre '\(r.unit)' (\(unit.division)) does not serve \(r.division), where the matter "
+                        + "is handled; apply to the centre there")
+            }
+            if application.exemption != nil, (application.exemptionEvidence ?? "").isEmpty {
+                throw fail(
+                    .ruleViolation, rule: "LA5",
+                    "an exemption from the hardship check needs its supporting documents (exemptionEvidence)")
+            }
+        case .administrativeReview:
+            guard let application = r.review else {
+                throw fail(.missingField, "an administrative review case needs its application (review)")
+            }
+            guard !application.actReference.isEmpty else {
+                throw fail(.missingField, "the contested act's reference is empty (one case per act, AR2)")
+            }
+            try Decider.checkReviewWindow(application, received: r.receivedAt ?? context.now, context, caseID)
+            if let lock = context.locks[application.actReference], lock.holder == .litigation {
+                throw fail(
+                    .ruleViolation, rule: "AR4",
+                    "a court has accepted a suit on act '\(application.actReference)' (case "
+                        + "\(lock.holderCase?.rawValue ?? "?")); no review may be filed")
+            }
+        default: break
+        }
+        let initial = WorkflowRecord(
+            at: context.now, actor: context.actor,
+            event: .registered(r, definitionVersion: definition.version, level: level))
+        let state = CaseState(
+            id: caseID, registration: r, definitionVersion: definition.version, level: level, at: context.now,
+            initialState: definition.initialState)
+        var decider = try Decider(state: state, context: context, startVersion: 0)
+        decider.records = [initial]
+        if let application = r.legalAid, let linked = application.linkedDeadline,
+            linked.microsecondsSinceEpoch - context.now.microsecondsSinceEpoch < 7 * Instant.microsecondsPerDay
+        {
+            try decider.emit(.provisionalAidSuggested(linkedDeadline: linked))
+        }
+        try decider.updateClocks(after: ["registered"] + decider.records.dropFirst().map(\.event.name))
+        return decider
+    }
+
+    static func unitKinds(for kind: CaseKind) -> Set<UnitKind> {
+        switch kind {
+        case .peopleMediation, .labourMediation: return [.mediationCommittee, .serviceCentre, .justiceOffice]
+        case .legalAid: return [.legalAidCentre]
+        case .administrativeReview: return [.reviewBody]
+        case .labourArbitration: return [.labourArbitrationCommission]
+        case .commercialArbitration: return [.arbitrationCommission]
+        case .litigation: return [.court]
+        case .consultation: return [.hotlineDesk, .serviceCentre, .justiceOffice, .justiceBureau]
+        }
+    }
+
+    /// AR1: 60 days from knowing of the act (or longer by law), the obstacle days not counted; without notice of
+    /// the right, from learning of it but within 1 year of knowing the act; never beyond 5 (20 for immovable
+    /// property) years from the act.
+    static func checkReviewWindow(
+        _ a: ReviewApplication, received: Instant, _ context: DecisionContext, _ caseID: CaseID
+    ) throws(WorkflowError) {
+        let calendar = context.calendar
+        let receivedOn = LegalTime.date(of: received)
+        let days = a.statutoryWindowDays ?? 60
+        var lastDay: CivilDate
+        do {
+            if a.rightsNotified {
+                lastDay = try calendar.rolledForward(a.knownOn.adding(days: days + a.obstacleDays))
+            } else {
+                let start = a.learnedOfRightOn ?? a.knownOn
+                let byRight = start.adding(days: days + a.obstacleDays)
+                let cap = a.knownOn.adding(months: 12).adding(days: a.obstacleDays)
+                lastDay = try calendar.rolledForward(min(byRight, cap))
+            }
+        } catch {
+            throw WorkflowError(
+                .calendarNotCovered, case: caseID, rule: "AR1", "the review window cannot be counted: \(error.message)")
+        }
+        let absolute = a.actDate.adding(months: 12 * (a.immovableProperty ? 20 : 5))
+        if receivedOn > absolute {
+            throw WorkflowError(
+                .ruleViolation, case: caseID, rule: "AR1",
+                "the act of \(a.actDate) is more than \(a.immovableProperty ? 20 : 5) years old; review is barred")
+        }
+        if receivedOn > lastDay {
+            throw WorkflowError(
+                .ruleViolation, case: caseID, rule: "AR1",
+                "the application received on \(receivedOn) is past the review window, which ended on \(lastDay) ("
+                    + (a.rightsNotified
+                        ? "\(days) days from \(a.knownOn)" : "no notice of the right: capped at 1 year from \(a.knownOn)")
+                    + ")")
+        }
+    }
+
+    // MARK: Clocks
+
+    /// Starts, stops, pauses and resumes clocks after events named `names` moved the case.
+    mutating func updateClocks(after names: [String]) throws(WorkflowError) {
+        let terminal = definition.isTerminal(state.state)
+        var started = Set<String>()
+        for spec in definition.deadlines where spec.startsOn.contains(where: names.contains) {
+            if let condition = spec.condition, DeadlineCondition(rawValue: condition)?.holds(on: state) != true {
+                continue
+            }
+            if terminal && spec.fires { continue }
+            let start = spec.fromReceipt ? state.receivedAt : now
+            let end: PeriodEnd
+            do {
+                end = try context.calendar.end(of: spec.period, from: start)
+            } catch {
+                throw fail(.calendarNotCovered, rule: spec.rule, "clock \(spec.id) cannot be set: \(error.message)")
+            }
+            let lead = spec.warnBefore.map { Int64($0.amount) * Decider.microseconds(per: $0.unit) }
+            let deadline = DeadlineState(
+                id: spec.id, rule: spec.rule, unit: spec.period.unit, startedAt: start, end: end,
+                warnLead: lead, status: .running, pausedAt: nil, warned: false, extensionsUsed: 0, fires: spec.fires,
+                onBreach: spec.onBreach)
+            try emit(.deadlineSet(deadline))
+            started.insert(spec.id)
+        }
+        for deadline in state.deadlines where deadline.isOpen && !started.contains(deadline.id) {
+            guard let spec = definition.deadline(deadline.id) else { continue }
+            if (terminal && deadline.fires) || spec.stopsIn.contains(state.state)
+                || spec.stopsOn.contains(where: names.contains)
+            {
+                try emit(.deadlineStopped(id: deadline.id))
+            } else if deadline.status == .running, spec.pausedIn.contains(state.state) {
+                try emit(.deadlinePaused(id: deadline.id))
+            } else if deadline.status == .paused, !spec.pausedIn.contains(state.state), let pausedAt = deadline.pausedAt
+            {
+                let end: PeriodEnd
+                do {
+                    end = try context.calendar.resume(
+                        deadline.end, unit: deadline.unit, pausedAt: pausedAt, resumedAt: now)
+                } catch {
+                    throw fail(.calendarNotCovered, rule: spec.rule, "clock \(spec.id) cannot resume: \(error.message)")
+                }
+                try emit(.deadlineResumed(id: deadline.id, end: end))
+            }
+        }
+    }
+
+    static func microseconds(per unit: PeriodUnit) -> Int64 {
+        switch unit {
+        case .hours: return Instant.microsecondsPerHour
+        case .days, .workingDays: return Instant.microsecondsPerDay
+        case .months: return 30 * Instant.microsecondsPerDay
+        case .years: return 365 * Instant.microsecondsPerDay
+        }
+    }
+
+    /// Fires the warnings and breaches due at `now`, earliest first, and the commands attached to breaches.
+    mutating func fireDueClocks() throws(WorkflowError) {
+        let due = state.deadlines.filter { $0.status == .running && $0.fires }
+            .sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
+        for snapshot in due {
+            guard let deadline = state.deadline(snapshot.id), deadline.status == .running else { continue }
+            if let warnAt = deadline.warnAt, !deadline.warned, now >= warnAt, now < deadline.dueAt {
+                try asSystem { (d: inout Decider) throws(WorkflowError) in
+                    try d.emit(.deadlineApproaching(id: deadline.id, dueAt: deadline.dueAt))
+                }
+            }
+            guard now >= deadline.dueAt else { continue }
+            try asSystem { (d: inout Decider) throws(WorkflowError) in
+                try d.emit(.deadlineBreached(id: deadline.id, dueAt: deadline.dueAt))
+                try d.updateClocks(after: ["deadlineBreached"])
+                if let commandName = deadline.onBreach, let command = Decider.systemCommand(commandName),
+                    d.definition.transition(commandName, from: d.state.state) != nil
+                {
+                    try d.handle(command)
+                }
+            }
+        }
+    }
+
+    mutating func asSystem(_ body: (inout Decider) throws(WorkflowError) -> Void) throws(WorkflowError) {
+        let saved = currentActor
+        currentActor = .system
+        defer { currentActor = saved }
+        try body(&self)
+    }
+
+    static func systemCommand(_ name: String) -> CaseCommand? {
+        switch name {
+        case "deemAccept": return .deemAccept
+        case "deemAbandoned": return .deemAbandoned
+        case "openArbitration": return .openArbitration
+        case "openLitigation": return .openLitigation
+        default: return nil
+        }
+    }
+}
