@@ -43,7 +43,8 @@ public final class CaseEngine: Sendable {
     private let dueIndex: Mutex<[CaseID: Instant]?>
 
     /// Creates an engine over `log`. Time comes only from `clock`.
-    public init(log: any EventLog, configuration: Configuration, clock: any EventClock = SystemClock(), logger: Logger) {
+    public init(log: any EventLog, configuration: Configuration, clock: any EventClock = SystemClock(), logger: Logger)
+    {
         self.log = log
         self.clock = clock
         self.logger = logger
@@ -261,7 +262,8 @@ public final class CaseEngine: Sendable {
             let lock = try JSONDecoder().decode(ProceedingLock.self, from: Data(event.payload))
             return (lock, event.streamVersion)
         } catch {
-            throw WorkflowError(.storage, case: caseID, rule: "AR4", "reading the lock on act '\(act)' failed: \(error)")
+            throw WorkflowError(
+                .storage, case: caseID, rule: "AR4", "reading the lock on act '\(act)' failed: \(error)")
         }
     }
 

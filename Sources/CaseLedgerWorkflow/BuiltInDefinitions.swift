@@ -24,7 +24,9 @@ public enum BuiltInDefinitions {
             T(
                 "startMediation", from: ["awaitingMediation"], to: "mediating", rules: ["PM2", "PM3", "PM4"],
                 guards: ["noPartyRefused", "mediatorsOfCommittee"]),
-            T("endMediationAtPartyRequest", from: ["awaitingMediation", "mediating"], to: "terminated", rules: ["PM4"]),
+            T(
+                "endMediationAtPartyRequest", from: ["awaitingMediation", "mediating"], to: "terminated", rules: ["PM4"]
+            ),
             T(
                 "markMajorOrComplex", from: ["awaitingMediation", "mediating", "failed"], rules: ["PM12"],
                 requires: ["reason"]),
@@ -154,7 +156,8 @@ public enum BuiltInDefinitions {
                     extensions: ExtensionSpec(maximum: .days(3), times: 1, requiresApprover: true)),
                 DeadlineSpec(
                     "LA6.assignment", rule: "LA6", period: .days(3),
-                    startsOn: ["aidApproved", "provisionalAidGranted"], stopsIn: ["assigned", "aidTerminated", "closed"]),
+                    startsOn: ["aidApproved", "provisionalAidGranted"],
+                    stopsIn: ["assigned", "aidTerminated", "closed"]),
                 DeadlineSpec(
                     "LA11.objection", rule: "LA11", period: .days(5), startsOn: ["objectionFiled"],
                     stopsIn: ["applied", "closed"]),
@@ -203,7 +206,9 @@ public enum BuiltInDefinitions {
                     requires: ["reason"]),
                 T("extendDeadline", from: ["accepted"], rules: ["AR7"]),
                 T("startReviewMediation", from: ["accepted"], to: "mediating", rules: ["AR8"]),
-                T("concludeReviewMediation", from: ["mediating"], to: "closed", rules: ["AR8"], requires: ["statement"]),
+                T(
+                    "concludeReviewMediation", from: ["mediating"], to: "closed", rules: ["AR8"],
+                    requires: ["statement"]),
                 T("failReviewMediation", from: ["mediating"], to: "accepted", rules: ["AR8"]),
                 T("settleReview", from: ["accepted", "mediating"], to: "closed", rules: ["AR8"], requires: ["terms"]),
                 T("suspendReview", from: ["accepted"], to: "suspended", rules: ["AR9"], requires: ["ground"]),
@@ -278,7 +283,8 @@ public enum BuiltInDefinitions {
                 DeadlineSpec(
                     "LD10.award", rule: "LD10", period: .days(45), startsOn: ["arbitrationAccepted"],
                     stopsIn: ["awarded", "closed"], warnBefore: .days(5), onBreach: "openLitigation",
-                    extensions: ExtensionSpec(maximum: .days(15), times: 1, requiresApprover: true, requiresNotice: true)
+                    extensions: ExtensionSpec(
+                        maximum: .days(15), times: 1, requiresApprover: true, requiresNotice: true)
                 ),
                 DeadlineSpec(
                     "LD11.suit", rule: "LD11", period: .days(15), startsOn: ["awardIssued"], warnBefore: nil,
@@ -320,7 +326,9 @@ public enum BuiltInDefinitions {
                     fires: false)
             ],
             notes: deemedAgreement
-                ? ["Arbitration Law as revised 2025-09-12, in force 2026-03-01: an agreement may be deemed (CA3, 2025 Art 27)."]
+                ? [
+                    "Arbitration Law as revised 2025-09-12, in force 2026-03-01: an agreement may be deemed (CA3, 2025 Art 27)."
+                ]
                 : ["Arbitration Law 2017 text."])
     }
 

@@ -72,9 +72,10 @@ public struct CaseState: Sendable, Hashable {
     public func deadline(_ id: String) -> DeadlineState? { deadlines.first { $0.id == id } }
 
     /// Starts a case from its `registered` event.
-    init(id: CaseID, registration r: Registration, definitionVersion: String, level: Level, at: Instant,
-        initialState: String)
-    {
+    init(
+        id: CaseID, registration r: Registration, definitionVersion: String, level: Level, at: Instant,
+        initialState: String
+    ) {
         self.id = id
         kind = r.kind
         self.definitionVersion = definitionVersion

@@ -259,7 +259,8 @@ extension Decider {
             throw violation(rule, "unit '\(unitID)' is at \(unit.level) level; this step goes to \(level) level")
         }
         guard unit.division.contains(state.division) else {
-            throw violation(rule, "unit '\(unitID)' (\(unit.division)) does not cover the dispute's place \(state.division)")
+            throw violation(
+                rule, "unit '\(unitID)' (\(unit.division)) does not cover the dispute's place \(state.division)")
         }
         guard context.directory.mayAct(person, for: unitID) else {
             throw fail(.notAuthorized, rule: rule, "'\(person)' does not belong to unit '\(unitID)'")
@@ -314,12 +315,14 @@ extension Decider {
         if type == .labour {
             if route == .labourArbitration { return }
             if route == .civilLitigation, let exception, !exception.isEmpty { return }
-            throw refuse("LD2", "labour arbitration comes before any court case (give the statutory exception if one applies)")
+            throw refuse(
+                "LD2", "labour arbitration comes before any court case (give the statutory exception if one applies)")
         }
         if route == .labourArbitration { throw refuse("LD1", "it is not a labour dispute") }
         if type == .administrativeAct {
             guard route == .administrativeReview || route == .administrativeLitigation else {
-                throw refuse("ROUTING", "a dispute over an administrative act goes to administrative review or litigation")
+                throw refuse(
+                    "ROUTING", "a dispute over an administrative act goes to administrative review or litigation")
             }
             return
         }
@@ -327,7 +330,9 @@ extension Decider {
             throw refuse("ROUTING", "only disputes over an administrative act go there")
         }
         if type.isFamilyOrStatus {
-            guard route == .civilLitigation else { throw refuse("CA1", "family, succession, support and guardianship go to court, never to arbitration") }
+            guard route == .civilLitigation else {
+                throw refuse("CA1", "family, succession, support and guardianship go to court, never to arbitration")
+            }
             return
         }
         if type == .landOwnership {

@@ -93,7 +93,9 @@ extension Decider {
                 guard state.mediators.contains(m) else {
                     throw violation("PM10", "'\(m)' is not a mediator of this case")
                 }
-                if agreement.mediatorSigned { throw fail(.invalidField, rule: "PM10", "the mediator has signed already") }
+                if agreement.mediatorSigned {
+                    throw fail(.invalidField, rule: "PM10", "the mediator has signed already")
+                }
             case .committeeSeal:
                 if agreement.sealed { throw fail(.invalidField, rule: "PM10", "the seal is applied already") }
             }
@@ -158,7 +160,8 @@ extension Decider {
                 throw fail(.invalidField, rule: "LA12", "a quality score is 1 to 5, not \(score)")
             }
             try emit(.qualityReviewed(score: score, note: note), transition: t)
-            try emit(.closed(outcome: state.legalAid?.termination.map { "terminated: \($0.rawValue)" } ?? "aid completed"))
+            try emit(
+                .closed(outcome: state.legalAid?.termination.map { "terminated: \($0.rawValue)" } ?? "aid completed"))
         case .requestCorrection(let items):
             guard !items.isEmpty, items.allSatisfy({ !$0.isEmpty }) else {
                 throw fail(.missingField, rule: "AR5", "list everything to correct at once")
@@ -242,7 +245,9 @@ extension Decider {
         case .openArbitration:
             try emit(.arbitrationOpened, transition: t)
         case .openLitigation:
-            try emit(.litigationOpened(rule: state.deadline("LD10.award")?.status == .breached ? "LD10" : "LD7"), transition: t)
+            try emit(
+                .litigationOpened(rule: state.deadline("LD10.award")?.status == .breached ? "LD10" : "LD7"),
+                transition: t)
         }
     }
 
@@ -332,12 +337,14 @@ extension Decider {
             application.forCase = referral.newCase
             let aidRegistration = Registration(
                 kind: .legalAid, channel: .internalReferral, unit: aid.centre, owner: aid.owner,
-                division: state.division, parties: state.parties.filter { $0.role != .respondent && $0.role != .employer },
+                division: state.division,
+                parties: state.parties.filter { $0.role != .respondent && $0.role != .employer },
                 disputeType: state.disputeType, summary: state.summary, legalAid: application,
                 links: [CaseLink(.aidFor, referral.newCase)])
             try create(aid.aidCase, aidRegistration)
         }
-        try emit(.referred(route: referral.route, newCase: referral.newCase, exception: referral.exception), transition: t)
+        try emit(
+            .referred(route: referral.route, newCase: referral.newCase, exception: referral.exception), transition: t)
         if let aid = referral.legalAid { try emit(.legalAidAttached(aidCase: aid.aidCase)) }
         try emit(.closed(outcome: "failed, referred to \(referral.route.rawValue)"))
     }

@@ -212,7 +212,8 @@ struct Decider {
                 .ruleViolation, case: caseID, rule: "AR1",
                 "the application received on \(receivedOn) is past the review window, which ended on \(lastDay) ("
                     + (a.rightsNotified
-                        ? "\(days) days from \(a.knownOn)" : "no notice of the right: capped at 1 year from \(a.knownOn)")
+                        ? "\(days) days from \(a.knownOn)"
+                        : "no notice of the right: capped at 1 year from \(a.knownOn)")
                     + ")")
         }
     }

@@ -209,7 +209,9 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
                 throw fail("transition '\(t.command)' names unknown rule '\(r)'")
             }
             if t.command != "evaluate", let s = t.from.first(where: isTerminal) {
-                throw fail("transition '\(t.command)' starts from terminal state '\(s)'; a closed case takes only its evaluation")
+                throw fail(
+                    "transition '\(t.command)' starts from terminal state '\(s)'; a closed case takes only its evaluation"
+                )
             }
         }
         // Reachability from the initial state.

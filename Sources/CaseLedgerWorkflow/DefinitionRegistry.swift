@@ -168,7 +168,8 @@ extension StateSpec {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
-            try c.decode(String.self, forKey: .name), terminal: try c.decodeIfPresent(Bool.self, forKey: .terminal) ?? false,
+            try c.decode(String.self, forKey: .name),
+            terminal: try c.decodeIfPresent(Bool.self, forKey: .terminal) ?? false,
             summary: try c.decodeIfPresent(String.self, forKey: .summary) ?? "")
     }
 }
@@ -179,7 +180,8 @@ extension ExtensionSpec {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
-            maximum: try c.decode(Period.self, forKey: .maximum), times: try c.decodeIfPresent(Int.self, forKey: .times),
+            maximum: try c.decode(Period.self, forKey: .maximum),
+            times: try c.decodeIfPresent(Int.self, forKey: .times),
             requiresApprover: try c.decodeIfPresent(Bool.self, forKey: .requiresApprover) ?? false,
             requiresNotice: try c.decodeIfPresent(Bool.self, forKey: .requiresNotice) ?? false,
             requiresConsent: try c.decodeIfPresent(Bool.self, forKey: .requiresConsent) ?? false)

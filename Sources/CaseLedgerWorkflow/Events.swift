@@ -34,7 +34,8 @@ public enum CaseEvent: Sendable, Hashable, Codable {
     case riskFlagged(risk: RiskKind, note: String)
     case reportedToGovernment(authority: String)
     case reportedToPolice(station: String)
-    case escalated(from: Level, to: Level, toUnit: UnitID, toPerson: PersonID, reason: EscalationReason,
+    case escalated(
+        from: Level, to: Level, toUnit: UnitID, toPerson: PersonID, reason: EscalationReason,
         consentingParties: [String])
     case mediationFailed(rightsNotice: String, suggestedRoute: Route)
     case agreementReached(form: AgreementForm, terms: String)

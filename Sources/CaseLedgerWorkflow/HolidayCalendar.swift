@@ -43,7 +43,8 @@ public struct HolidayCalendar: Sendable, Hashable {
         for (year, entry) in years.sorted(by: { $0.key < $1.key }) {
             for date in entry.restDays {
                 guard date.year == year else {
-                    throw CalendarError(.invalidData, "rest day \(date) is listed under \(year); list it under its own year")
+                    throw CalendarError(
+                        .invalidData, "rest day \(date) is listed under \(year); list it under its own year")
                 }
                 rest.insert(date.dayNumber)
             }

@@ -5,7 +5,8 @@ import _CaseLedgerTestSupport
 
 /// A harness on the national definitions and the shipped calendar, at 09:00 on Monday 2025-03-03.
 func makeHarness(at now: Instant = County.at(2025, 3, 3)) throws -> WorkflowHarness {
-    WorkflowHarness(now: now, calendar: try HolidayCalendar.chinaMainland(), definitions: try DefinitionRegistry.national())
+    WorkflowHarness(
+        now: now, calendar: try HolidayCalendar.chinaMainland(), definitions: try DefinitionRegistry.national())
 }
 
 /// Expects `body` to fail with a `WorkflowError` of `code` (and `rule`, when given) and returns it.
@@ -16,7 +17,9 @@ func expectRejected(
 ) -> WorkflowError? {
     do {
         try body()
-        Issue.record("expected \(code)\(rule.map { " [\($0)]" } ?? ""), but the command was accepted", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected \(code)\(rule.map { " [\($0)]" } ?? ""), but the command was accepted",
+            sourceLocation: sourceLocation)
         return nil
     } catch let error as WorkflowError {
         #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
@@ -42,7 +45,9 @@ extension WorkflowHarness {
         throws(WorkflowError)
     {
         try mediating(id, dispute: dispute)
-        try run(.declareFailure(rightsNotice: "told of arbitration, review and court", suggestedRoute: route), on: id, by: "m-v1")
+        try run(
+            .declareFailure(rightsNotice: "told of arbitration, review and court", suggestedRoute: route), on: id,
+            by: "m-v1")
     }
 
     func events(_ id: CaseID) -> [String] { histories[id]?.map(\.event.name) ?? [] }

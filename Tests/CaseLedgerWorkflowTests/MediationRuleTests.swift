@@ -14,7 +14,9 @@ import _CaseLedgerTestSupport
             try h.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "c1", by: "m-v1")
         }
         #expect(h.histories["c1"]?.count == before)  // nothing written
-        expectRejected(.invalidField, rule: "PM4") { try h.run(.refuseMediation(party: "nobody"), on: "c1", by: "m-v1") }
+        expectRejected(.invalidField, rule: "PM4") {
+            try h.run(.refuseMediation(party: "nobody"), on: "c1", by: "m-v1")
+        }
 
         try h.mediating("c2")
         try h.run(.endMediationAtPartyRequest(party: "p-a"), on: "c2", by: "m-v1")
@@ -24,7 +26,8 @@ import _CaseLedgerTestSupport
         try h.failed("c3")
         expectRejected(.ruleViolation, rule: "PM4") {
             try h.run(
-                .escalate(Escalation(toUnit: "t1", toPerson: "m-t1", reason: .failedAtLevel, consentingParties: ["p-a"])),
+                .escalate(
+                    Escalation(toUnit: "t1", toPerson: "m-t1", reason: .failedAtLevel, consentingParties: ["p-a"])),
                 on: "c3", by: "m-v1")
         }
     }
@@ -53,7 +56,11 @@ import _CaseLedgerTestSupport
         }
         try h.run(.startMediation(mediators: ["m-v1", "m-v1b"], chosenByParties: true), on: "c1", by: "m-v1")
         #expect(h.state("c1")?.mediators == ["m-v1", "m-v1b"])
-        guard case .mediationStarted(_, let chosen) = h.histories["c1"]?.last(where: { $0.event.name == "mediationStarted" })?.event else {
+        guard
+            case .mediationStarted(_, let chosen) = h.histories["c1"]?.last(where: {
+                $0.event.name == "mediationStarted"
+            })?.event
+        else {
             Issue.record("no mediationStarted event")
             return
         }
@@ -66,16 +73,25 @@ import _CaseLedgerTestSupport
         try h.mediating("c1")
         expectRejected(.missingField, rule: "PM7") {
             try h.run(
-                .flagRisk(RiskReport(risk: .crime, note: "threats", government: "Township 1 government", police: nil, toUnit: "centre", toPerson: "m-county")),
+                .flagRisk(
+                    RiskReport(
+                        risk: .crime, note: "threats", government: "Township 1 government", police: nil,
+                        toUnit: "centre", toPerson: "m-county")),
                 on: "c1", by: "m-v1")
         }
         expectRejected(.ruleViolation, rule: "PM7") {
             try h.run(
-                .flagRisk(RiskReport(risk: .massIncident, note: "crowd", government: "Township 1 government", police: nil, toUnit: "t1", toPerson: "m-t1")),
+                .flagRisk(
+                    RiskReport(
+                        risk: .massIncident, note: "crowd", government: "Township 1 government", police: nil,
+                        toUnit: "t1", toPerson: "m-t1")),
                 on: "c1", by: "m-v1")
         }
         try h.run(
-            .flagRisk(RiskReport(risk: .crime, note: "threats", government: "Township 1 government", police: "Township 1 police station", toUnit: "centre", toPerson: "m-county")),
+            .flagRisk(
+                RiskReport(
+                    risk: .crime, note: "threats", government: "Township 1 government",
+                    police: "Township 1 police station", toUnit: "centre", toPerson: "m-county")),
             on: "c1", by: "m-v1")
         let state = try #require(h.state("c1"))
         #expect(state.level == .county)
@@ -90,7 +106,10 @@ import _CaseLedgerTestSupport
         // At the top, nothing escalates further.
         expectRejected(.ruleViolation, rule: "PM12") {
             try h.run(
-                .escalate(Escalation(toUnit: "centre", toPerson: "m-county", reason: .complex, consentingParties: County.bothParties)),
+                .escalate(
+                    Escalation(
+                        toUnit: "centre", toPerson: "m-county", reason: .complex, consentingParties: County.bothParties)
+                ),
                 on: "c1", by: "m-county")
         }
     }
@@ -103,9 +122,11 @@ import _CaseLedgerTestSupport
             try h.run(.declareFailure(rightsNotice: "", suggestedRoute: .civilLitigation), on: "c1", by: "m-v1")
         }
         expectRejected(.ruleViolation, rule: "CA1") {
-            try h.run(.declareFailure(rightsNotice: "told", suggestedRoute: .commercialArbitration), on: "c1", by: "m-v1")
+            try h.run(
+                .declareFailure(rightsNotice: "told", suggestedRoute: .commercialArbitration), on: "c1", by: "m-v1")
         }
-        try h.run(.declareFailure(rightsNotice: "told of court", suggestedRoute: .civilLitigation), on: "c1", by: "m-v1")
+        try h.run(
+            .declareFailure(rightsNotice: "told of court", suggestedRoute: .civilLitigation), on: "c1", by: "m-v1")
         #expect(h.state("c1")?.state == "failed")
         #expect(h.state("c1")?.failure == .civilLitigation)
     }
@@ -121,7 +142,8 @@ import _CaseLedgerTestSupport
         #expect(h.state("c1")?.closedAt == h.now)
     }
 
-    @Test("PM10: a written agreement takes effect at the last of the parties', the mediator's and the seal's signatures")
+    @Test(
+        "PM10: a written agreement takes effect at the last of the parties', the mediator's and the seal's signatures")
     func pm10() throws {
         var h = try makeHarness()
         try h.mediating("c1")
@@ -130,7 +152,9 @@ import _CaseLedgerTestSupport
         try h.run(.signAgreement(.party("p-a")), on: "c1", by: "m-v1")
         try h.run(.signAgreement(.mediator("m-v1")), on: "c1", by: "m-v1")
         expectRejected(.invalidField, rule: "PM10") { try h.run(.signAgreement(.party("p-a")), on: "c1", by: "m-v1") }
-        expectRejected(.ruleViolation, rule: "PM10") { try h.run(.signAgreement(.mediator("m-v1b")), on: "c1", by: "m-v1") }
+        expectRejected(.ruleViolation, rule: "PM10") {
+            try h.run(.signAgreement(.mediator("m-v1b")), on: "c1", by: "m-v1")
+        }
         h.advance(days: 1)
         try h.run(.signAgreement(.committeeSeal), on: "c1", by: "m-v1")
         #expect(h.state("c1")?.agreement?.effectiveAt == nil)
@@ -154,7 +178,8 @@ import _CaseLedgerTestSupport
         expectRejected(.ruleViolation, rule: "PM11") {
             try h.run(.applyJudicialConfirmation(applicants: ["p-a"], court: "County court"), on: "c1", by: "m-v1")
         }
-        try h.run(.applyJudicialConfirmation(applicants: County.bothParties, court: "County court"), on: "c1", by: "m-v1")
+        try h.run(
+            .applyJudicialConfirmation(applicants: County.bothParties, court: "County court"), on: "c1", by: "m-v1")
         #expect(h.state("c1")?.agreement?.judicialConfirmationAppliedAt == h.now)
         #expect(h.state("c1")?.deadline("PM11.confirmation")?.status == .stopped)
 
@@ -163,14 +188,16 @@ import _CaseLedgerTestSupport
         try h.run(.reachAgreement(form: .oral, terms: "pay 500 yuan"), on: "c2", by: "m-v1")
         h.advance(days: 31)
         expectRejected(.ruleViolation, rule: "PM11") {
-            try h.run(.applyJudicialConfirmation(applicants: County.bothParties, court: "County court"), on: "c2", by: "m-v1")
+            try h.run(
+                .applyJudicialConfirmation(applicants: County.bothParties, court: "County court"), on: "c2", by: "m-v1")
         }
 
         var m = try makeHarness()
         try m.mediating("c3", dispute: .marriage)
         try m.run(.reachAgreement(form: .oral, terms: "divorce terms"), on: "c3", by: "m-v1")
         expectRejected(.ruleViolation, rule: "PM11") {
-            try m.run(.applyJudicialConfirmation(applicants: County.bothParties, court: "County court"), on: "c3", by: "m-v1")
+            try m.run(
+                .applyJudicialConfirmation(applicants: County.bothParties, court: "County court"), on: "c3", by: "m-v1")
         }
     }
 
@@ -180,7 +207,10 @@ import _CaseLedgerTestSupport
         try h.failed("c1")
         let error = expectRejected(.ruleViolation, rule: "PM12") {
             try h.run(
-                .escalate(Escalation(toUnit: "centre", toPerson: "m-county", reason: .failedAtLevel, consentingParties: County.bothParties)),
+                .escalate(
+                    Escalation(
+                        toUnit: "centre", toPerson: "m-county", reason: .failedAtLevel,
+                        consentingParties: County.bothParties)),
                 on: "c1", by: "m-v1")
         }
         #expect(error?.message.contains("village level; a jump to county needs a risk flag") == true)
@@ -188,42 +218,63 @@ import _CaseLedgerTestSupport
         // A township that does not cover the dispute's place is refused.
         expectRejected(.ruleViolation, rule: "PM12") {
             try h.run(
-                .escalate(Escalation(toUnit: "t2", toPerson: "m-t2", reason: .failedAtLevel, consentingParties: County.bothParties)),
+                .escalate(
+                    Escalation(
+                        toUnit: "t2", toPerson: "m-t2", reason: .failedAtLevel, consentingParties: County.bothParties)),
                 on: "c1", by: "m-v1")
         }
         try h.run(
-            .escalate(Escalation(toUnit: "t1", toPerson: "m-t1", reason: .failedAtLevel, consentingParties: County.bothParties)),
+            .escalate(
+                Escalation(
+                    toUnit: "t1", toPerson: "m-t1", reason: .failedAtLevel, consentingParties: County.bothParties)),
             on: "c1", by: "m-v1")
         var state = try #require(h.state("c1"))
-        #expect(state.level == .township && state.unit == "t1" && state.owner == "m-t1" && state.state == "awaitingMediation")
+        #expect(
+            state.level == .township && state.unit == "t1" && state.owner == "m-t1"
+                && state.state == "awaitingMediation")
         // The village mediator has no authority any more.
-        expectRejected(.notAuthorized) { try h.run(.startMediation(mediators: ["m-t1"], chosenByParties: false), on: "c1", by: "m-v1") }
+        expectRejected(.notAuthorized) {
+            try h.run(.startMediation(mediators: ["m-t1"], chosenByParties: false), on: "c1", by: "m-v1")
+        }
         // Complex at township: one more level, to the county.
         try h.run(
-            .escalate(Escalation(toUnit: "centre", toPerson: "m-county", reason: .complex, consentingParties: County.bothParties)),
+            .escalate(
+                Escalation(
+                    toUnit: "centre", toPerson: "m-county", reason: .complex, consentingParties: County.bothParties)),
             on: "c1", by: "m-t1")
         state = try #require(h.state("c1"))
         #expect(state.level == .county)
         expectRejected(.ruleViolation, rule: "PM12") {
             try h.run(
-                .escalate(Escalation(toUnit: "centre", toPerson: "m-county", reason: .complex, consentingParties: County.bothParties)),
+                .escalate(
+                    Escalation(
+                        toUnit: "centre", toPerson: "m-county", reason: .complex, consentingParties: County.bothParties)
+                ),
                 on: "c1", by: "m-county")
         }
         // Major or complex: village straight to county, once marked.
         try h.mediating("c2")
         expectRejected(.ruleViolation, rule: "PM12") {
             try h.run(
-                .escalate(Escalation(toUnit: "centre", toPerson: "m-county", reason: .majorOrComplex, consentingParties: County.bothParties)),
+                .escalate(
+                    Escalation(
+                        toUnit: "centre", toPerson: "m-county", reason: .majorOrComplex,
+                        consentingParties: County.bothParties)),
                 on: "c2", by: "m-v1")
         }
         try h.run(.markMajorOrComplex(reason: "land of 40 households"), on: "c2", by: "m-v1")
         try h.run(
-            .escalate(Escalation(toUnit: "centre", toPerson: "m-county", reason: .majorOrComplex, consentingParties: County.bothParties)),
+            .escalate(
+                Escalation(
+                    toUnit: "centre", toPerson: "m-county", reason: .majorOrComplex,
+                    consentingParties: County.bothParties)),
             on: "c2", by: "m-v1")
         #expect(h.state("c2")?.level == .county)
         // A hand-off keeps the level.
         try h.mediating("c3")
-        expectRejected(.ruleViolation, rule: "PM12") { try h.run(.handOff(toUnit: "t1", toPerson: "m-t1", reason: "busy"), on: "c3", by: "m-v1") }
+        expectRejected(.ruleViolation, rule: "PM12") {
+            try h.run(.handOff(toUnit: "t1", toPerson: "m-t1", reason: "busy"), on: "c3", by: "m-v1")
+        }
         try h.run(.handOff(toUnit: "v1", toPerson: "m-v1b", reason: "leave"), on: "c3", by: "m-v1")
         #expect(h.state("c3")?.owner == "m-v1b")
     }
@@ -243,9 +294,14 @@ import _CaseLedgerTestSupport
         #expect(h.state("c1")?.state == "mediating")  // a soft limit: no automatic move
         #expect(try h.tick().isEmpty)  // fired once
         expectRejected(.ruleViolation, rule: "PM13") {
-            try h.run(.extendDeadline(DeadlineExtension(deadline: "PM13.level", by: .months(1), consentingParties: ["p-a"])), on: "c1", by: "m-v1")
+            try h.run(
+                .extendDeadline(DeadlineExtension(deadline: "PM13.level", by: .months(1), consentingParties: ["p-a"])),
+                on: "c1", by: "m-v1")
         }
-        try h.run(.extendDeadline(DeadlineExtension(deadline: "PM13.level", by: .months(1), consentingParties: County.bothParties)), on: "c1", by: "m-v1")
+        try h.run(
+            .extendDeadline(
+                DeadlineExtension(deadline: "PM13.level", by: .months(1), consentingParties: County.bothParties)),
+            on: "c1", by: "m-v1")
         #expect(h.state("c1")?.deadline("PM13.level")?.status == .running)
         #expect(h.state("c1")?.deadline("PM13.level")?.dueAt == LegalTime.endOf(County.date(2025, 5, 6)))
     }
@@ -254,7 +310,8 @@ import _CaseLedgerTestSupport
     func ld4() throws {
         var h = try makeHarness()
         try h.mediating("c1", kind: .labourMediation, dispute: .labour)
-        let referral = Referral(route: .labourArbitration, newCase: "c1-arb", toUnit: "labour", toPerson: "labour-clerk")
+        let referral = Referral(
+            route: .labourArbitration, newCase: "c1-arb", toUnit: "labour", toPerson: "labour-clerk")
         expectRejected(.ruleViolation, rule: "LD4") { try h.run(.refer(referral), on: "c1", by: "m-v1") }
         h.advance(days: 16)
         try h.tick()
@@ -269,7 +326,9 @@ import _CaseLedgerTestSupport
     func ld1() throws {
         var h = try makeHarness()
         expectRejected(.ruleViolation, rule: "LD1") {
-            try h.run(.register(County.registration(.labourMediation, unit: "v1", owner: "m-v1", dispute: .debt)), on: "c1", by: "m-v1")
+            try h.run(
+                .register(County.registration(.labourMediation, unit: "v1", owner: "m-v1", dispute: .debt)), on: "c1",
+                by: "m-v1")
         }
         #expect(h.state("c1") == nil)
     }

@@ -38,9 +38,12 @@ import _CaseLedgerTestSupport
 
     @Test("§3.2: a month period ends on the corresponding day, or the month's last day")
     func monthEnds() throws {
-        #expect(try calendar.end(of: .months(1), from: County.at(2025, 1, 31)).nominalLastDay == County.date(2025, 2, 28))
-        #expect(try calendar.end(of: .months(1), from: County.at(2024, 1, 31)).nominalLastDay == County.date(2024, 2, 29))
-        #expect(try calendar.end(of: .months(1), from: County.at(2025, 3, 15)).nominalLastDay == County.date(2025, 4, 15))
+        #expect(
+            try calendar.end(of: .months(1), from: County.at(2025, 1, 31)).nominalLastDay == County.date(2025, 2, 28))
+        #expect(
+            try calendar.end(of: .months(1), from: County.at(2024, 1, 31)).nominalLastDay == County.date(2024, 2, 29))
+        #expect(
+            try calendar.end(of: .months(1), from: County.at(2025, 3, 15)).nominalLastDay == County.date(2025, 4, 15))
         #expect(County.date(2024, 2, 29).adding(months: 12) == County.date(2025, 2, 28))
     }
 
@@ -59,9 +62,12 @@ import _CaseLedgerTestSupport
         #expect(rolled.dueAt == LegalTime.endOf(County.date(2025, 3, 10)))
         var strict = calendar
         strict.weekendsRollForward = false
-        #expect(try strict.end(of: .days(7), from: County.at(2025, 3, 1)).dueAt == LegalTime.endOf(County.date(2025, 3, 8)))
+        #expect(
+            try strict.end(of: .days(7), from: County.at(2025, 3, 1)).dueAt == LegalTime.endOf(County.date(2025, 3, 8)))
         // 2025-09-21 + 7 = Sunday 09-28, a swapped working day: no roll-forward.
-        #expect(try calendar.end(of: .days(7), from: County.at(2025, 9, 21)).dueAt == LegalTime.endOf(County.date(2025, 9, 28)))
+        #expect(
+            try calendar.end(of: .days(7), from: County.at(2025, 9, 21)).dueAt
+                == LegalTime.endOf(County.date(2025, 9, 28)))
     }
 
     @Test("§3.5, AR10: working days skip weekends and holidays and count swapped working weekends")
@@ -85,12 +91,14 @@ import _CaseLedgerTestSupport
     func pauseAndResume() throws {
         let end = try calendar.end(of: .days(30), from: County.at(2025, 3, 3))
         #expect(end.nominalLastDay == County.date(2025, 4, 2))
-        let resumed = try calendar.resume(end, unit: .days, pausedAt: County.at(2025, 3, 10), resumedAt: County.at(2025, 3, 20))
+        let resumed = try calendar.resume(
+            end, unit: .days, pausedAt: County.at(2025, 3, 10), resumedAt: County.at(2025, 3, 20))
         #expect(resumed.nominalLastDay == County.date(2025, 4, 12))
         // Saturday 04-12 rolls forward to Monday 04-14.
         #expect(resumed.dueAt == LegalTime.endOf(County.date(2025, 4, 14)))
         let wd = try calendar.end(of: .workingDays(5), from: County.at(2025, 3, 3))
-        let wdResumed = try calendar.resume(wd, unit: .workingDays, pausedAt: County.at(2025, 3, 4), resumedAt: County.at(2025, 3, 6))
+        let wdResumed = try calendar.resume(
+            wd, unit: .workingDays, pausedAt: County.at(2025, 3, 4), resumedAt: County.at(2025, 3, 6))
         #expect(wd.nominalLastDay == County.date(2025, 3, 10))
         #expect(wdResumed.nominalLastDay == County.date(2025, 3, 12))
     }
@@ -113,7 +121,8 @@ import _CaseLedgerTestSupport
               notice: "test"
             """
         #expect(throws: CalendarError.self) { try HolidayCalendar(yaml: yaml) }
-        let good = try HolidayCalendar(yaml: "2025:\n  rest_days: [2025-01-01]\n  working_days: [2025-01-26]\n  notice: x\n")
+        let good = try HolidayCalendar(
+            yaml: "2025:\n  rest_days: [2025-01-01]\n  working_days: [2025-01-26]\n  notice: x\n")
         #expect(good.coveredYears == 2025...2025)
     }
 

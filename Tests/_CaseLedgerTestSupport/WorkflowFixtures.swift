@@ -102,7 +102,8 @@ public struct WorkflowHarness {
     public var now: Instant
 
     public init(
-        now: Instant, calendar: HolidayCalendar, definitions: DefinitionRegistry, directory: Directory = County.directory
+        now: Instant, calendar: HolidayCalendar, definitions: DefinitionRegistry,
+        directory: Directory = County.directory
     ) {
         self.now = now
         self.calendar = calendar
