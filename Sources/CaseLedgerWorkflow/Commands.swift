@@ -160,7 +160,7 @@ public enum CaseCommand: Sendable, Hashable, Codable {
         case .suspendReview(let ground), .terminateReview(let ground): return ["ground": ground]
         case .recordCourtFiling(let court): return ["court": court]
         case .answer(let text): return ["answer": text]
-        case .terminateAid(_, let note): return ["note": note]
+        case .terminateAid(_, let note), .recordDeemedAgreement(let note): return ["note": note]
         default: return [:]
         }
     }
