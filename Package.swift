@@ -76,6 +76,13 @@ let package = Package(
             dependencies: ["CaseLedgerWorkflow", "CaseLedger", "CaseLedgerLog", "_CaseLedgerTestSupport"]
         ),
         .testTarget(
+            name: "CaseLedgerTests",
+            dependencies: [
+                "CaseLedger", "CaseLedgerWorkflow", "CaseLedgerLog", "_CaseLedgerTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "CaseLedgerLMDBTests",
             dependencies: ["CaseLedgerLMDB", "_CaseLedgerTestSupport"]
         ),

@@ -88,6 +88,12 @@ public final class CaseEngine: Sendable {
         _ command: CaseCommand, on caseID: CaseID, by actor: PersonID, idempotencyKey: String? = nil
     ) async throws(WorkflowError) -> Outcome {
         let attempts = configuration.withLock { $0.maxAttempts }
+        if let key = idempotencyKey, let stored = try storedResult(key, caseID: caseID) {
+            guard let current = try state(of: caseID) else {
+                throw WorkflowError(.unknownCase, case: caseID, "the idempotency key's case is not in the log")
+            }
+            return Outcome(state: current, records: [], positions: stored.positions, wasDuplicate: true)
+        }
         for attempt in 1...max(1, attempts) {
             let config = configuration.withLock { $0 }
             let now = Instant(clock.now())
@@ -145,6 +151,14 @@ public final class CaseEngine: Sendable {
         } catch {
             if error.code == .wrongExpectedVersion { return nil }
             throw WorkflowError(.storage, case: caseID, "the event log refused the append: \(error)")
+        }
+    }
+
+    private func storedResult(_ key: String, caseID: CaseID) throws(WorkflowError) -> AppendResult? {
+        do {
+            return try log.appendResult(forIdempotencyKey: key)
+        } catch {
+            throw WorkflowError(.storage, case: caseID, "looking up the idempotency key failed: \(error)")
         }
     }
 

@@ -133,6 +133,13 @@ struct BatchWriter {
     private func storedResult(forKey key: String, _ txn: borrowing WriteTransaction) throws
         -> (AppendResult, RequestFingerprint)?
     {
+        try Self.lookUpStoredResult(forKey: key, txn, databases)
+    }
+
+    /// The stored result of an idempotency key in any transaction.
+    static func lookUpStoredResult(
+        forKey key: String, _ txn: borrowing some ReadableTransaction & ~Copyable, _ databases: LMDBEventLog.Databases
+    ) throws -> (AppendResult, RequestFingerprint)? {
         guard let value = try txn.value(databases.idempotency, key: Array(key.utf8)), value.count == 48 else {
             return nil
         }

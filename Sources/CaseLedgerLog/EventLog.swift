@@ -23,6 +23,11 @@ public protocol EventLog: Sendable {
     /// The last event's position and chain hash.
     func head() throws(EventLogError) -> LogHead
 
+    /// What the append stored under an idempotency key wrote (with `wasDuplicate` set), or `nil` when the key is
+    /// not stored. Lets a caller that re-derives its request (a workflow command decided again) answer a retry
+    /// with the first result.
+    func appendResult(forIdempotencyKey key: String) throws(EventLogError) -> AppendResult?
+
     /// The current version of a stream: `0` when it has no events.
     func version(ofStream streamID: String) throws(EventLogError) -> UInt64
 

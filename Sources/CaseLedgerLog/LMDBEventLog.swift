@@ -450,6 +450,13 @@ public final class LMDBEventLog: EventLog {
         try reading("reading the head") { txn in try Self.readHead(txn, databases) }
     }
 
+    public func appendResult(forIdempotencyKey key: String) throws(EventLogError) -> AppendResult? {
+        let databases = self.databases
+        return try reading("looking up an idempotency key") { txn in
+            try BatchWriter.lookUpStoredResult(forKey: key, txn, databases)?.0
+        }
+    }
+
     public func version(ofStream streamID: String) throws(EventLogError) -> UInt64 {
         try reading("reading stream \(streamID)") { txn in try Self.currentVersion(of: streamID, txn, databases) }
     }

@@ -217,6 +217,9 @@ import _CaseLedgerTestSupport
                 try await base.append(request)
             }
             func head() throws(EventLogError) -> LogHead { try base.head() }
+            func appendResult(forIdempotencyKey key: String) throws(EventLogError) -> AppendResult? {
+                try base.appendResult(forIdempotencyKey: key)
+            }
             func version(ofStream streamID: String) throws(EventLogError) -> UInt64 {
                 try base.version(ofStream: streamID)
             }

@@ -38,38 +38,56 @@ import _CaseLedgerTestSupport
         #expect(h.state("l1")?.state == "awarded")
         try Self.labourCase(&h, "l2")
         try h.run(.acceptArbitration, on: "l2", by: "labour-clerk")
-        try h.run(.recordArbitralMediation(succeeded: true, statement: "employer pays 6,000 yuan"), on: "l2", by: "labour-clerk")
+        try h.run(
+            .recordArbitralMediation(succeeded: true, statement: "employer pays 6,000 yuan"), on: "l2",
+            by: "labour-clerk")
         #expect(h.state("l2")?.state == "closed")
     }
 
-    @Test("LD10: award within 45 days of acceptance, one extension of up to 15 with the chair's approval; overrun opens litigation")
+    @Test(
+        "LD10: award within 45 days of acceptance, one extension of up to 15 with the chair's approval; overrun opens litigation"
+    )
     func ld10() throws {
         var h = try makeHarness()
         try Self.labourCase(&h, "l1")
         try h.run(.acceptArbitration, on: "l1", by: "labour-clerk")
         #expect(h.state("l1")?.deadline("LD10.award")?.end.nominalLastDay == County.date(2025, 4, 17))
-        let ext = DeadlineExtension(deadline: "LD10.award", by: .days(16), approver: "labour-chair", noticeSentAt: h.now)
+        let ext = DeadlineExtension(
+            deadline: "LD10.award", by: .days(16), approver: "labour-chair", noticeSentAt: h.now)
         expectRejected(.ruleViolation, rule: "LD10") { try h.run(.extendDeadline(ext), on: "l1", by: "labour-clerk") }
         try h.run(
-            .extendDeadline(DeadlineExtension(deadline: "LD10.award", by: .days(15), approver: "labour-chair", noticeSentAt: h.now)),
+            .extendDeadline(
+                DeadlineExtension(deadline: "LD10.award", by: .days(15), approver: "labour-chair", noticeSentAt: h.now)),
             on: "l1", by: "labour-clerk")
         #expect(h.state("l1")?.deadline("LD10.award")?.end.nominalLastDay == County.date(2025, 5, 2))
         h.now = County.at(2025, 5, 7)  // 05-02 is in the Labour Day holiday: rolled to 05-06
         try h.tick()
         #expect(h.state("l1")?.openedRoutes == ["litigation"])
-        guard case .litigationOpened(let rule) = h.histories["l1"]?.last(where: { $0.event.name == "litigationOpened" })?.event else {
+        guard
+            case .litigationOpened(let rule) = h.histories["l1"]?.last(where: { $0.event.name == "litigationOpened" })?
+                .event
+        else {
             Issue.record("no litigationOpened")
             return
         }
         #expect(rule == "LD10")
     }
 
-    @Test("LD11: final awards (each item ≤ 12 × monthly minimum wage, or labour standards) and their asymmetric windows")
+    @Test(
+        "LD11: final awards (each item ≤ 12 × monthly minimum wage, or labour standards) and their asymmetric windows")
     func ld11() throws {
         #expect(Award(items: [AwardItem(amountYuan: 24_000)], monthlyMinimumWageYuan: 2_000, summary: "").isFinal)
         #expect(!Award(items: [AwardItem(amountYuan: 24_001)], monthlyMinimumWageYuan: 2_000, summary: "").isFinal)
-        #expect(Award(items: [AwardItem(amountYuan: 20_000), AwardItem(amountYuan: nil, labourStandards: true)], monthlyMinimumWageYuan: 2_000, summary: "").isFinal)
-        #expect(!Award(items: [AwardItem(amountYuan: 20_000), AwardItem(amountYuan: 90_000)], monthlyMinimumWageYuan: 2_000, summary: "").isFinal)
+        #expect(
+            Award(
+                items: [AwardItem(amountYuan: 20_000), AwardItem(amountYuan: nil, labourStandards: true)],
+                monthlyMinimumWageYuan: 2_000, summary: ""
+            ).isFinal)
+        #expect(
+            !Award(
+                items: [AwardItem(amountYuan: 20_000), AwardItem(amountYuan: 90_000)], monthlyMinimumWageYuan: 2_000,
+                summary: ""
+            ).isFinal)
         var h = try makeHarness()
         for (id, amount) in [("final", 10_000), ("nonfinal", 100_000)] {
             try Self.labourCase(&h, CaseID(id))
@@ -88,7 +106,8 @@ import _CaseLedgerTestSupport
             try Self.labourCase(&h, "l3")
             try h.run(.acceptArbitration, on: "l3", by: "labour-clerk")
             try h.run(.recordArbitralMediation(succeeded: false, statement: ""), on: "l3", by: "labour-clerk")
-            try h.run(.issueAward(Award(items: [], monthlyMinimumWageYuan: 0, summary: "")), on: "l3", by: "labour-clerk")
+            try h.run(
+                .issueAward(Award(items: [], monthlyMinimumWageYuan: 0, summary: "")), on: "l3", by: "labour-clerk")
         }
     }
 
@@ -97,10 +116,15 @@ import _CaseLedgerTestSupport
         var h = try makeHarness()
         try h.failed("m1", dispute: .labour, route: .labourArbitration)
         expectRejected(.ruleViolation, rule: "LD2") {
-            try h.run(.refer(Referral(route: .civilLitigation, newCase: "x", toUnit: "court", toPerson: "court-clerk")), on: "m1", by: "m-v1")
+            try h.run(
+                .refer(Referral(route: .civilLitigation, newCase: "x", toUnit: "court", toPerson: "court-clerk")),
+                on: "m1", by: "m-v1")
         }
         try h.run(
-            .refer(Referral(route: .civilLitigation, newCase: "x", toUnit: "court", toPerson: "court-clerk", exception: "wage IOU (SPC Interp I Art 15)")),
+            .refer(
+                Referral(
+                    route: .civilLitigation, newCase: "x", toUnit: "court", toPerson: "court-clerk",
+                    exception: "wage IOU (SPC Interp I Art 15)")),
             on: "m1", by: "m-v1")
         #expect(h.state("x")?.kind == .litigation)
     }
@@ -111,9 +135,13 @@ import _CaseLedgerTestSupport
         try h.failed("m1", dispute: .labour, route: .labourArbitration)
         let aid = AidAttachment(
             aidCase: "m1-aid", centre: "aid", owner: "aid-staff",
-            application: LegalAidApplication(matter: .labour, exemption: .migrantWorkerWages, exemptionEvidence: "wage list"))
+            application: LegalAidApplication(
+                matter: .labour, exemption: .migrantWorkerWages, exemptionEvidence: "wage list"))
         let decision = try h.run(
-            .refer(Referral(route: .labourArbitration, newCase: "m1-arb", toUnit: "labour", toPerson: "labour-clerk", legalAid: aid)),
+            .refer(
+                Referral(
+                    route: .labourArbitration, newCase: "m1-arb", toUnit: "labour", toPerson: "labour-clerk",
+                    legalAid: aid)),
             on: "m1", by: "m-v1")
         #expect(decision.cases.map(\.caseID) == ["m1", "m1-arb", "m1-aid"])
         #expect(decision.cases.map(\.expectedVersion) == [h.histories["m1"].map { UInt64($0.count) - 3 } ?? 0, 0, 0])
@@ -128,22 +156,31 @@ import _CaseLedgerTestSupport
         var f = try makeHarness()
         try f.failed("m2", dispute: .succession)
         expectRejected(.ruleViolation, rule: "CA1") {
-            try f.run(.refer(Referral(route: .commercialArbitration, newCase: "y", toUnit: "arbitration", toPerson: "arb-clerk")), on: "m2", by: "m-v1")
+            try f.run(
+                .refer(
+                    Referral(route: .commercialArbitration, newCase: "y", toUnit: "arbitration", toPerson: "arb-clerk")),
+                on: "m2", by: "m-v1")
         }
         try f.run(
-            .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1", dispute: .contract, arbitrationAgreement: true)),
+            .register(
+                County.registration(
+                    .peopleMediation, unit: "v1", owner: "m-v1", dispute: .contract, arbitrationAgreement: true)),
             on: "m3", by: "m-v1")
         try f.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "m3", by: "m-v1")
         expectRejected(.ruleViolation, rule: "CA2") {
             try f.run(.declareFailure(rightsNotice: "told", suggestedRoute: .civilLitigation), on: "m3", by: "m-v1")
         }
         try f.run(.declareFailure(rightsNotice: "told", suggestedRoute: .commercialArbitration), on: "m3", by: "m-v1")
-        try f.run(.refer(Referral(route: .commercialArbitration, newCase: "z", toUnit: "arbitration", toPerson: "arb-clerk")), on: "m3", by: "m-v1")
+        try f.run(
+            .refer(Referral(route: .commercialArbitration, newCase: "z", toUnit: "arbitration", toPerson: "arb-clerk")),
+            on: "m3", by: "m-v1")
         #expect(f.state("z")?.arbitrationAgreement == true)
         // A referral into an existing case id is refused and writes nothing.
         try f.failed("m4")
         expectRejected(.caseExists) {
-            try f.run(.refer(Referral(route: .civilLitigation, newCase: "z", toUnit: "court", toPerson: "court-clerk")), on: "m4", by: "m-v1")
+            try f.run(
+                .refer(Referral(route: .civilLitigation, newCase: "z", toUnit: "court", toPerson: "court-clerk")),
+                on: "m4", by: "m-v1")
         }
         #expect(f.state("m4")?.state == "failed")
     }
@@ -152,29 +189,44 @@ import _CaseLedgerTestSupport
     func ca1ca2() throws {
         var h = try makeHarness()
         try h.run(
-            .register(County.registration(.commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .contract)),
+            .register(
+                County.registration(.commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .contract)
+            ),
             on: "a1", by: "arb-clerk")
         expectRejected(.ruleViolation, rule: "CA2") { try h.run(.acceptArbitration, on: "a1", by: "arb-clerk") }
         try h.run(
-            .register(County.registration(.commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .support, arbitrationAgreement: true)),
+            .register(
+                County.registration(
+                    .commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .support,
+                    arbitrationAgreement: true)),
             on: "a2", by: "arb-clerk")
         expectRejected(.ruleViolation, rule: "CA1") { try h.run(.acceptArbitration, on: "a2", by: "arb-clerk") }
     }
 
-    @Test("CA3: the 2025 Arbitration Law (from 2026-03-01) allows a deemed agreement; cases begun earlier keep the 2017 rules")
+    @Test(
+        "CA3: the 2025 Arbitration Law (from 2026-03-01) allows a deemed agreement; cases begun earlier keep the 2017 rules"
+    )
     func ca3() throws {
         var h = try makeHarness(at: County.at(2026, 2, 26))
         try h.run(
-            .register(County.registration(.commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .contract)),
+            .register(
+                County.registration(.commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .contract)
+            ),
             on: "old", by: "arb-clerk")
         #expect(h.state("old")?.definitionVersion == "cn-arbitration-2017")
         h.now = County.at(2026, 3, 2)
         try h.run(
-            .register(County.registration(.commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .contract)),
+            .register(
+                County.registration(.commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .contract)
+            ),
             on: "new", by: "arb-clerk")
         #expect(h.state("new")?.definitionVersion == "cn-arbitration-2025")
-        expectRejected(.wrongKind) { try h.run(.recordDeemedAgreement(note: "not denied before hearing"), on: "old", by: "arb-clerk") }
-        try h.run(.recordDeemedAgreement(note: "claimed by the applicant, not denied before the first hearing"), on: "new", by: "arb-clerk")
+        expectRejected(.wrongKind) {
+            try h.run(.recordDeemedAgreement(note: "not denied before hearing"), on: "old", by: "arb-clerk")
+        }
+        try h.run(
+            .recordDeemedAgreement(note: "claimed by the applicant, not denied before the first hearing"), on: "new",
+            by: "arb-clerk")
         try h.run(.acceptArbitration, on: "new", by: "arb-clerk")
         #expect(h.state("new")?.state == "accepted")
     }
@@ -183,10 +235,14 @@ import _CaseLedgerTestSupport
     func ca5() throws {
         var h = try makeHarness()
         try h.run(
-            .register(County.registration(.commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .contract, arbitrationAgreement: true)),
+            .register(
+                County.registration(
+                    .commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .contract,
+                    arbitrationAgreement: true)),
             on: "a1", by: "arb-clerk")
         try h.run(.acceptArbitration, on: "a1", by: "arb-clerk")
-        try h.run(.issueAward(Award(items: [], monthlyMinimumWageYuan: 0, summary: "pay 1m")), on: "a1", by: "arb-clerk")
+        try h.run(
+            .issueAward(Award(items: [], monthlyMinimumWageYuan: 0, summary: "pay 1m")), on: "a1", by: "arb-clerk")
         #expect(h.state("a1")?.award?.isFinal == true)
         #expect(h.state("a1")?.deadline("CA5.setAside")?.end.nominalLastDay == County.date(2025, 9, 3))
     }
@@ -195,22 +251,31 @@ import _CaseLedgerTestSupport
     func lt1() throws {
         var h = try makeHarness()
         try h.failed("m1")
-        try h.run(.refer(Referral(route: .civilLitigation, newCase: "s1", toUnit: "court", toPerson: "court-clerk")), on: "m1", by: "m-v1")
+        try h.run(
+            .refer(Referral(route: .civilLitigation, newCase: "s1", toUnit: "court", toPerson: "court-clerk")),
+            on: "m1", by: "m-v1")
         #expect(h.state("s1")?.deadline("LT1.filing")?.end.nominalLastDay == County.date(2025, 3, 10))
-        expectRejected(.missingField, rule: "LT1") { try h.run(.recordCourtFiling(court: ""), on: "s1", by: "court-clerk") }
+        expectRejected(.missingField, rule: "LT1") {
+            try h.run(.recordCourtFiling(court: ""), on: "s1", by: "court-clerk")
+        }
         try h.run(.recordCourtFiling(court: "County court"), on: "s1", by: "court-clerk")
         try h.run(.close(outcome: "court took over"), on: "s1", by: "court-clerk")
         #expect(h.state("s1")?.state == "closed")
     }
 
-    @Test("WO1, WO3: a work order answers within 5 working days (a setting), may turn into a case, takes one evaluation")
+    @Test(
+        "WO1, WO3: a work order answers within 5 working days (a setting), may turn into a case, takes one evaluation")
     func wo() throws {
         var h = try makeHarness()
         try h.run(
-            .register(County.registration(.consultation, unit: "hotline", owner: "hotline-agent", channel: .hotline12348)),
+            .register(
+                County.registration(.consultation, unit: "hotline", owner: "hotline-agent", channel: .hotline12348)),
             on: "w1", by: "hotline-agent")
         #expect(h.state("w1")?.deadline("WO3.feedback")?.end.nominalLastDay == County.date(2025, 3, 10))
-        try h.run(.extendDeadline(DeadlineExtension(deadline: "WO3.feedback", by: .workingDays(10), approver: "hotline-head")), on: "w1", by: "hotline-agent")
+        try h.run(
+            .extendDeadline(
+                DeadlineExtension(deadline: "WO3.feedback", by: .workingDays(10), approver: "hotline-head")), on: "w1",
+            by: "hotline-agent")
         #expect(h.state("w1")?.deadline("WO3.feedback")?.end.nominalLastDay == County.date(2025, 3, 24))
         try h.run(.answer("Apply to the village committee"), on: "w1", by: "hotline-agent")
         try h.run(.close(outcome: "answered"), on: "w1", by: "hotline-agent")
@@ -220,7 +285,10 @@ import _CaseLedgerTestSupport
         try h.run(
             .register(County.registration(.consultation, unit: "hotline", owner: "hotline-agent", channel: .online)),
             on: "w2", by: "hotline-agent")
-        try h.run(.convertToCase(newCase: "w2-m", registration: County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "w2", by: "hotline-agent")
+        try h.run(
+            .convertToCase(
+                newCase: "w2-m", registration: County.registration(.peopleMediation, unit: "v1", owner: "m-v1")),
+            on: "w2", by: "hotline-agent")
         #expect(h.state("w2")?.state == "closed")
         #expect(h.state("w2-m")?.links.contains(CaseLink(.referredFrom, "w2")) == true)
     }
@@ -229,12 +297,18 @@ import _CaseLedgerTestSupport
     func eval() throws {
         var h = try makeHarness()
         try h.failed("m1")
-        expectRejected(.transitionNotAllowed) { try h.run(.evaluate(rating: 4, comment: nil), on: "m1", by: "party:p-a") }
+        expectRejected(.transitionNotAllowed) {
+            try h.run(.evaluate(rating: 4, comment: nil), on: "m1", by: "party:p-a")
+        }
         try h.run(.close(outcome: "declined referral"), on: "m1", by: "m-v1")
-        expectRejected(.invalidField, rule: "EVAL") { try h.run(.evaluate(rating: 6, comment: nil), on: "m1", by: "party:p-a") }
+        expectRejected(.invalidField, rule: "EVAL") {
+            try h.run(.evaluate(rating: 6, comment: nil), on: "m1", by: "party:p-a")
+        }
         expectRejected(.notAuthorized) { try h.run(.evaluate(rating: 4, comment: nil), on: "m1", by: "party:stranger") }
         try h.run(.evaluate(rating: 4, comment: "patient mediator"), on: "m1", by: "party:p-a")
-        expectRejected(.ruleViolation, rule: "EVAL") { try h.run(.evaluate(rating: 5, comment: nil), on: "m1", by: "party:p-b") }
+        expectRejected(.ruleViolation, rule: "EVAL") {
+            try h.run(.evaluate(rating: 5, comment: nil), on: "m1", by: "party:p-b")
+        }
         expectRejected(.caseClosed, rule: "EVAL") {
             try h.run(.handOff(toUnit: "v1", toPerson: "m-v1b", reason: "x"), on: "m1", by: "m-v1")
         }

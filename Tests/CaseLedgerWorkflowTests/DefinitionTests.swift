@@ -110,17 +110,25 @@ import _CaseLedgerTestSupport
         try h.run(.markMajorOrComplex(reason: "many households"), on: "before", by: "m-v1")
         expectRejected(.ruleViolation, rule: "PM12") {
             try h.run(
-                .escalate(Escalation(toUnit: "centre", toPerson: "m-county", reason: .majorOrComplex, consentingParties: County.bothParties)),
+                .escalate(
+                    Escalation(
+                        toUnit: "centre", toPerson: "m-county", reason: .majorOrComplex,
+                        consentingParties: County.bothParties)),
                 on: "after", by: "m-v1")
         }
         try h.run(
-            .escalate(Escalation(toUnit: "centre", toPerson: "m-county", reason: .majorOrComplex, consentingParties: County.bothParties)),
+            .escalate(
+                Escalation(
+                    toUnit: "centre", toPerson: "m-county", reason: .majorOrComplex,
+                    consentingParties: County.bothParties)),
             on: "before", by: "m-v1")
         // The extra state works through custom commands.
         try h.run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "x", by: "m-v1")
         try h.run(.custom(name: "sendToIntakeReview", note: "file incomplete"), on: "x", by: "m-v1")
         #expect(h.state("x")?.state == "intakeReview")
-        expectRejected(.transitionNotAllowed) { try h.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "x", by: "m-v1") }
+        expectRejected(.transitionNotAllowed) {
+            try h.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "x", by: "m-v1")
+        }
         try h.run(.custom(name: "completeIntakeReview", note: "complete"), on: "x", by: "m-v1")
         #expect(h.state("x")?.state == "awaitingMediation")
         // Legal aid decisions count working days in this region.
@@ -147,9 +155,11 @@ import _CaseLedgerTestSupport
         let head = "region: x\nversion: v\neffectiveFrom: 2025-01-01\nkinds:\n"
         #expect(problem(head + "  mediation: {}\n")?.contains("unknown case kind 'mediation'") == true)
         #expect(
-            problem(head + "  legalAid:\n    deadlines:\n      LA99.decision:\n        period: {amount: 3, unit: days}\n")?
+            problem(
+                head + "  legalAid:\n    deadlines:\n      LA99.decision:\n        period: {amount: 3, unit: days}\n")?
                 .contains("unknown deadline rule 'LA99.decision'") == true)
-        #expect(problem(head + "  legalAid:\n    addStates:\n      - name: limbo\n")?.contains("cannot be reached") == true)
+        #expect(
+            problem(head + "  legalAid:\n    addStates:\n      - name: limbo\n")?.contains("cannot be reached") == true)
         #expect(problem(head + "  peopleMediation:\n    ladder: [township, village]\n")?.contains("must rise") == true)
         #expect(problem("region: x\n")?.contains("does not decode") == true)
     }

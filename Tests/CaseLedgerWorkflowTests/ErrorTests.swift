@@ -7,17 +7,25 @@ import _CaseLedgerTestSupport
     @Test("Unknown case, wrong kind, missing field, no authority, unknown unit: each its own error")
     func distinctErrors() throws {
         var h = try makeHarness()
-        expectRejected(.unknownCase) { try h.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "nope", by: "m-v1") }
+        expectRejected(.unknownCase) {
+            try h.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "nope", by: "m-v1")
+        }
         try h.mediating("c1")
         let before = h.histories["c1"]
         let wrongKind = expectRejected(.wrongKind) { try h.run(.approveAid, on: "c1", by: "m-v1") }
         #expect(wrongKind?.message.contains("peopleMediation") == true)
         #expect(wrongKind?.caseID == "c1")
-        expectRejected(.missingField, rule: "PM10") { try h.run(.reachAgreement(form: .oral, terms: ""), on: "c1", by: "m-v1") }
-        let noAuthority = expectRejected(.notAuthorized) { try h.run(.reachAgreement(form: .oral, terms: "x"), on: "c1", by: "outsider") }
+        expectRejected(.missingField, rule: "PM10") {
+            try h.run(.reachAgreement(form: .oral, terms: ""), on: "c1", by: "m-v1")
+        }
+        let noAuthority = expectRejected(.notAuthorized) {
+            try h.run(.reachAgreement(form: .oral, terms: "x"), on: "c1", by: "outsider")
+        }
         #expect(noAuthority?.message.contains("v1") == true)
         expectRejected(.unknownPerson) { try h.run(.reachAgreement(form: .oral, terms: "x"), on: "c1", by: "ghost") }
-        expectRejected(.unknownUnit) { try h.run(.handOff(toUnit: "nowhere", toPerson: "m-v1", reason: "x"), on: "c1", by: "m-v1") }
+        expectRejected(.unknownUnit) {
+            try h.run(.handOff(toUnit: "nowhere", toPerson: "m-v1", reason: "x"), on: "c1", by: "m-v1")
+        }
         expectRejected(.transitionNotAllowed, rule: "PM11") {
             try h.run(.applyJudicialConfirmation(applicants: County.bothParties, court: "c"), on: "c1", by: "m-v1")
         }
@@ -39,7 +47,9 @@ import _CaseLedgerTestSupport
         var h = try makeHarness(at: County.at(2026, 12, 28))
         let error = expectRejected(.calendarNotCovered, rule: "LA6") {
             try h.run(
-                .register(County.registration(.legalAid, unit: "aid", owner: "aid-staff", legalAid: LegalAidApplication(matter: .labour))),
+                .register(
+                    County.registration(
+                        .legalAid, unit: "aid", owner: "aid-staff", legalAid: LegalAidApplication(matter: .labour))),
                 on: "a1", by: "aid-staff")
         }
         #expect(error?.message.contains("2027") == true)

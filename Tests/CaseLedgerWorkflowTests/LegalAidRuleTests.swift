@@ -15,7 +15,9 @@ import _CaseLedgerTestSupport
 
     static func register(_ h: inout WorkflowHarness, _ id: CaseID, _ application: LegalAidApplication) throws {
         try h.run(
-            .register(County.registration(.legalAid, unit: "aid", owner: "aid-staff", dispute: .labour, legalAid: application)),
+            .register(
+                County.registration(.legalAid, unit: "aid", owner: "aid-staff", dispute: .labour, legalAid: application)
+            ),
             on: id, by: "aid-staff")
     }
 
@@ -31,7 +33,8 @@ import _CaseLedgerTestSupport
                 on: "a1", by: "aid-staff")
         }
         expectRejected(.missingField) {
-            try h.run(.register(County.registration(.legalAid, unit: "aid", owner: "aid-staff")), on: "a1", by: "aid-staff")
+            try h.run(
+                .register(County.registration(.legalAid, unit: "aid", owner: "aid-staff")), on: "a1", by: "aid-staff")
         }
         expectRejected(.invalidField) {
             try h.run(
@@ -66,7 +69,8 @@ import _CaseLedgerTestSupport
         expectRejected(.ruleViolation, rule: "LA5") {
             try Self.register(&h, "a1", Self.application(exemption: .migrantWorkerWages))
         }
-        try Self.register(&h, "a1", Self.application(exemption: .migrantWorkerWages, evidence: "labour contract, wage list"))
+        try Self.register(
+            &h, "a1", Self.application(exemption: .migrantWorkerWages, evidence: "labour contract, wage list"))
         try h.run(.approveAid, on: "a1", by: "aid-staff")
         #expect(h.state("a1")?.state == "approved")
     }
@@ -77,7 +81,9 @@ import _CaseLedgerTestSupport
         try Self.register(&h, "a1", Self.application(exemption: .elderlyWithoutIncome, evidence: "pension record"))
         let decision = try #require(h.state("a1")?.deadline("LA6.decision"))
         #expect(decision.dueAt == LegalTime.endOf(County.date(2025, 3, 10)))
-        expectRejected(.missingField, rule: "LA6") { try h.run(.requestMaterials(missing: []), on: "a1", by: "aid-staff") }
+        expectRejected(.missingField, rule: "LA6") {
+            try h.run(.requestMaterials(missing: []), on: "a1", by: "aid-staff")
+        }
         try h.run(.requestMaterials(missing: ["ID card copy", "residence proof"]), on: "a1", by: "aid-staff")
         #expect(h.state("a1")?.deadline("LA6.decision")?.status == .paused)
         h.advance(days: 10)
@@ -96,7 +102,9 @@ import _CaseLedgerTestSupport
         h.advance(days: 1)
         try h.tick()
         #expect(h.state("a1")?.deadline("LA6.assignment")?.status == .breached)
-        expectRejected(.ruleViolation, rule: "LA6") { try h.run(.assignProvider("aid-head"), on: "a1", by: "aid-staff") }
+        expectRejected(.ruleViolation, rule: "LA6") {
+            try h.run(.assignProvider("aid-head"), on: "a1", by: "aid-staff")
+        }
         try h.run(.assignProvider("lawyer-1"), on: "a1", by: "aid-staff")
         #expect(h.state("a1")?.legalAid?.provider == "lawyer-1")
 
@@ -109,7 +117,9 @@ import _CaseLedgerTestSupport
     func la7() throws {
         var h = try makeHarness()
         try Self.register(&h, "a1", Self.application(linkedDeadline: h.now.adding(days: 30)))
-        expectRejected(.ruleViolation, rule: "LA7") { try h.run(.grantProvisionalAid(reason: "deadline"), on: "a1", by: "aid-staff") }
+        expectRejected(.ruleViolation, rule: "LA7") {
+            try h.run(.grantProvisionalAid(reason: "deadline"), on: "a1", by: "aid-staff")
+        }
         #expect(!h.events("a1").contains("provisionalAidSuggested"))
         try Self.register(&h, "a2", Self.application(linkedDeadline: h.now.adding(days: 5)))
         #expect(h.events("a2").contains("provisionalAidSuggested"))
@@ -124,19 +134,27 @@ import _CaseLedgerTestSupport
         try Self.register(&h, "a1", Self.application(noCondition: .braveryAct))
         try h.run(.approveAid, on: "a1", by: "aid-staff")
         try h.run(.assignProvider("lawyer-1"), on: "a1", by: "aid-staff")
-        expectRejected(.missingField, rule: "LA9") { try h.run(.reassignProvider("lawyer-2", reason: ""), on: "a1", by: "aid-staff") }
-        expectRejected(.invalidField, rule: "LA9") { try h.run(.reassignProvider("lawyer-1", reason: "x"), on: "a1", by: "aid-staff") }
+        expectRejected(.missingField, rule: "LA9") {
+            try h.run(.reassignProvider("lawyer-2", reason: ""), on: "a1", by: "aid-staff")
+        }
+        expectRejected(.invalidField, rule: "LA9") {
+            try h.run(.reassignProvider("lawyer-1", reason: "x"), on: "a1", by: "aid-staff")
+        }
         try h.run(.reassignProvider("lawyer-2", reason: "recipient's complaint"), on: "a1", by: "aid-staff")
         #expect(h.state("a1")?.legalAid?.provider == "lawyer-2")
     }
 
-    @Test("LA10: termination on one of the eight Art 48 grounds, open to objection", arguments: AidTerminationGround.allCases)
+    @Test(
+        "LA10: termination on one of the eight Art 48 grounds, open to objection",
+        arguments: AidTerminationGround.allCases)
     func la10(ground: AidTerminationGround) throws {
         var h = try makeHarness()
         try Self.register(&h, "a1", Self.application(noCondition: .braveryAct))
         try h.run(.approveAid, on: "a1", by: "aid-staff")
         try h.run(.assignProvider("lawyer-1"), on: "a1", by: "aid-staff")
-        expectRejected(.missingField, rule: "LA10") { try h.run(.terminateAid(ground: ground, note: ""), on: "a1", by: "aid-staff") }
+        expectRejected(.missingField, rule: "LA10") {
+            try h.run(.terminateAid(ground: ground, note: ""), on: "a1", by: "aid-staff")
+        }
         try h.run(.terminateAid(ground: ground, note: "reported by the lawyer"), on: "a1", by: "aid-staff")
         #expect(h.state("a1")?.legalAid?.termination == ground)
         try h.run(.fileObjection(grounds: "the ground does not apply"), on: "a1", by: "aid-staff")
@@ -153,9 +171,12 @@ import _CaseLedgerTestSupport
         // The centre cannot decide its own objection.
         expectRejected(.notAuthorized) { try h.run(.dismissObjection(reasons: "x"), on: "a1", by: "bureau-head") }
         var directory = h.directory
-        directory.add(Person(id: "bureau-head", name: "Bureau head", roles: [.head, .staff], units: ["bureau", "aid"]))
+        directory.add(
+            Person(id: "bureau-head", name: "Bureau head", roles: [.head, .staff], units: ["bureau", "aid"]))
         h.directory = directory
-        expectRejected(.ruleViolation, rule: "LA11") { try h.run(.orderCorrection(reasons: "x"), on: "a1", by: "aid-head") }
+        expectRejected(.ruleViolation, rule: "LA11") {
+            try h.run(.orderCorrection(reasons: "x"), on: "a1", by: "aid-head")
+        }
         try h.run(.orderCorrection(reasons: "wage claims are covered (Art 31)"), on: "a1", by: "bureau-head")
         #expect(h.state("a1")?.state == "applied")
         #expect(h.state("a1")?.deadline("LA11.objection")?.status == .stopped)
@@ -165,7 +186,11 @@ import _CaseLedgerTestSupport
         try h.run(.fileObjection(grounds: "income fell"), on: "a2", by: "aid-staff")
         try h.run(.dismissObjection(reasons: "income verified above the standard"), on: "a2", by: "bureau-head")
         #expect(h.state("a2")?.state == "closed")
-        guard case .objectionDismissed(_, let route) = h.histories["a2"]?.first(where: { $0.event.name == "objectionDismissed" })?.event else {
+        guard
+            case .objectionDismissed(_, let route) = h.histories["a2"]?.first(where: {
+                $0.event.name == "objectionDismissed"
+            })?.event
+        else {
             Issue.record("no objectionDismissed")
             return
         }
@@ -186,8 +211,12 @@ import _CaseLedgerTestSupport
         expectRejected(.missingField, rule: "LA12") {
             try h.run(.submitClosingReport(report: "won", documents: []), on: "a1", by: "aid-staff")
         }
-        try h.run(.submitClosingReport(report: "claim upheld in full", documents: ["judgment", "agency contract"]), on: "a1", by: "aid-staff")
-        expectRejected(.invalidField, rule: "LA12") { try h.run(.recordQualityReview(score: 0, note: ""), on: "a1", by: "aid-head") }
+        try h.run(
+            .submitClosingReport(report: "claim upheld in full", documents: ["judgment", "agency contract"]), on: "a1",
+            by: "aid-staff")
+        expectRejected(.invalidField, rule: "LA12") {
+            try h.run(.recordQualityReview(score: 0, note: ""), on: "a1", by: "aid-head")
+        }
         try h.run(.recordQualityReview(score: 5, note: "excellent file"), on: "a1", by: "aid-head")
         #expect(h.state("a1")?.state == "closed")
         #expect(h.state("a1")?.legalAid?.qualityScore == 5)

@@ -6,10 +6,13 @@ import _CaseLedgerTestSupport
 @Suite struct PropertyTests {
     static let units: [UnitID] = ["v1", "v2", "t1", "t2", "centre", "court", "labour", "arbitration", "review"]
     static let routes = Route.allCases
-    static let disputes: [DisputeType] = [.neighbour, .labour, .marriage, .contract, .administrativeAct, .landOwnership]
+    static let disputes: [DisputeType] = [
+        .neighbour, .labour, .marriage, .contract, .administrativeAct, .landOwnership,
+    ]
 
     /// A random command that may or may not be allowed in the case's state.
-    static func randomCommand(_ state: CaseState?, _ id: CaseID, _ n: Int, _ rng: inout SeededGenerator) -> CaseCommand {
+    static func randomCommand(_ state: CaseState?, _ id: CaseID, _ n: Int, _ rng: inout SeededGenerator) -> CaseCommand
+    {
         let party = ["p-a", "p-b", "p-x"].randomElement(using: &rng) ?? "p-a"
         let consent = Bool.random(using: &rng) ? County.bothParties : ["p-a"]
         let unit = units.randomElement(using: &rng) ?? "v1"
@@ -19,25 +22,35 @@ import _CaseLedgerTestSupport
         let kind = Int.random(in: 0..<18, using: &rng)
         switch kind {
         case 0: return .refuseMediation(party: party)
-        case 1: return .startMediation(mediators: Bool.random(using: &rng) ? mediators : ["m-v2"], chosenByParties: false)
+        case 1:
+            return .startMediation(mediators: Bool.random(using: &rng) ? mediators : ["m-v2"], chosenByParties: false)
         case 2: return .endMediationAtPartyRequest(party: party)
         case 3: return .markMajorOrComplex(reason: "complex")
         case 4:
             return .flagRisk(
-                RiskReport(risk: .massIncident, note: "crowd", government: "gov", police: nil, toUnit: Bool.random(using: &rng) ? "centre" : "t1", toPerson: Bool.random(using: &rng) ? "m-county" : "m-t1"))
+                RiskReport(
+                    risk: .massIncident, note: "crowd", government: "gov", police: nil,
+                    toUnit: Bool.random(using: &rng) ? "centre" : "t1",
+                    toPerson: Bool.random(using: &rng) ? "m-county" : "m-t1"))
         case 5, 6:
             let reason = EscalationReason.allCases.randomElement(using: &rng) ?? .complex
             return .escalate(Escalation(toUnit: unit, toPerson: person, reason: reason, consentingParties: consent))
-        case 7: return .declareFailure(rightsNotice: "told", suggestedRoute: routes.randomElement(using: &rng) ?? .civilLitigation)
+        case 7:
+            return .declareFailure(
+                rightsNotice: "told", suggestedRoute: routes.randomElement(using: &rng) ?? .civilLitigation)
         case 8: return .reachAgreement(form: Bool.random(using: &rng) ? .oral : .written, terms: "terms")
         case 9:
-            let signers: [Signer] = [.party("p-a"), .party("p-b"), .mediator(mediators.first ?? "m-v1"), .committeeSeal]
+            let signers: [Signer] = [
+                .party("p-a"), .party("p-b"), .mediator(mediators.first ?? "m-v1"), .committeeSeal,
+            ]
             return .signAgreement(signers.randomElement(using: &rng) ?? .committeeSeal)
         case 10: return .applyJudicialConfirmation(applicants: consent, court: "court")
         case 11:
             let route = routes.randomElement(using: &rng) ?? .civilLitigation
             return .refer(Referral(route: route, newCase: CaseID("\(id)-r\(n)"), toUnit: unit, toPerson: person))
-        case 12: return .extendDeadline(DeadlineExtension(deadline: "PM13.level", by: .months(1), consentingParties: consent))
+        case 12:
+            return .extendDeadline(
+                DeadlineExtension(deadline: "PM13.level", by: .months(1), consentingParties: consent))
         case 13, 14: return .close(outcome: "done")
         case 15: return .evaluate(rating: Int.random(in: 0...6, using: &rng), comment: nil)
         case 16: return .handOff(toUnit: unit, toPerson: person, reason: "workload")
@@ -55,9 +68,10 @@ import _CaseLedgerTestSupport
             for records in h.histories.values { seen.formUnion(records.map(\.event.name)) }
         }
         // The generator reaches the interesting paths, and both outcomes happen often.
-        for name in ["escalated", "riskFlagged", "referred", "agreementTookEffect", "evaluated", "deadlineBreached",
-            "mediationFailed", "judicialConfirmationApplied", "handedOff", "arbitrationOpened"]
-        {
+        for name in [
+            "escalated", "riskFlagged", "referred", "agreementTookEffect", "evaluated", "deadlineBreached",
+            "mediationFailed", "judicialConfirmationApplied", "handedOff", "arbitrationOpened",
+        ] {
             #expect(seen.contains(name), "no \(name) in any sequence")
         }
         #expect(accepted > 1_000 && rejected > 1_000, "accepted \(accepted), rejected \(rejected)")
@@ -74,7 +88,9 @@ import _CaseLedgerTestSupport
             let kind: CaseKind = dispute == .labour && Bool.random(using: &rng) ? .labourMediation : .peopleMediation
             let startUnit: UnitID = ["v1", "t1"].randomElement(using: &rng) ?? "v1"
             let owner: PersonID = startUnit == "v1" ? "m-v1" : "m-t1"
-            try h.run(.register(County.registration(kind, unit: startUnit, owner: owner, dispute: dispute)), on: id, by: owner)
+            try h.run(
+                .register(County.registration(kind, unit: startUnit, owner: owner, dispute: dispute)), on: id, by: owner
+            )
             for step in 0..<40 {
                 h.advance(days: Int64.random(in: 0...4, using: &rng))
                 if Int.random(in: 0..<5, using: &rng) == 0 { try h.tick() }
@@ -110,7 +126,9 @@ import _CaseLedgerTestSupport
             #expect(state.version == UInt64(records.count))
             let replayed = try CaseState.fold(id: id, records: records, definitions: h.definitions)
             #expect(replayed == state, "replay differs for \(id)")
-            if let evaluation = state.evaluation { #expect(state.state == "closed" && (1...5).contains(evaluation.rating)) }
+            if let evaluation = state.evaluation {
+                #expect(state.state == "closed" && (1...5).contains(evaluation.rating))
+            }
             #expect(records.filter { $0.event.name == "evaluated" }.count <= 1)
         }
         return h

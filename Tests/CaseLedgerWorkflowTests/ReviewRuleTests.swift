@@ -39,11 +39,13 @@ import _CaseLedgerTestSupport
         // Not told of the right: from learning of it, capped at a year from knowing the act.
         try Self.register(
             &late, "r4",
-            Self.application(act: "a4", known: County.date(2024, 6, 1), notified: false, learned: County.date(2025, 2, 1)))
+            Self.application(
+                act: "a4", known: County.date(2024, 6, 1), notified: false, learned: County.date(2025, 2, 1)))
         expectRejected(.ruleViolation, rule: "AR1") {
             try Self.register(
                 &late, "r5",
-                Self.application(act: "a5", known: County.date(2024, 2, 1), notified: false, learned: County.date(2025, 2, 1)))
+                Self.application(
+                    act: "a5", known: County.date(2024, 2, 1), notified: false, learned: County.date(2025, 2, 1)))
         }
         expectRejected(.ruleViolation, rule: "AR1") {
             try Self.register(
@@ -83,13 +85,16 @@ import _CaseLedgerTestSupport
         expectRejected(.ruleViolation, rule: "AR4") { try Self.register(&h, "r2") }
     }
 
-    @Test("AR5: a 5-working-day acceptance check, deemed acceptance when it passes, one correction notice that pauses it")
+    @Test(
+        "AR5: a 5-working-day acceptance check, deemed acceptance when it passes, one correction notice that pauses it")
     func ar5() throws {
         var h = try makeHarness()
         try Self.register(&h, "r1")
         // Monday 03-03 + 5 working days = Monday 03-10.
         #expect(h.state("r1")?.deadline("AR5.acceptance")?.dueAt == LegalTime.endOf(County.date(2025, 3, 10)))
-        try h.run(.requestCorrection(items: ["sign the application", "attach the penalty notice"]), on: "r1", by: "review-officer")
+        try h.run(
+            .requestCorrection(items: ["sign the application", "attach the penalty notice"]), on: "r1",
+            by: "review-officer")
         expectRejected(.transitionNotAllowed, rule: "AR5") {
             try h.run(.requestCorrection(items: ["more"]), on: "r1", by: "review-officer")
         }
@@ -131,14 +136,25 @@ import _CaseLedgerTestSupport
         try h.run(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
         #expect(h.state("r1")?.deadline("AR7.standard")?.end.nominalLastDay == County.date(2025, 5, 2))
         let noApprover = DeadlineExtension(deadline: "AR7.standard", by: .days(30), noticeSentAt: h.now)
-        expectRejected(.missingField, rule: "AR7") { try h.run(.extendDeadline(noApprover), on: "r1", by: "review-officer") }
-        let notHead = DeadlineExtension(deadline: "AR7.standard", by: .days(30), approver: "review-officer", noticeSentAt: h.now)
-        expectRejected(.ruleViolation, rule: "AR7") { try h.run(.extendDeadline(notHead), on: "r1", by: "review-officer") }
-        let tooLong = DeadlineExtension(deadline: "AR7.standard", by: .days(31), approver: "review-head", noticeSentAt: h.now)
-        expectRejected(.ruleViolation, rule: "AR7") { try h.run(.extendDeadline(tooLong), on: "r1", by: "review-officer") }
+        expectRejected(.missingField, rule: "AR7") {
+            try h.run(.extendDeadline(noApprover), on: "r1", by: "review-officer")
+        }
+        let notHead = DeadlineExtension(
+            deadline: "AR7.standard", by: .days(30), approver: "review-officer", noticeSentAt: h.now)
+        expectRejected(.ruleViolation, rule: "AR7") {
+            try h.run(.extendDeadline(notHead), on: "r1", by: "review-officer")
+        }
+        let tooLong = DeadlineExtension(
+            deadline: "AR7.standard", by: .days(31), approver: "review-head", noticeSentAt: h.now)
+        expectRejected(.ruleViolation, rule: "AR7") {
+            try h.run(.extendDeadline(tooLong), on: "r1", by: "review-officer")
+        }
         let noNotice = DeadlineExtension(deadline: "AR7.standard", by: .days(30), approver: "review-head")
-        expectRejected(.missingField, rule: "AR7") { try h.run(.extendDeadline(noNotice), on: "r1", by: "review-officer") }
-        let good = DeadlineExtension(deadline: "AR7.standard", by: .days(30), approver: "review-head", noticeSentAt: h.now)
+        expectRejected(.missingField, rule: "AR7") {
+            try h.run(.extendDeadline(noNotice), on: "r1", by: "review-officer")
+        }
+        let good = DeadlineExtension(
+            deadline: "AR7.standard", by: .days(30), approver: "review-head", noticeSentAt: h.now)
         try h.run(.extendDeadline(good), on: "r1", by: "review-officer")
         #expect(h.state("r1")?.deadline("AR7.standard")?.end.nominalLastDay == County.date(2025, 6, 1))
         expectRejected(.ruleViolation, rule: "AR7") { try h.run(.extendDeadline(good), on: "r1", by: "review-officer") }
@@ -148,12 +164,18 @@ import _CaseLedgerTestSupport
         #expect(h.state("r2")?.deadline("AR7.simplified")?.end.nominalLastDay == County.date(2025, 4, 2))
         #expect(h.state("r2")?.deadline("AR7.standard") == nil)
         expectRejected(.ruleViolation, rule: "AR7") {
-            try h.run(.extendDeadline(DeadlineExtension(deadline: "AR7.simplified", by: .days(10), approver: "review-head", noticeSentAt: h.now)), on: "r2", by: "review-officer")
+            try h.run(
+                .extendDeadline(
+                    DeadlineExtension(
+                        deadline: "AR7.simplified", by: .days(10), approver: "review-head", noticeSentAt: h.now)),
+                on: "r2", by: "review-officer")
         }
         try h.run(.convertToStandard(reason: "facts disputed"), on: "r2", by: "review-officer")
         #expect(h.state("r2")?.deadline("AR7.simplified")?.status == .stopped)
         #expect(h.state("r2")?.deadline("AR7.standard")?.status == .running)
-        expectRejected(.ruleViolation, rule: "AR7") { try h.run(.convertToStandard(reason: "again"), on: "r2", by: "review-officer") }
+        expectRejected(.ruleViolation, rule: "AR7") {
+            try h.run(.convertToStandard(reason: "again"), on: "r2", by: "review-officer")
+        }
     }
 
     @Test("AR8: mediation inside review pauses the decision clock; settlement withdraws the case")
@@ -194,7 +216,8 @@ import _CaseLedgerTestSupport
 
     @Test("AR10: the 3/5/7/10-day periods of the review law are working days; 30 and 60 are calendar days")
     func ar10() throws {
-        let definition = try #require(DefinitionRegistry.national().inForce(kind: .administrativeReview, on: County.date(2025, 1, 1)))
+        let definition = try #require(
+            DefinitionRegistry.national().inForce(kind: .administrativeReview, on: County.date(2025, 1, 1)))
         #expect(definition.deadline("AR5.acceptance")?.period == .workingDays(5))
         #expect(definition.deadline("AR5.correction")?.period == .workingDays(10))
         #expect(definition.deadline("AR7.standard")?.period == .days(60))

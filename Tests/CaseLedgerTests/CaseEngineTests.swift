@@ -1,0 +1,262 @@
+import CaseLedger
+import CaseLedgerLog
+import CaseLedgerWorkflow
+import Logging
+import Testing
+import _CaseLedgerTestSupport
+
+/// The engine on a real LMDB log: commands checked, then appended; replay, ticks and races.
+@Suite struct CaseEngineTests {
+    static func engine(_ log: LMDBEventLog, clock: ManualClock) throws -> CaseEngine {
+        let configuration = CaseEngine.Configuration(
+            directory: County.directory, calendar: try HolidayCalendar.chinaMainland(),
+            definitions: try DefinitionRegistry.national())
+        return CaseEngine(log: log, configuration: configuration, clock: clock, logger: Logger(label: "test"))
+    }
+
+    static func clock(_ instant: Instant = County.at(2025, 3, 3)) -> ManualClock {
+        ManualClock(Timestamp(instant))
+    }
+
+    static func withEngine(_ body: (CaseEngine, LMDBEventLog, ManualClock, TemporaryDirectory) async throws -> Void)
+        async throws
+    {
+        try await withTemporaryDirectory { dir in
+            let log = try LMDBEventLog.open(at: dir.path)
+            defer { log.close() }
+            let clock = Self.clock()
+            try await body(try engine(log, clock: clock), log, clock, dir)
+        }
+    }
+
+    @Test("A command becomes events in the case's stream; a rejected one writes nothing")
+    func commandsBecomeEvents() async throws {
+        try await Self.withEngine { engine, log, _, _ in
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1")
+            let outcome = try await engine.execute(
+                .startMediation(mediators: ["m-v1"], chosenByParties: false), on: "c1", by: "m-v1")
+            #expect(outcome.state.state == "mediating")
+            let events = try log.read(stream: "case-c1", from: 1, direction: .forwards, limit: 100)
+            #expect(events.map(\.type) == ["registered", "deadlineSet", "mediationStarted"])
+            #expect(events.last?.actor.userID == "m-v1")
+            #expect(events.last?.actor.unit == "v1")
+            let head = try log.head()
+            await #expect(throws: WorkflowError.self) {
+                try await engine.execute(
+                    .escalate(
+                        Escalation(
+                            toUnit: "centre", toPerson: "m-county", reason: .complex,
+                            consentingParties: County.bothParties)),
+                    on: "c1", by: "m-v1")
+            }
+            #expect(try log.head() == head)
+            #expect(try log.verify().isValid)
+        }
+    }
+
+    @Test("A referral writes the closing, the linked case and the legal aid case in one atomic append")
+    func referralIsAtomic() async throws {
+        try await Self.withEngine { engine, log, _, _ in
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1", dispute: .labour)), on: "m1",
+                by: "m-v1")
+            try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "m1", by: "m-v1")
+            try await engine.execute(
+                .declareFailure(rightsNotice: "told", suggestedRoute: .labourArbitration), on: "m1", by: "m-v1")
+            let aid = AidAttachment(
+                aidCase: "m1-aid", centre: "aid", owner: "aid-staff",
+                application: LegalAidApplication(
+                    matter: .labour, exemption: .migrantWorkerWages, exemptionEvidence: "wage list"))
+            let outcome = try await engine.execute(
+                .refer(
+                    Referral(
+                        route: .labourArbitration, newCase: "m1-arb", toUnit: "labour", toPerson: "labour-clerk",
+                        legalAid: aid)),
+                on: "m1", by: "m-v1")
+            let written = outcome.records.reduce(0) { $0 + $1.records.count }
+            #expect(outcome.positions.count == written)
+            #expect(outcome.records.map(\.caseID) == ["m1", "m1-arb", "m1-aid"])
+            let batch = try log.read(from: outcome.positions.lowerBound, direction: .forwards, limit: written)
+            #expect(Set(batch.map(\.streamID)) == ["case-m1", "case-m1-arb", "case-m1-aid"])
+            #expect(Set(batch.compactMap(\.correlationID)).count == 1)
+            #expect(try engine.state(of: "m1-arb")?.links.contains(CaseLink(.referredFrom, "m1")) == true)
+            #expect(try engine.state(of: "m1")?.state == "closed")
+        }
+    }
+
+    @Test("Replaying the log rebuilds exactly the live states, after a restart too")
+    func replayEqualsLive() async throws {
+        try await withTemporaryDirectory { dir in
+            let clock = Self.clock()
+            var live: [CaseID: CaseState] = [:]
+            do {
+                let log = try LMDBEventLog.open(at: dir.path)
+                defer { log.close() }
+                let engine = try Self.engine(log, clock: clock)
+                try await engine.execute(
+                    .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1")
+                try await engine.execute(
+                    .startMediation(mediators: ["m-v1"], chosenByParties: false), on: "c1", by: "m-v1")
+                clock.advance(microseconds: 86_400_000_000)
+                try await engine.execute(.reachAgreement(form: .written, terms: "repair"), on: "c1", by: "m-v1")
+                for signer: Signer in [.party("p-a"), .party("p-b"), .mediator("m-v1"), .committeeSeal] {
+                    try await engine.execute(.signAgreement(signer), on: "c1", by: "m-v1")
+                }
+                try await engine.execute(
+                    .register(
+                        County.registration(
+                            .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
+                            review: ReviewApplication(
+                                actReference: "act-1", respondent: "bureau", actDate: County.date(2025, 2, 20),
+                                knownOn: County.date(2025, 2, 20)))),
+                    on: "r1", by: "review-officer")
+                try await engine.execute(.acceptReview(procedure: .simplified), on: "r1", by: "review-officer")
+                clock.advance(microseconds: 40 * 86_400_000_000)
+                try await engine.tick()
+                for id: CaseID in ["c1", "r1"] { live[id] = try engine.state(of: id) }
+                #expect(live["r1"]?.deadline("AR7.simplified")?.status == .breached)
+            }
+            let log = try LMDBEventLog.open(at: dir.path)
+            defer { log.close() }
+            let reopened = try Self.engine(log, clock: clock)
+            for (id, state) in live {
+                #expect(try reopened.state(of: id) == state)
+                #expect(try reopened.replayState(of: id) == state)
+            }
+        }
+    }
+
+    @Test("tick(now) fires each due clock once, the same way on identical logs; a second tick writes nothing")
+    func tickIsDeterministic() async throws {
+        var runs: [[WorkflowRecord]] = []
+        for _ in 0..<2 {
+            try await Self.withEngine { engine, log, clock, _ in
+                for i in 0..<5 {
+                    try await engine.execute(
+                        .register(
+                            County.registration(
+                                .administrativeReview, unit: "review", owner: "review-officer",
+                                dispute: .administrativeAct,
+                                review: ReviewApplication(
+                                    actReference: "act-\(i)", respondent: "bureau", actDate: County.date(2025, 2, 20),
+                                    knownOn: County.date(2025, 2, 20)))),
+                        on: CaseID("r\(i)"), by: "review-officer")
+                    clock.advance(microseconds: 3_600_000_000)
+                }
+                let report = try await engine.tick(now: County.at(2025, 3, 20))
+                #expect(report.cases == 5)
+                #expect(report.automaticCommands == 5)  // five deemed acceptances
+                let head = try log.head()
+                let again = try await engine.tick(now: County.at(2025, 3, 20))
+                #expect(again.events == 0)
+                #expect(try log.head() == head)
+                var records: [WorkflowRecord] = []
+                for i in 0..<5 { records += try engine.history(of: CaseID("r\(i)")) }
+                #expect(records.filter { $0.transition == "deemAccept" }.count == 5)
+                runs.append(records)
+            }
+        }
+        #expect(runs[0] == runs[1])
+    }
+
+    @Test("A reopened engine finds due clocks by scanning the log")
+    func tickAfterRestart() async throws {
+        try await withTemporaryDirectory { dir in
+            let clock = Self.clock()
+            do {
+                let log = try LMDBEventLog.open(at: dir.path)
+                defer { log.close() }
+                let engine = try Self.engine(log, clock: clock)
+                try await engine.execute(
+                    .register(County.registration(.labourMediation, unit: "v1", owner: "m-v1", dispute: .labour)),
+                    on: "l1", by: "m-v1")
+            }
+            let log = try LMDBEventLog.open(at: dir.path)
+            defer { log.close() }
+            let engine = try Self.engine(log, clock: clock)
+            let report = try await engine.tick(now: County.at(2025, 3, 25))
+            #expect(report.breaches >= 1)
+            #expect(try engine.state(of: "l1")?.openedRoutes == ["arbitration"])
+        }
+    }
+
+    @Test("Concurrent commands on one case are decided one after another: versions stay gap-free")
+    func concurrentCommands() async throws {
+        try await Self.withEngine { engine, log, _, _ in
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1")
+            try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "c1", by: "m-v1")
+            try await engine.execute(.reachAgreement(form: .written, terms: "t"), on: "c1", by: "m-v1")
+            // Four signatures race, plus 40 registrations of other cases; each signature lands exactly once.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for signer: Signer in [.party("p-a"), .party("p-b"), .mediator("m-v1"), .committeeSeal] {
+                    group.addTask { try await engine.execute(.signAgreement(signer), on: "c1", by: "m-v1") }
+                }
+                for i in 0..<40 {
+                    group.addTask {
+                        try await engine.execute(
+                            .register(
+                                County.registration(
+                                    .peopleMediation, unit: "v2", owner: "m-v2", division: County.village2)),
+                            on: CaseID("x\(i)"), by: "m-v2")
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let state = try #require(try engine.replayState(of: "c1"))
+            #expect(state.agreement?.effectiveAt != nil)
+            #expect(state.version == (try log.version(ofStream: "case-c1")))
+            #expect(try engine.history(of: "c1").filter { $0.event.name == "agreementSigned" }.count == 4)
+            #expect(try engine.history(of: "c1").filter { $0.event.name == "agreementTookEffect" }.count == 1)
+            #expect(try log.verify().isValid)
+        }
+    }
+
+    @Test("An idempotency key makes a repeated command a no-op")
+    func idempotentCommands() async throws {
+        try await Self.withEngine { engine, log, _, _ in
+            let command = CaseCommand.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1"))
+            let first = try await engine.execute(command, on: "c1", by: "m-v1", idempotencyKey: "intake-42")
+            let second = try await engine.execute(command, on: "c1", by: "m-v1", idempotencyKey: "intake-42")
+            #expect(second.wasDuplicate)
+            #expect(second.positions == first.positions)
+            #expect(try log.version(ofStream: "case-c1") == first.state.version)
+        }
+    }
+
+    @Test("AR4 locks live in the log: a filed suit blocks a later review of the same act")
+    func proceedingLockInTheLog() async throws {
+        try await Self.withEngine { engine, log, _, _ in
+            let act = ReviewApplication(
+                actReference: "act-9", respondent: "bureau", actDate: County.date(2025, 2, 20),
+                knownOn: County.date(2025, 2, 20))
+            try await engine.execute(
+                .register(
+                    County.registration(.peopleMediation, unit: "v1", owner: "m-v1", dispute: .administrativeAct)),
+                on: "m1", by: "m-v1")
+            try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "m1", by: "m-v1")
+            try await engine.execute(
+                .declareFailure(rightsNotice: "told", suggestedRoute: .administrativeLitigation), on: "m1", by: "m-v1")
+            try await engine.execute(
+                .refer(
+                    Referral(
+                        route: .administrativeLitigation, newCase: "s1", toUnit: "court", toPerson: "court-clerk",
+                        review: act)),
+                on: "m1", by: "m-v1")
+            try await engine.execute(.recordCourtFiling(court: "County court"), on: "s1", by: "court-clerk")
+            #expect(try log.version(ofStream: "lock-act-act-9") == 1)
+            do {
+                try await engine.execute(
+                    .register(
+                        County.registration(
+                            .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
+                            review: act)),
+                    on: "r1", by: "review-officer")
+                Issue.record("a review was registered during a suit")
+            } catch {
+                #expect((error as? WorkflowError)?.rule == "AR4")
+            }
+        }
+    }
+}
