@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(name: "CaseLedger", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The baseline is written directly against LMDB's C API, from the same system library.
@@ -24,6 +25,9 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "CaseLedgerLog", package: "CaseLedger"),
+                .product(name: "CaseLedgerWorkflow", package: "CaseLedger"),
+                .product(name: "CaseLedger", package: "CaseLedger"),
+                .product(name: "Logging", package: "swift-log"),
                 "CBenchLMDB",
             ],
             path: "Benchmarks/EventLogBenchmarks",

@@ -25,7 +25,11 @@ EVENTS_PER_ITERATION = {
     "Scan.CaseLedger.view1M": 1_000_000,
     "Scan.RawLMDB.cursor1M": 1_000_000,
     "Scan.RawLMDB.cursorEveryLine1M": 1_000_000,
+    # 64 clients × (register, startMediation, reachAgreement, close, evaluate) = 320 commands, 576 events.
+    "Command.CaseLedger.durable.concurrent64x5": 576,
 }
+
+COMMANDS_PER_ITERATION = {"Command.CaseLedger.durable.concurrent64x5": 320}
 
 # (label, numerator, denominator, target ratio or None)
 RATIOS = [
@@ -43,6 +47,12 @@ RATIOS = [
      "Scan.RawLMDB.cursor1M", 0.30),
     ("Full scan, RecordedEvent values (read batches) vs raw cursor scan", "Scan.CaseLedger.decode1M",
      "Scan.RawLMDB.cursor1M", 0.30),
+    ("Workflow commands, 64 clients (check + durable append) vs raw LMDB batched (1,000/txn)",
+     "Command.CaseLedger.durable.concurrent64x5", "Append.RawLMDB.durable.batch1000", 0.25),
+    ("Workflow commands, 64 clients vs raw LMDB batched (100/txn)",
+     "Command.CaseLedger.durable.concurrent64x5", "Append.RawLMDB.durable.batch100", None),
+    ("Workflow commands, 64 clients vs 64 concurrent raw appends through the log",
+     "Command.CaseLedger.durable.concurrent64x5", "Append.CaseLedger.durable.concurrent64x1", None),
 ]
 
 
@@ -74,6 +84,8 @@ def main(argv):
     print("|---|---:|---:|---:|")
     for name in EVENTS_PER_ITERATION:
         print(f"| `{name}` | {EVENTS_PER_ITERATION[name]:,} | {medians_us[name]:,.1f} µs | {rate[name]:,.0f} |")
+    for name, commands in COMMANDS_PER_ITERATION.items():
+        print(f"\n`{name}`: {commands / (medians_us[name] / 1e6):,.0f} commands / s")
     print()
     print("| Ratio | value | target | met |")
     print("|---|---:|---:|:---:|")

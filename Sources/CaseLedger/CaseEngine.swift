@@ -175,9 +175,8 @@ public final class CaseEngine: Sendable {
         for decision: Decision, lockVersions: [String: UInt64], actorUnit: UnitID?, idempotencyKey: String?,
         caseID: CaseID
     ) throws(WorkflowError) -> AppendRequest {
-        let correlation = UUID()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let correlation = UUID.randomV4()
+        let encoder = StreamingJSONEncoder()
         var streams: [StreamAppend] = []
         do {
             for c in decision.cases where !c.records.isEmpty {
@@ -186,7 +185,7 @@ public final class CaseEngine: Sendable {
                     NewEvent(
                         type: record.event.name, schemaVersion: 1,
                         actor: EventActor(userID: record.actor.rawValue, role: "", unit: unit),
-                        correlationID: correlation, payload: Array(try encoder.encode(record)))
+                        correlationID: correlation, payload: try encoder.encode(record))
                 }
                 streams.append(
                     StreamAppend(
@@ -203,7 +202,7 @@ public final class CaseEngine: Sendable {
                         events: [
                             NewEvent(
                                 type: "proceedingLock", actor: EventActor(userID: "system", role: "", unit: ""),
-                                correlationID: correlation, payload: Array(try encoder.encode(lock)))
+                                correlationID: correlation, payload: try encoder.encode(lock))
                         ]))
             }
         } catch {

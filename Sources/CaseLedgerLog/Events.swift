@@ -85,7 +85,7 @@ public struct NewEvent: Sendable, Hashable {
     public var payload: [UInt8]
 
     public init(
-        id: UUID = UUID(), type: String, schemaVersion: UInt32 = 1, actor: EventActor,
+        id: UUID = .randomV4(), type: String, schemaVersion: UInt32 = 1, actor: EventActor,
         correlationID: UUID? = nil, causationID: UUID? = nil, metadata: [UInt8] = [], payload: [UInt8]
     ) {
         self.id = id

@@ -306,3 +306,17 @@ func appendUntilFailure(_ log: LMDBEventLog, payloadBytes: Int, eventsPerAppend:
     }
     return (appended, nil)
 }
+
+@Suite struct RandomUUIDTests {
+    @Test func randomUUIDsAreVersion4AndDistinct() {
+        var seen = Set<UUID>()
+        for _ in 0..<10_000 {
+            let id = UUID.randomV4()
+            #expect(id.uuid.6 >> 4 == 4)
+            #expect(id.uuid.8 >> 6 == 0b10)
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
+        #expect(UUID.randomV4().uuidString.count == 36)
+    }
+}

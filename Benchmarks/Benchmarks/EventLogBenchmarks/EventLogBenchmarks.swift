@@ -297,6 +297,10 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // End-to-end workflow commands from 64 concurrent clients (WorkflowBenchmarks.swift).
+    registerWorkflowBenchmarks()
+    registerWorkflowCPUBenchmarks()
+
     // Full scans of 1M events.
     let openLog: @Sendable (String) throws -> LMDBEventLog = { try LMDBEventLog.open(at: $0, mode: .readOnly) }
     let closeLog: @Sendable (LMDBEventLog) -> Void = { $0.close() }
