@@ -204,7 +204,7 @@ public enum BuiltInDefinitions {
                 T(
                     "convertToStandard", from: ["accepted"], rules: ["AR7"], guards: ["simplifiedProcedure"],
                     requires: ["reason"]),
-                T("extendDeadline", from: ["accepted"], rules: ["AR7"]),
+                T("extendDeadline", from: ["accepted", "correcting"], rules: ["AR5", "AR7"]),
                 T("startReviewMediation", from: ["accepted"], to: "mediating", rules: ["AR8"]),
                 T(
                     "concludeReviewMediation", from: ["mediating"], to: "closed", rules: ["AR8"],

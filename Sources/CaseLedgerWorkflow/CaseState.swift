@@ -177,14 +177,15 @@ public struct CaseState: Sendable, Hashable {
             reportedToGovernment = true
         case .reportedToPolice:
             reportedToPolice = true
-        case .escalated(_, let to, let toUnit, let toPerson, _, _):
+        case .escalated(_, let to, let toUnit, let toPerson, let reason, _):
             level = to
             unit = toUnit
             owner = toPerson
             escalations += 1
             mediators = []
             failure = nil
-            endedBy = nil
+            // A consented escalation continues mediation; a risk move (PM7) does not override a party's ending.
+            if reason != .riskOfEscalation { endedBy = nil }
         case .mediationFailed(_, let route):
             failure = route
         case .agreementReached(let form, let terms):

@@ -96,6 +96,10 @@ extension Decider {
             if let party = state.refusedBy.first {
                 throw violation("PM4", "party '\(party)' refused mediation, so mediation may not take place")
             }
+            if let party = state.endedBy {
+                throw violation(
+                    "PM4", "party '\(party)' ended the mediation; it starts again only after an escalation they consent to")
+            }
         case .mediatorsOfCommittee:
             guard case .startMediation(let mediators, _) = command else { return }
             guard !mediators.isEmpty else { throw fail(.missingField, rule: "PM3", "name at least one mediator") }
@@ -206,10 +210,13 @@ extension Decider {
             guard let person = directory.person(currentActor), let centre = directory.unit(state.unit) else {
                 throw fail(.notAuthorized, rule: "LA11", "the objection is decided by the justice bureau")
             }
-            let isBureau = person.units.contains { id in
-                guard let u = directory.unit(id) else { return false }
-                return u.kind == .justiceBureau && u.division.contains(centre.division)
-            }
+            // The bureau that set up the centre: the justice bureau of the centre's own division, through its head.
+            let isBureau =
+                person.roles.contains(.head)
+                && person.units.contains { id in
+                    guard let u = directory.unit(id) else { return false }
+                    return u.kind == .justiceBureau && u.division == centre.division
+                }
             guard isBureau else {
                 throw violation(
                     "LA11",

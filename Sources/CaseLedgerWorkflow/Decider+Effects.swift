@@ -20,6 +20,10 @@ extension Decider {
                 throw violation(
                     "PM12", "a hand-off keeps the case at \(state.level) level; moving levels is an escalation")
             }
+            if state.kind.isMediation, !unit.division.contains(state.division) {
+                throw violation(
+                    "PM12", "unit '\(toUnit)' (\(unit.division)) does not cover the dispute's place \(state.division)")
+            }
             guard toUnit != state.unit || toPerson != state.owner else {
                 throw fail(.invalidField, "the case is already owned by '\(toPerson)' of '\(toUnit)'")
             }

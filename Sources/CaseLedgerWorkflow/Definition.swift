@@ -130,7 +130,7 @@ public struct DeadlineSpec: Sendable, Hashable, Codable {
 /// the escalation ladder. Definitions are versioned; a case keeps the version it was registered under.
 public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var kind: CaseKind
-    /// The version, e.g. `national-2024.1`, or `national-2024.1+330100` for a regional override.
+    /// The version, e.g. `cn-2024.1`, or `cn-2024.1+hz-2025.1` for a regional override.
     public var version: String
     /// Cases registered on or after this date (local) use this version (until a later one takes effect).
     public var effectiveFrom: CivilDate

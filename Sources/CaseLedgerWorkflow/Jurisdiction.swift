@@ -227,15 +227,17 @@ public struct Directory: Sendable, Hashable {
     public func unit(_ id: UnitID) -> Unit? { units[id] }
     public func person(_ id: PersonID) -> Person? { persons[id] }
 
-    /// Whether `person` may act for `unit`: a member of it, or the head of a unit of the same kind or a justice
-    /// bureau whose division contains the unit's division.
+    /// Whether `person` may act for `unit`: a member of it; the head of a justice bureau whose division contains
+    /// the unit's division (the bureau runs the units of its area, its own level included); or the head of a unit of
+    /// the same kind at a higher level whose division contains it.
     public func mayAct(_ person: PersonID, for unit: UnitID) -> Bool {
         guard let who = persons[person], let target = units[unit] else { return false }
         if who.units.contains(unit) { return true }
         guard who.roles.contains(.head) else { return false }
         return who.units.contains { id in
-            guard let own = units[id], own.level > target.level else { return false }
-            return (own.kind == .justiceBureau || own.kind == target.kind) && own.division.contains(target.division)
+            guard let own = units[id], own.division.contains(target.division) else { return false }
+            if own.kind == .justiceBureau { return own.level >= target.level }
+            return own.kind == target.kind && own.level > target.level
         }
     }
 }

@@ -22,6 +22,13 @@ import _CaseLedgerTestSupport
         try h.run(.endMediationAtPartyRequest(party: "p-a"), on: "c2", by: "m-v1")
         #expect(h.state("c2")?.state == "terminated")
         #expect(h.state("c2")?.endedBy == "p-a")
+        // A risk move to the county does not override the party's ending: mediation does not restart.
+        try h.run(
+            .flagRisk(RiskReport(risk: .massIncident, note: "crowd", government: "Township 1 government", police: nil, toUnit: "centre", toPerson: "m-county")),
+            on: "c2", by: "m-v1")
+        expectRejected(.ruleViolation, rule: "PM4") {
+            try h.run(.startMediation(mediators: ["m-county"], chosenByParties: false), on: "c2", by: "m-county")
+        }
 
         try h.failed("c3")
         expectRejected(.ruleViolation, rule: "PM4") {
@@ -274,6 +281,9 @@ import _CaseLedgerTestSupport
         try h.mediating("c3")
         expectRejected(.ruleViolation, rule: "PM12") {
             try h.run(.handOff(toUnit: "t1", toPerson: "m-t1", reason: "busy"), on: "c3", by: "m-v1")
+        }
+        expectRejected(.ruleViolation, rule: "PM12") {
+            try h.run(.handOff(toUnit: "v3", toPerson: "m-v3", reason: "busy"), on: "c3", by: "m-v1")
         }
         try h.run(.handOff(toUnit: "v1", toPerson: "m-v1b", reason: "leave"), on: "c3", by: "m-v1")
         #expect(h.state("c3")?.owner == "m-v1b")

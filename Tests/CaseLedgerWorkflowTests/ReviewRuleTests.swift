@@ -123,7 +123,15 @@ import _CaseLedgerTestSupport
         var h = try makeHarness()
         try Self.register(&h, "r1")
         try h.run(.requestCorrection(items: ["attach the notice"]), on: "r1", by: "review-officer")
+        // The correction period can be extended once.
+        try h.run(.extendDeadline(DeadlineExtension(deadline: "AR5.correction", by: .workingDays(5))), on: "r1", by: "review-officer")
+        expectRejected(.ruleViolation, rule: "AR5") {
+            try h.run(.extendDeadline(DeadlineExtension(deadline: "AR5.correction", by: .workingDays(5))), on: "r1", by: "review-officer")
+        }
         h.advance(days: 20)
+        try h.tick()
+        #expect(h.state("r1")?.state == "correcting")  // 15 working days from 03-03 end on 03-24
+        h.advance(days: 2)
         try h.tick()
         #expect(h.state("r1")?.state == "closed")
         #expect(h.events("r1").contains("deemedAbandoned"))
