@@ -58,6 +58,12 @@ public final class CaseEngine: Sendable {
         configuration.withLock { $0.directory = directory }
     }
 
+    /// Replaces the holiday calendar, e.g. when the State Council publishes next year's notice. Clocks counted
+    /// provisionally are counted again when their case is next ticked or commanded.
+    public func updateCalendar(_ calendar: HolidayCalendar) {
+        configuration.withLock { $0.calendar = calendar }
+    }
+
     /// The log stream of a case.
     public static func streamID(of caseID: CaseID) -> String { "case-\(caseID.rawValue)" }
 
@@ -131,6 +137,7 @@ public final class CaseEngine: Sendable {
                 return Outcome(state: current, records: [], positions: result.positions, wasDuplicate: true)
             }
             remember(decision.states, capacity: config.cacheCapacity)
+            warnAboutProvisionalClocks(decision)
             guard let after = decision.states[caseID] else {
                 throw WorkflowError(.corruptHistory, case: caseID, "the decision lost its own case")
             }
@@ -159,6 +166,25 @@ public final class CaseEngine: Sendable {
             return try log.appendResult(forIdempotencyKey: key)
         } catch {
             throw WorkflowError(.storage, case: caseID, "looking up the idempotency key failed: \(error)")
+        }
+    }
+
+    /// Logs a warning for each clock counted in a year the holiday calendar does not cover.
+    private func warnAboutProvisionalClocks(_ decision: Decision) {
+        for c in decision.cases {
+            for record in c.records {
+                let end: PeriodEnd
+                let id: String
+                switch record.event {
+                case .deadlineSet(let d): (end, id) = (d.end, d.id)
+                case .deadlineResumed(let i, let e), .deadlineExtended(let i, _, let e, _, _): (end, id) = (e, i)
+                default: continue
+                }
+                guard end.provisional else { continue }
+                logger.warning(
+                    "clock counted without the holiday notice for its year; it is provisional until that year is loaded",
+                    metadata: ["case.id": "\(c.caseID)", "deadline": "\(id)", "due": "\(end.dueAt)"])
+            }
         }
     }
 

@@ -7,22 +7,27 @@ extension HolidayCalendar {
     /// 国办发明电〔2023〕7号, 〔2024〕12号 and 〔2025〕7号.
     ///
     /// - Throws: ``CalendarError`` only if the shipped data were damaged.
-    public static func chinaMainland(weekendsRollForward: Bool = true) throws(CalendarError) -> HolidayCalendar {
-        try HolidayCalendar(yaml: chinaMainlandHolidaysYAML, weekendsRollForward: weekendsRollForward)
+    public static func chinaMainland(
+        weekendsRollForward: Bool = true, beyondCoverage: BeyondCoverage = .refuse
+    ) throws(CalendarError) -> HolidayCalendar {
+        try HolidayCalendar(
+            yaml: chinaMainlandHolidaysYAML, weekendsRollForward: weekendsRollForward, beyondCoverage: beyondCoverage)
     }
 
     /// Loads a calendar from YAML in the shipped file's shape: a map from year to `rest_days`, `working_days`
     /// (ISO dates) and `notice`.
     ///
     /// - Throws: ``CalendarError`` with code `invalidData` naming what is wrong.
-    public init(yaml: String, weekendsRollForward: Bool = true) throws(CalendarError) {
+    public init(yaml: String, weekendsRollForward: Bool = true, beyondCoverage: BeyondCoverage = .refuse)
+        throws(CalendarError)
+    {
         let years: [Int: Year]
         do {
             years = try YAMLDecoder().decode([Int: Year].self, from: yaml)
         } catch {
             throw CalendarError(.invalidData, "the holiday calendar YAML does not decode: \(error)")
         }
-        try self.init(years: years, weekendsRollForward: weekendsRollForward)
+        try self.init(years: years, weekendsRollForward: weekendsRollForward, beyondCoverage: beyondCoverage)
     }
 }
 

@@ -277,6 +277,11 @@ public struct CaseState: Sendable, Hashable {
             update(id) { $0.status = .breached }
         case .deadlineStopped(let id):
             update(id) { $0.status = .stopped }
+        case .deadlineRecounted(let id, let end):
+            update(id) {
+                $0.end = end
+                $0.warned = false
+            }
         }
     }
 

@@ -98,7 +98,8 @@ extension Decider {
             }
             if let party = state.endedBy {
                 throw violation(
-                    "PM4", "party '\(party)' ended the mediation; it starts again only after an escalation they consent to")
+                    "PM4",
+                    "party '\(party)' ended the mediation; it starts again only after an escalation they consent to")
             }
         case .mediatorsOfCommittee:
             guard case .startMediation(let mediators, _) = command else { return }

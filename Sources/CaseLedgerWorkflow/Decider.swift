@@ -277,6 +277,7 @@ struct Decider {
 
     /// Fires the warnings and breaches due at `now`, earliest first, and the commands attached to breaches.
     mutating func fireDueClocks() throws(WorkflowError) {
+        try recountProvisionalClocks()
         let due = state.deadlines.filter { $0.status == .running && $0.fires }
             .sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
         for snapshot in due {
@@ -295,6 +296,22 @@ struct Decider {
                 {
                     try d.handle(command)
                 }
+            }
+        }
+    }
+
+    /// Day, month and year clocks counted provisionally (a year the calendar did not cover) are counted again once
+    /// the calendar covers their last day. Working-day clocks keep their provisional end (documented).
+    mutating func recountProvisionalClocks() throws(WorkflowError) {
+        for deadline in state.deadlines where deadline.isOpen && deadline.end.provisional {
+            guard deadline.unit != .workingDays, deadline.unit != .hours,
+                context.calendar.years[deadline.end.nominalLastDay.year] != nil
+            else { continue }
+            var calendar = context.calendar
+            calendar.beyondCoverage = .refuse
+            guard let end = try? calendar.settle(deadline.end.nominalLastDay), !end.provisional else { continue }
+            try asSystem { (d: inout Decider) throws(WorkflowError) in
+                try d.emit(.deadlineRecounted(id: deadline.id, end: end))
             }
         }
     }

@@ -96,6 +96,8 @@ public enum CaseEvent: Sendable, Hashable, Codable {
     case deadlineApproaching(id: String, dueAt: Instant)
     case deadlineBreached(id: String, dueAt: Instant)
     case deadlineStopped(id: String)
+    /// A provisional end counted again once the holiday calendar covers its year.
+    case deadlineRecounted(id: String, end: PeriodEnd)
 
     /// The event's name, used as the log's event type.
     public var name: String {
@@ -169,6 +171,7 @@ public enum CaseEvent: Sendable, Hashable, Codable {
         case .deadlineApproaching: return "deadlineApproaching"
         case .deadlineBreached: return "deadlineBreached"
         case .deadlineStopped: return "deadlineStopped"
+        case .deadlineRecounted: return "deadlineRecounted"
         }
     }
 }

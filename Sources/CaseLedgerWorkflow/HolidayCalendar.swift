@@ -25,8 +25,21 @@ public struct HolidayCalendar: Sendable, Hashable {
         }
     }
 
+    /// What to do with a date in a year the calendar does not cover.
+    public enum BeyondCoverage: String, Sendable, Hashable, Codable {
+        /// Throw ``CalendarError`` (code `notCovered`): the command that needs the date is refused until the year's
+        /// notice is loaded. The default.
+        case refuse
+        /// Count such dates with ordinary weeks (weekends rest, no holidays, no swaps) and mark every period end
+        /// that depends on them ``PeriodEnd/provisional``. Once the year is loaded, day, month and year clocks are
+        /// recounted by the next tick; working-day clocks keep their provisional end.
+        case provisional
+    }
+
     /// The years, by calendar year.
     public let years: [Int: Year]
+    /// What happens to dates outside ``years``.
+    public var beyondCoverage: BeyondCoverage
     /// Whether an ordinary Saturday or Sunday counts as a rest day for the end-of-period roll-forward
     /// (legal-rules.md §3.8, UNVERIFIED; believed default `true`).
     public var weekendsRollForward: Bool
@@ -37,7 +50,9 @@ public struct HolidayCalendar: Sendable, Hashable {
     /// a weekend day, and that no day is both a rest day and a working day.
     ///
     /// - Throws: ``CalendarError`` naming the first bad date.
-    public init(years: [Int: Year], weekendsRollForward: Bool = true) throws(CalendarError) {
+    public init(years: [Int: Year], weekendsRollForward: Bool = true, beyondCoverage: BeyondCoverage = .refuse)
+        throws(CalendarError)
+    {
         var rest = Set<Int>()
         var work = Set<Int>()
         for (year, entry) in years.sorted(by: { $0.key < $1.key }) {
@@ -66,6 +81,7 @@ public struct HolidayCalendar: Sendable, Hashable {
         }
         self.years = years
         self.weekendsRollForward = weekendsRollForward
+        self.beyondCoverage = beyondCoverage
         self.restDays = rest
         self.workingDays = work
     }
@@ -76,8 +92,13 @@ public struct HolidayCalendar: Sendable, Hashable {
         return first...last
     }
 
+    /// Whether every year from `from` through `through` is loaded.
+    public func covers(from: CivilDate, through: CivilDate) -> Bool {
+        (min(from.year, through.year)...max(from.year, through.year)).allSatisfy { years[$0] != nil }
+    }
+
     private func requireCovered(_ date: CivilDate) throws(CalendarError) {
-        guard years[date.year] != nil else {
+        guard years[date.year] != nil || beyondCoverage == .provisional else {
             let covered = coveredYears.map { "\($0.lowerBound)–\($0.upperBound)" } ?? "no year"
             throw CalendarError(
                 .notCovered,

@@ -45,10 +45,30 @@ public struct PeriodEnd: Sendable, Hashable, Codable {
     /// The moment the period ends: 24:00 local on the last day after roll-forward, or the exact hour for an hour
     /// period.
     public var dueAt: Instant
+    /// Counted partly in a year the holiday calendar did not cover (ordinary weeks assumed; see
+    /// ``HolidayCalendar/BeyondCoverage/provisional``).
+    public var provisional: Bool
 
-    public init(nominalLastDay: CivilDate, dueAt: Instant) {
+    public init(nominalLastDay: CivilDate, dueAt: Instant, provisional: Bool = false) {
         self.nominalLastDay = nominalLastDay
         self.dueAt = dueAt
+        self.provisional = provisional
+    }
+
+    enum CodingKeys: String, CodingKey { case nominalLastDay, dueAt, provisional }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        nominalLastDay = try c.decode(CivilDate.self, forKey: .nominalLastDay)
+        dueAt = try c.decode(Instant.self, forKey: .dueAt)
+        provisional = try c.decodeIfPresent(Bool.self, forKey: .provisional) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(nominalLastDay, forKey: .nominalLastDay)
+        try c.encode(dueAt, forKey: .dueAt)
+        if provisional { try c.encode(true, forKey: .provisional) }
     }
 }
 
@@ -71,7 +91,8 @@ extension HolidayCalendar {
             return PeriodEnd(nominalLastDay: LegalTime.date(of: due), dueAt: due)
         case .workingDays:
             let last = try adding(workingDays: period.amount, to: startDay)
-            return PeriodEnd(nominalLastDay: last, dueAt: LegalTime.endOf(last))
+            return PeriodEnd(
+                nominalLastDay: last, dueAt: LegalTime.endOf(last), provisional: !covers(from: startDay, through: last))
         case .days:
             return try settle(startDay.adding(days: period.amount))
         case .months:
@@ -83,7 +104,10 @@ extension HolidayCalendar {
 
     /// The end for a nominal last day: rolled forward past rest days, at 24:00 local.
     public func settle(_ nominalLastDay: CivilDate) throws(CalendarError) -> PeriodEnd {
-        PeriodEnd(nominalLastDay: nominalLastDay, dueAt: LegalTime.endOf(try rolledForward(nominalLastDay)))
+        let last = try rolledForward(nominalLastDay)
+        return PeriodEnd(
+            nominalLastDay: nominalLastDay, dueAt: LegalTime.endOf(last),
+            provisional: !covers(from: nominalLastDay, through: last))
     }
 
     /// A period end moved later by `period` (an extension).
@@ -94,7 +118,9 @@ extension HolidayCalendar {
             return PeriodEnd(nominalLastDay: LegalTime.date(of: due), dueAt: due)
         case .workingDays:
             let last = try adding(workingDays: period.amount, to: end.nominalLastDay)
-            return PeriodEnd(nominalLastDay: last, dueAt: LegalTime.endOf(last))
+            return PeriodEnd(
+                nominalLastDay: last, dueAt: LegalTime.endOf(last),
+                provisional: end.provisional || !covers(from: end.nominalLastDay, through: last))
         case .days: return try settle(end.nominalLastDay.adding(days: period.amount))
         case .months: return try settle(end.nominalLastDay.adding(months: period.amount))
         case .years: return try settle(end.nominalLastDay.adding(months: 12 * period.amount))
@@ -118,7 +144,9 @@ extension HolidayCalendar {
         case .workingDays:
             let paused = try workingDays(after: from, through: to)
             let last = try adding(workingDays: paused, to: end.nominalLastDay)
-            return PeriodEnd(nominalLastDay: last, dueAt: LegalTime.endOf(last))
+            return PeriodEnd(
+                nominalLastDay: last, dueAt: LegalTime.endOf(last),
+                provisional: end.provisional || !covers(from: from, through: last))
         case .days, .months, .years:
             return try settle(end.nominalLastDay.adding(days: to.dayNumber - from.dayNumber))
         }

@@ -1,3 +1,4 @@
+import CaseLedger
 import CaseLedgerWorkflow
 import Testing
 import _CaseLedgerTestSupport
@@ -68,5 +69,50 @@ import _CaseLedgerTestSupport
         #expect(DivisionCode("51112410100") == nil)
         #expect(DivisionCode("511124000001") == nil)  // a village under no township
         #expect(DivisionCode("00112400000a") == nil)
+    }
+}
+
+/// The calendar-coverage policy: refuse by default, or count provisionally and recount once the year is loaded.
+@Suite struct CalendarCoverageTests {
+    /// Test data, not an official notice: a made-up 2027 with 01-01…01-04 as rest days.
+    static let fictional2027 = """
+        2027:
+          rest_days: [2027-01-01, 2027-01-02, 2027-01-03, 2027-01-04]
+          working_days: []
+          notice: "test data"
+        """
+
+    @Test("With the provisional policy, a deadline past the calendar is counted with ordinary weeks and marked")
+    func provisionalEnds() throws {
+        let calendar = try HolidayCalendar.chinaMainland(beyondCoverage: .provisional)
+        let end = try calendar.end(of: .days(7), from: County.at(2026, 12, 28))
+        #expect(end.provisional)
+        #expect(end.nominalLastDay == County.date(2027, 1, 4))
+        #expect(end.dueAt == LegalTime.endOf(County.date(2027, 1, 4)))  // Monday: no holiday assumed
+        #expect(try calendar.end(of: .days(7), from: County.at(2026, 12, 1)).provisional == false)
+    }
+
+    @Test("A provisional clock is recounted by the next tick once its year is loaded")
+    func recountAfterLoadingTheYear() throws {
+        var h = try makeHarness(at: County.at(2026, 12, 28))
+        h.calendar = try HolidayCalendar.chinaMainland(beyondCoverage: .provisional)
+        try h.run(
+            .register(
+                County.registration(
+                    .legalAid, unit: "aid", owner: "aid-staff", legalAid: LegalAidApplication(matter: .labour))),
+            on: "a1", by: "aid-staff")
+        let provisional = try #require(h.state("a1")?.deadline("LA6.decision"))
+        #expect(provisional.end.provisional)
+        // The notice for 2027 arrives: merge it into the calendar.
+        var years = h.calendar.years
+        for (year, entry) in try HolidayCalendar(yaml: Self.fictional2027).years { years[year] = entry }
+        h.calendar = try HolidayCalendar(years: years)
+        h.advance(days: 1)
+        try h.tick()
+        let recounted = try #require(h.state("a1")?.deadline("LA6.decision"))
+        #expect(!recounted.end.provisional)
+        #expect(recounted.dueAt == LegalTime.endOf(County.date(2027, 1, 5)))  // 01-04 is now a rest day
+        #expect(h.events("a1").contains("deadlineRecounted"))
+        #expect(try h.tick().isEmpty)  // recounted once
     }
 }

@@ -24,7 +24,10 @@ import _CaseLedgerTestSupport
         #expect(h.state("c2")?.endedBy == "p-a")
         // A risk move to the county does not override the party's ending: mediation does not restart.
         try h.run(
-            .flagRisk(RiskReport(risk: .massIncident, note: "crowd", government: "Township 1 government", police: nil, toUnit: "centre", toPerson: "m-county")),
+            .flagRisk(
+                RiskReport(
+                    risk: .massIncident, note: "crowd", government: "Township 1 government", police: nil,
+                    toUnit: "centre", toPerson: "m-county")),
             on: "c2", by: "m-v1")
         expectRejected(.ruleViolation, rule: "PM4") {
             try h.run(.startMediation(mediators: ["m-county"], chosenByParties: false), on: "c2", by: "m-county")

@@ -124,9 +124,13 @@ import _CaseLedgerTestSupport
         try Self.register(&h, "r1")
         try h.run(.requestCorrection(items: ["attach the notice"]), on: "r1", by: "review-officer")
         // The correction period can be extended once.
-        try h.run(.extendDeadline(DeadlineExtension(deadline: "AR5.correction", by: .workingDays(5))), on: "r1", by: "review-officer")
+        try h.run(
+            .extendDeadline(DeadlineExtension(deadline: "AR5.correction", by: .workingDays(5))), on: "r1",
+            by: "review-officer")
         expectRejected(.ruleViolation, rule: "AR5") {
-            try h.run(.extendDeadline(DeadlineExtension(deadline: "AR5.correction", by: .workingDays(5))), on: "r1", by: "review-officer")
+            try h.run(
+                .extendDeadline(DeadlineExtension(deadline: "AR5.correction", by: .workingDays(5))), on: "r1",
+                by: "review-officer")
         }
         h.advance(days: 20)
         try h.tick()
