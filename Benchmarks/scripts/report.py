@@ -27,9 +27,11 @@ EVENTS_PER_ITERATION = {
     "Scan.RawLMDB.cursorEveryLine1M": 1_000_000,
     # 64 clients × (register, startMediation, reachAgreement, close, evaluate) = 320 commands, 576 events.
     "Command.CaseLedger.durable.concurrent64x5": 576,
+    # The same five commands of one case decided in memory (no log): the records they produce.
+    "Command.Workflow.decideLifeCycle": 9,
 }
 
-COMMANDS_PER_ITERATION = {"Command.CaseLedger.durable.concurrent64x5": 320}
+COMMANDS_PER_ITERATION = {"Command.CaseLedger.durable.concurrent64x5": 320, "Command.Workflow.decideLifeCycle": 5}
 
 # (label, numerator, denominator, target ratio or None)
 RATIOS = [
