@@ -40,7 +40,24 @@ public final class CaseEngine: Sendable {
     private let logger: Logger
     private let configuration: Mutex<Configuration>
     private let cache: Mutex<[CaseID: CaseState]>
-    private let dueIndex: Mutex<[CaseID: Instant]?>
+    private let dueIndex: Mutex<DueIndex>
+
+    /// Cases with clocks to fire, by the earliest instant they need a tick, with the case version that instant
+    /// comes from (an older version never overwrites a newer one).
+    struct DueIndex {
+        /// Set once the log has been scanned; until then, commands still record their cases here.
+        var built = false
+        var entries: [CaseID: (version: UInt64, due: Instant?)] = [:]
+
+        mutating func note(_ id: CaseID, version: UInt64, due: Instant?) {
+            if let existing = entries[id], existing.version > version { return }
+            if due == nil && built {
+                entries[id] = nil
+            } else {
+                entries[id] = (version, due)
+            }
+        }
+    }
 
     /// Creates an engine over `log`. Time comes only from `clock`.
     public init(log: any EventLog, configuration: Configuration, clock: any EventClock = SystemClock(), logger: Logger)
@@ -50,7 +67,7 @@ public final class CaseEngine: Sendable {
         self.logger = logger
         self.configuration = Mutex(configuration)
         self.cache = Mutex([:])
-        self.dueIndex = Mutex(nil)
+        self.dueIndex = Mutex(DueIndex())
     }
 
     /// Replaces the directory (units and people change; cases keep their history).
@@ -62,6 +79,9 @@ public final class CaseEngine: Sendable {
     /// provisionally are counted again when their case is next ticked or commanded.
     public func updateCalendar(_ calendar: HolidayCalendar) {
         configuration.withLock { $0.calendar = calendar }
+        // Rescan at the next tick, which visits every case with a provisional clock so it is counted again.
+        dueIndex.withLock { $0 = DueIndex() }
+        cache.withLock { $0.removeAll() }
     }
 
     /// The log stream of a case.
@@ -95,10 +115,7 @@ public final class CaseEngine: Sendable {
     ) async throws(WorkflowError) -> Outcome {
         let attempts = configuration.withLock { $0.maxAttempts }
         if let key = idempotencyKey, let stored = try storedResult(key, caseID: caseID) {
-            guard let current = try state(of: caseID) else {
-                throw WorkflowError(.unknownCase, case: caseID, "the idempotency key's case is not in the log")
-            }
-            return Outcome(state: current, records: [], positions: stored.positions, wasDuplicate: true)
+            return try duplicateOutcome(stored, key: key, caseID: caseID)
         }
         for attempt in 1...max(1, attempts) {
             let config = configuration.withLock { $0 }
@@ -122,7 +139,15 @@ public final class CaseEngine: Sendable {
             let request = try appendRequest(
                 for: decision, lockVersions: lockVersions, actorUnit: decision.states[caseID]?.unit,
                 idempotencyKey: idempotencyKey, caseID: caseID)
-            guard let result = try await appendUnlessConflict(request, caseID: caseID) else {
+            let appended: AppendResult?
+            do {
+                appended = try await appendUnlessConflict(request, caseID: caseID)
+            } catch let error where error.rule == "idempotency" {
+                // The same key was stored by a request decided a moment earlier (a retry racing the original).
+                guard let key = idempotencyKey, let stored = try storedResult(key, caseID: caseID) else { throw error }
+                return try duplicateOutcome(stored, key: key, caseID: caseID)
+            }
+            guard let result = appended else {
                 invalidate(decision.cases.map(\.caseID))
                 logger.debug(
                     "case changed concurrently; deciding again",
@@ -156,9 +181,37 @@ public final class CaseEngine: Sendable {
         do {
             return try await log.append(request)
         } catch {
-            if error.code == .wrongExpectedVersion { return nil }
-            throw WorkflowError(.storage, case: caseID, "the event log refused the append: \(error)")
+            switch error.code {
+            case .wrongExpectedVersion:
+                return nil
+            case .idempotencyKeyReused:
+                throw WorkflowError(
+                    .invalidField, case: caseID, rule: "idempotency",
+                    "the idempotency key is stored for another request: \(error.message)")
+            case .invalidStreamID, .eventTooLarge, .invalidIdempotencyKey, .invalidRequest:
+                throw WorkflowError(
+                    .invalidField, case: caseID,
+                    "the log refused the command's input (\(error.code)): \(error.message); shorten the case id, "
+                        + "key or text")
+            default:
+                throw WorkflowError(.storage, case: caseID, "the event log refused the append: \(error)")
+            }
         }
+    }
+
+    /// The answer to a repeated idempotency key: the first result, when the key was used for this case.
+    private func duplicateOutcome(_ stored: AppendResult, key: String, caseID: CaseID) throws(WorkflowError)
+        -> Outcome
+    {
+        guard stored.streams.contains(where: { $0.streamID == Self.streamID(of: caseID) }) else {
+            throw WorkflowError(
+                .invalidField, case: caseID, rule: "idempotency",
+                "idempotency key '\(key)' was used for a command on another case; use a new key")
+        }
+        guard let current = try state(of: caseID) else {
+            throw WorkflowError(.unknownCase, case: caseID, "the idempotency key's case is not in the log")
+        }
+        return Outcome(state: current, records: [], positions: stored.positions, wasDuplicate: true)
     }
 
     private func storedResult(_ key: String, caseID: CaseID) throws(WorkflowError) -> AppendResult? {
@@ -307,14 +360,25 @@ public final class CaseEngine: Sendable {
     }
 
     private func remember(_ states: [CaseID: CaseState], capacity: Int) {
-        cache.withLock { cache in
-            for (id, state) in states { cache[id] = state }
+        let fresh = cache.withLock { cache in
+            // A state older than the cached one (a slower writer finishing late) is dropped.
+            let fresh = states.filter { id, state in (cache[id]?.version ?? 0) <= state.version }
+            for (id, state) in fresh { cache[id] = state }
             while cache.count > max(1, capacity), let first = cache.keys.first { cache.removeValue(forKey: first) }
+            return fresh
         }
         dueIndex.withLock { index in
-            guard index != nil else { return }
-            for (id, state) in states { index?[id] = Workflow.nextDue(state) }
+            for (id, state) in fresh { index.note(id, version: state.version, due: Self.nextVisit(state)) }
         }
+    }
+
+    /// When the tick must visit a case: its next clock, or at once for a clock counted provisionally (so it is
+    /// counted again as soon as the calendar covers it).
+    static func nextVisit(_ state: CaseState) -> Instant? {
+        if state.deadlines.contains(where: { $0.isOpen && $0.end.provisional }) {
+            return Instant(microsecondsSinceEpoch: 0)
+        }
+        return Workflow.nextDue(state)
     }
 
     private func invalidate(_ ids: [CaseID]) {
@@ -345,7 +409,8 @@ public final class CaseEngine: Sendable {
         let now = now ?? Instant(clock.now())
         try buildDueIndexIfNeeded()
         let due = dueIndex.withLock { index in
-            (index ?? [:]).filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
+            index.entries.compactMap { id, entry in entry.due.flatMap { $0 <= now ? (id, $0) : nil } }
+                .sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map(\.0)
         }
         var report = TickReport()
         let batchSize = configuration.withLock { max(1, $0.tickBatchSize) }
@@ -435,7 +500,7 @@ public final class CaseEngine: Sendable {
     }
 
     private func buildDueIndexIfNeeded() throws(WorkflowError) {
-        if dueIndex.withLock({ $0 != nil }) { return }
+        if dueIndex.withLock({ $0.built }) { return }
         var candidates = Set<String>()
         do {
             try log.forEachEvent(from: 1) { event in
@@ -445,12 +510,17 @@ public final class CaseEngine: Sendable {
         } catch {
             throw WorkflowError(.storage, case: nil, "scanning the log for clocks failed: \(error)")
         }
-        var index: [CaseID: Instant] = [:]
+        var found: [(CaseID, UInt64, Instant?)] = []
         for stream in candidates where stream.hasPrefix("case-") {
             let id = CaseID(String(stream.dropFirst(5)))
-            if let state = try state(of: id), let due = Workflow.nextDue(state) { index[id] = due }
+            if let state = try state(of: id) { found.append((id, state.version, Self.nextVisit(state))) }
         }
-        dueIndex.withLock { $0 = index }
+        dueIndex.withLock { index in
+            // Commands that ran during the scan noted newer versions; `note` keeps those.
+            for (id, version, due) in found { index.note(id, version: version, due: due) }
+            index.built = true
+            for (id, entry) in index.entries where entry.due == nil { index.entries[id] = nil }
+        }
     }
 }
 

@@ -64,9 +64,10 @@ public enum BuiltInDefinitions {
         if kind == .labourMediation {
             transitions.append(
                 T(
-                    "refer", from: ["awaitingMediation", "mediating"], to: "closed", rules: ["LD4", "ROUTING"],
-                    guards: ["arbitrationOpen", "routeAllowed"]))
-            transitions.append(T("openArbitration", from: ["awaitingMediation", "mediating"], rules: ["LD4"]))
+                    "refer", from: ["awaitingMediation", "mediating", "terminated"], to: "closed",
+                    rules: ["LD4", "ROUTING"], guards: ["arbitrationOpen", "routeAllowed"]))
+            transitions.append(
+                T("openArbitration", from: ["awaitingMediation", "mediating", "terminated", "failed"], rules: ["LD4"]))
             deadlines.append(
                 DeadlineSpec(
                     "LD4.mediation", rule: "LD4", period: .days(15), startsOn: ["registered"], fromReceipt: true,

@@ -177,7 +177,7 @@ public struct CaseState: Sendable, Hashable {
             reportedToGovernment = true
         case .reportedToPolice:
             reportedToPolice = true
-        case .escalated(_, let to, let toUnit, let toPerson, let reason, _):
+        case .escalated(_, let to, let toUnit, let toPerson, let reason, let consenting):
             level = to
             unit = toUnit
             owner = toPerson
@@ -186,6 +186,8 @@ public struct CaseState: Sendable, Hashable {
             failure = nil
             // A consented escalation continues mediation; a risk move (PM7) does not override a party's ending.
             if reason != .riskOfEscalation { endedBy = nil }
+            // Consenting to go on at the next level withdraws a party's earlier refusal (PM4).
+            refusedBy.removeAll { consenting.contains($0) }
         case .mediationFailed(_, let route):
             failure = route
         case .agreementReached(let form, let terms):
@@ -277,6 +279,7 @@ public struct CaseState: Sendable, Hashable {
             update(id) { $0.status = .breached }
         case .deadlineStopped(let id):
             update(id) { $0.status = .stopped }
+        case .automaticCommandRefused: break
         case .deadlineRecounted(let id, let end):
             update(id) {
                 $0.end = end

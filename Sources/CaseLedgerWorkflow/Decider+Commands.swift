@@ -56,7 +56,8 @@ extension Decider {
         let before = records.count
         try apply(command, transition: transition)
         try updateClocks(after: records[before...].map(\.event.name))
-        if state.kind == .administrativeReview, definition.isTerminal(state.state),
+        // The review lock ends with the decision (the 15-day window to sue opens then, AR11) or the case.
+        if state.kind == .administrativeReview, definition.isTerminal(state.state) || state.state == "decided",
             let act = state.review?.application.actReference, locks[act]?.holderCase == id
         {
             setLock(ProceedingLock(act: act))

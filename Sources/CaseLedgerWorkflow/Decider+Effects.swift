@@ -20,6 +20,11 @@ extension Decider {
                 throw violation(
                     "PM12", "a hand-off keeps the case at \(state.level) level; moving levels is an escalation")
             }
+            if state.kind == .legalAid, !unit.division.contains(state.division) {
+                throw violation(
+                    "LA1", "centre '\(toUnit)' (\(unit.division)) does not serve \(state.division), where the matter is"
+                )
+            }
             if state.kind.isMediation, !unit.division.contains(state.division) {
                 throw violation(
                     "PM12", "unit '\(toUnit)' (\(unit.division)) does not cover the dispute's place \(state.division)")
@@ -221,6 +226,11 @@ extension Decider {
                 try emit(.arbitralMediationFailed, transition: t)
             }
         case .issueAward(var award):
+            guard award.items.allSatisfy({ ($0.amountYuan ?? 0) >= 0 && ($0.amountYuan ?? 0) <= 1_000_000_000_000 }),
+                (0...10_000_000).contains(award.monthlyMinimumWageYuan)
+            else {
+                throw fail(.invalidField, rule: "LD11", "an award amount or the minimum wage is out of range")
+            }
             if state.kind == .labourArbitration {
                 guard award.monthlyMinimumWageYuan > 0, !award.items.isEmpty else {
                     throw fail(
@@ -276,6 +286,11 @@ extension Decider {
         guard let clock = state.deadline(x.deadline), clock.isOpen || clock.status == .breached else {
             throw fail(.invalidField, rule: spec.rule, "clock \(spec.id) is not running")
         }
+        if clock.status == .breached, let effect = spec.onBreach {
+            throw violation(
+                spec.rule,
+                "clock \(spec.id) ran out and '\(effect)' took effect; an extension is granted within the period")
+        }
         guard x.by.unit == rules.maximum.unit, x.by.amount > 0, x.by.amount <= rules.maximum.amount else {
             throw violation(spec.rule, "clock \(spec.id) may be extended by at most \(rules.maximum), not \(x.by)")
         }
@@ -292,6 +307,9 @@ extension Decider {
             else {
                 throw violation(spec.rule, "'\(approver)' is not the head of the unit and cannot approve")
             }
+        }
+        if let notice = x.noticeSentAt, !notice.isPlausible {
+            throw fail(.invalidField, rule: spec.rule, "the notice time is not a plausible date")
         }
         if rules.requiresNotice, x.noticeSentAt == nil {
             throw fail(.missingField, rule: spec.rule, "extending \(spec.id) needs the written notice to the parties")

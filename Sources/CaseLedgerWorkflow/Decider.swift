@@ -12,6 +12,9 @@ struct Decider {
     var changedLocks: Set<String> = []
     /// Who the records are attributed to: the command's actor, or the system while clocks fire.
     var currentActor: PersonID
+    /// When a command fired by a breach starts clocks, they count from the breached clock's last day (the moment
+    /// the law deems the act done), not from the tick's time.
+    var clockStart: Instant?
 
     var id: CaseID { state.id }
     var now: Instant { context.now }
@@ -25,6 +28,9 @@ struct Decider {
         }
         self.state = state
         self.definition = definition
+        // Time never runs backwards for a case: a skewed or stepped-back clock cannot shorten its periods.
+        var context = context
+        context.now = max(context.now, state.lastEventAt)
         self.context = context
         self.startVersion = startVersion ?? state.version
         self.locks = context.locks
@@ -96,6 +102,36 @@ struct Decider {
             r.parties.allSatisfy({ !$0.reference.isEmpty })
         else { throw fail(.invalidField, "party references must be non-empty and distinct") }
         guard !r.summary.isEmpty else { throw fail(.missingField, "summary is empty") }
+        if let received = r.receivedAt {
+            guard received.isPlausible, received <= context.now.adding(days: 1) else {
+                throw fail(.invalidField, "receivedAt \(received) is in the future or not a plausible date")
+            }
+        }
+        if let linked = r.legalAid?.linkedDeadline, !linked.isPlausible {
+            throw fail(.invalidField, rule: "LA7", "the linked deadline is not a plausible date")
+        }
+        if let a = r.review {
+            let years = 1900...2200
+            guard years.contains(a.actDate.year), years.contains(a.knownOn.year),
+                a.learnedOfRightOn.map({ years.contains($0.year) }) ?? true
+            else { throw fail(.invalidField, rule: "AR1", "a date of the application is not plausible") }
+            guard a.actDate <= a.knownOn else {
+                throw fail(
+                    .invalidField, rule: "AR1",
+                    "the applicant cannot know of the act (\(a.knownOn)) before it was done (\(a.actDate))")
+            }
+            if let learned = a.learnedOfRightOn, learned < a.knownOn {
+                throw fail(.invalidField, rule: "AR1", "the right cannot be learned of before the act was known")
+            }
+            guard (0...3650).contains(a.obstacleDays) else {
+                throw fail(.invalidField, rule: "AR1", "obstacleDays is \(a.obstacleDays); use 0 to 3650")
+            }
+            if let days = a.statutoryWindowDays, !(60...36_500).contains(days) {
+                throw fail(
+                    .invalidField, rule: "AR1",
+                    "statutoryWindowDays is \(days); only a law allowing longer than 60 days changes the window")
+            }
+        }
         var level = unit.level
         if r.kind.isMediation {
             guard definition.ladder.contains(unit.level) else {
@@ -229,7 +265,7 @@ struct Decider {
                 continue
             }
             if terminal && spec.fires { continue }
-            let start = spec.fromReceipt ? state.receivedAt : now
+            let start = spec.fromReceipt ? state.receivedAt : (clockStart ?? now)
             let end: PeriodEnd
             do {
                 end = try context.calendar.end(of: spec.period, from: start)
@@ -291,10 +327,22 @@ struct Decider {
             try asSystem { (d: inout Decider) throws(WorkflowError) in
                 try d.emit(.deadlineBreached(id: deadline.id, dueAt: deadline.dueAt))
                 try d.updateClocks(after: ["deadlineBreached"])
-                if let commandName = deadline.onBreach, let command = Decider.systemCommand(commandName),
+                guard let commandName = deadline.onBreach, let command = Decider.systemCommand(commandName),
                     d.definition.transition(commandName, from: d.state.state) != nil
-                {
-                    try d.handle(command)
+                else { return }
+                // The breach's command is tried on a copy: when a rule refuses it (another proceeding holds the act,
+                // a clock it starts is past the calendar), the refusal is recorded and nothing else changes, so one
+                // case can never block the tick or its own later commands.
+                var trial = d
+                trial.clockStart = Instant(microsecondsSinceEpoch: deadline.dueAt.microsecondsSinceEpoch - 1)
+                do throws(WorkflowError) {
+                    try trial.handle(command)
+                    trial.clockStart = nil
+                    d = trial
+                } catch {
+                    try d.emit(
+                        .automaticCommandRefused(
+                            command: commandName, deadline: deadline.id, rule: error.rule, reason: error.message))
                 }
             }
         }

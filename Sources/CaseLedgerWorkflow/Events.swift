@@ -98,6 +98,8 @@ public enum CaseEvent: Sendable, Hashable, Codable {
     case deadlineStopped(id: String)
     /// A provisional end counted again once the holiday calendar covers its year.
     case deadlineRecounted(id: String, end: PeriodEnd)
+    /// The command a breach fires was refused by a rule (e.g. AR4 on a deemed acceptance); the breach stands.
+    case automaticCommandRefused(command: String, deadline: String, rule: String?, reason: String)
 
     /// The event's name, used as the log's event type.
     public var name: String {
@@ -172,6 +174,7 @@ public enum CaseEvent: Sendable, Hashable, Codable {
         case .deadlineBreached: return "deadlineBreached"
         case .deadlineStopped: return "deadlineStopped"
         case .deadlineRecounted: return "deadlineRecounted"
+        case .automaticCommandRefused: return "automaticCommandRefused"
         }
     }
 }

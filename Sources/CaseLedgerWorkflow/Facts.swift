@@ -214,9 +214,11 @@ public struct Award: Sendable, Hashable, Codable {
 
     /// LD11: final when every item is about labour standards or a sum not above 12 × the monthly minimum wage.
     static func classify(_ items: [AwardItem], wage: Int) -> Bool {
-        !items.isEmpty
+        let (product, overflow) = wage.multipliedReportingOverflow(by: 12)
+        let cap = overflow ? Int.max : product
+        return !items.isEmpty
             && items.allSatisfy { item in
-                item.labourStandards || (item.amountYuan.map { $0 <= 12 * wage } ?? false)
+                item.labourStandards || (item.amountYuan.map { $0 <= cap } ?? false)
             }
     }
 }

@@ -138,8 +138,8 @@ extension HolidayCalendar {
         switch unit {
         case .hours:
             let due = Instant(
-                microsecondsSinceEpoch: end.dueAt.microsecondsSinceEpoch + resumedAt.microsecondsSinceEpoch
-                    - pausedAt.microsecondsSinceEpoch)
+                microsecondsSinceEpoch: end.dueAt.microsecondsSinceEpoch
+                    + max(0, resumedAt.microsecondsSinceEpoch - pausedAt.microsecondsSinceEpoch))
             return PeriodEnd(nominalLastDay: LegalTime.date(of: due), dueAt: due)
         case .workingDays:
             let paused = try workingDays(after: from, through: to)
@@ -148,7 +148,7 @@ extension HolidayCalendar {
                 nominalLastDay: last, dueAt: LegalTime.endOf(last),
                 provisional: end.provisional || !covers(from: from, through: last))
         case .days, .months, .years:
-            return try settle(end.nominalLastDay.adding(days: to.dayNumber - from.dayNumber))
+            return try settle(end.nominalLastDay.adding(days: max(0, to.dayNumber - from.dayNumber)))
         }
     }
 }

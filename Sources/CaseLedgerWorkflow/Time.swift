@@ -34,8 +34,16 @@ public struct Instant: Sendable, Hashable, Comparable, Codable, CustomStringConv
         Instant(microsecondsSinceEpoch: microsecondsSinceEpoch + days * Instant.microsecondsPerDay)
     }
 
+    /// Whether the instant lies between 1900 and 2200: commands carrying instants outside are refused, so date
+    /// arithmetic on them cannot overflow.
+    public var isPlausible: Bool {
+        microsecondsSinceEpoch >= -2_208_988_800_000_000 && microsecondsSinceEpoch < 7_258_118_400_000_000
+    }
+
     /// ISO 8601 in the legal time zone (Asia/Shanghai, UTC+08:00), e.g. `2026-03-01T09:30:00+08:00`.
-    public var description: String { LegalTime.format(self) }
+    public var description: String {
+        isPlausible ? LegalTime.format(self) : "\(microsecondsSinceEpoch) µs since 1970 (not a plausible date)"
+    }
 }
 
 /// A calendar date with no time of day (proleptic Gregorian), as the law counts periods.
@@ -157,7 +165,9 @@ public enum LegalTime {
 
     /// The local date of an instant.
     public static func date(of instant: Instant) -> CivilDate {
-        let local = instant.microsecondsSinceEpoch + offsetHours * Instant.microsecondsPerHour
+        let (shifted, overflow) = instant.microsecondsSinceEpoch.addingReportingOverflow(
+            offsetHours * Instant.microsecondsPerHour)
+        let local = overflow ? Int64.max - Instant.microsecondsPerDay : shifted
         let days = local >= 0 ? local / Instant.microsecondsPerDay : (local + 1) / Instant.microsecondsPerDay - 1
         return CivilDate(dayNumber: Int(days))
     }

@@ -17,7 +17,7 @@ public struct DecisionContext: Sendable {
     public var directory: Directory
     public var calendar: HolidayCalendar
     public var definitions: DefinitionRegistry
-    /// The command's time, from the injected clock.
+    /// The command's time, from the injected clock. The decider never goes below the case's last event time.
     public var now: Instant
     public var actor: PersonID
     /// AR4 locks for the acts the command touches (see ``Workflow/actReferences(of:state:)``).

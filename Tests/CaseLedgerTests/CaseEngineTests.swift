@@ -260,3 +260,122 @@ import _CaseLedgerTestSupport
         }
     }
 }
+
+@Suite struct CaseEngineEdgeTests {
+    @Test("Concurrent retries with one idempotency key: one writes, the others get the first result")
+    func idempotencyRace() async throws {
+        try await CaseEngineTests.withEngine { engine, log, _, _ in
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1")
+            let results = try await withThrowingTaskGroup(of: CaseEngine.Outcome.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await engine.execute(
+                            .extendDeadline(
+                                DeadlineExtension(
+                                    deadline: "PM13.level", by: .months(1), consentingParties: County.bothParties)),
+                            on: "c1", by: "m-v1", idempotencyKey: "extend-once")
+                    }
+                }
+                var all: [CaseEngine.Outcome] = []
+                for try await outcome in group { all.append(outcome) }
+                return all
+            }
+            #expect(results.filter { !$0.wasDuplicate }.count == 1)
+            #expect(Set(results.map(\.positions)).count == 1)
+            #expect(try engine.history(of: "c1").filter { $0.event.name == "deadlineExtended" }.count == 1)
+            #expect(try log.verify().isValid)
+        }
+    }
+
+    @Test("A key used on another case, or a case id the log cannot store, is a caller error, not a storage failure")
+    func callerErrors() async throws {
+        try await CaseEngineTests.withEngine { engine, _, _, _ in
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1",
+                idempotencyKey: "k-1")
+            do {
+                try await engine.execute(
+                    .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c2", by: "m-v1",
+                    idempotencyKey: "k-1")
+                Issue.record("a key of another case was accepted")
+            } catch {
+                #expect((error as? WorkflowError)?.code == .invalidField, "\(error)")
+            }
+            do {
+                try await engine.execute(
+                    .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")),
+                    on: CaseID(String(repeating: "x", count: 300)), by: "m-v1")
+                Issue.record("an over-long case id was accepted")
+            } catch {
+                #expect((error as? WorkflowError)?.code == .invalidField, "\(error)")
+            }
+        }
+    }
+
+    @Test("A case whose clock-fired command is refused does not stop the tick for the others")
+    func tickSurvivesARefusedBreachCommand() async throws {
+        try await CaseEngineTests.withEngine { engine, _, _, _ in
+            let act = ReviewApplication(
+                actReference: "act-1", respondent: "bureau", actDate: County.date(2025, 2, 20),
+                knownOn: County.date(2025, 2, 20))
+            func register(_ id: CaseID, _ application: ReviewApplication) async throws {
+                try await engine.execute(
+                    .register(
+                        County.registration(
+                            .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
+                            review: application)),
+                    on: id, by: "review-officer")
+            }
+            try await register("r1", act)
+            try await engine.execute(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
+            try await register("r2", act)
+            var other = act
+            other.actReference = "act-2"
+            try await register("r3", other)
+            let report = try await engine.tick(now: County.at(2025, 3, 12))
+            #expect(report.cases == 2)
+            #expect(try engine.state(of: "r3")?.state == "accepted")
+            #expect(try engine.history(of: "r2").last?.event.name == "automaticCommandRefused")
+            #expect(try await engine.tick(now: County.at(2025, 3, 13)).events == 0)
+        }
+    }
+
+    @Test("Loading next year's calendar recounts provisional clocks at the next tick")
+    func calendarUpdateRecounts() async throws {
+        try await withTemporaryDirectory { dir in
+            let log = try LMDBEventLog.open(at: dir.path)
+            defer { log.close() }
+            let clock = CaseEngineTests.clock(County.at(2026, 12, 28))
+            let configuration = CaseEngine.Configuration(
+                directory: County.directory, calendar: try HolidayCalendar.chinaMainland(beyondCoverage: .provisional),
+                definitions: try DefinitionRegistry.national())
+            let engine = CaseEngine(log: log, configuration: configuration, clock: clock, logger: Logger(label: "test"))
+            try await engine.execute(
+                .register(
+                    County.registration(
+                        .legalAid, unit: "aid", owner: "aid-staff", legalAid: LegalAidApplication(matter: .labour))),
+                on: "a1", by: "aid-staff")
+            #expect(try engine.state(of: "a1")?.deadline("LA6.decision")?.end.provisional == true)
+            var years = try HolidayCalendar.chinaMainland().years
+            for (year, entry) in try HolidayCalendar(yaml: CalendarCoverageTests.fictional2027Text).years {
+                years[year] = entry
+            }
+            engine.updateCalendar(try HolidayCalendar(years: years))
+            try await engine.tick(now: County.at(2026, 12, 29))
+            let recounted = try #require(try engine.state(of: "a1")?.deadline("LA6.decision"))
+            #expect(!recounted.end.provisional)
+            #expect(recounted.dueAt == LegalTime.endOf(County.date(2027, 1, 5)))
+        }
+    }
+}
+
+enum CalendarCoverageTests {
+    /// Test data, not an official notice: a made-up 2027 with 01-01…01-04 as rest days.
+    static let fictional2027Text = """
+        2027:
+          rest_days: [2027-01-01, 2027-01-02, 2027-01-03, 2027-01-04]
+          working_days: []
+          notice: "test data"
+        """
+}

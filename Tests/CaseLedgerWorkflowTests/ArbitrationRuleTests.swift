@@ -315,3 +315,36 @@ import _CaseLedgerTestSupport
         #expect(h.state("m1")?.evaluation?.comment == "patient mediator")
     }
 }
+
+@Suite struct ArbitrationEdgeTests {
+    @Test("LD10: once the award clock ran out and litigation opened, it is not extended")
+    func ld10NoExtensionAfterBreach() throws {
+        var h = try makeHarness()
+        try ArbitrationRuleTests.labourCase(&h, "l1")
+        try h.run(.acceptArbitration, on: "l1", by: "labour-clerk")
+        h.now = County.at(2025, 4, 25)
+        try h.tick()
+        #expect(h.state("l1")?.openedRoutes == ["litigation"])
+        expectRejected(.ruleViolation, rule: "LD10") {
+            try h.run(
+                .extendDeadline(
+                    DeadlineExtension(
+                        deadline: "LD10.award", by: .days(15), approver: "labour-chair", noticeSentAt: h.now)),
+                on: "l1", by: "labour-clerk")
+        }
+    }
+
+    @Test("LD4: a labour mediation a party ended still opens arbitration after 15 days")
+    func ld4AfterPartyEnded() throws {
+        var h = try makeHarness()
+        try h.mediating("c1", kind: .labourMediation, dispute: .labour)
+        try h.run(.endMediationAtPartyRequest(party: "p-b"), on: "c1", by: "m-v1")
+        h.advance(days: 16)
+        try h.tick()
+        #expect(h.state("c1")?.openedRoutes == ["arbitration"])
+        try h.run(
+            .refer(Referral(route: .labourArbitration, newCase: "c1-arb", toUnit: "labour", toPerson: "labour-clerk")),
+            on: "c1", by: "m-v1")
+        #expect(h.state("c1-arb")?.kind == .labourArbitration)
+    }
+}

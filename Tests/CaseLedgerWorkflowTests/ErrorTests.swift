@@ -116,3 +116,60 @@ import _CaseLedgerTestSupport
         #expect(try h.tick().isEmpty)  // recounted once
     }
 }
+
+@Suite struct InputSafetyTests {
+    @Test("Time never runs backwards for a case: an earlier clock cannot shorten a paused period")
+    func monotonicTime() throws {
+        var h = try makeHarness()
+        try h.run(
+            .register(
+                County.registration(
+                    .legalAid, unit: "aid", owner: "aid-staff", legalAid: LegalAidApplication(matter: .labour))),
+            on: "a1", by: "aid-staff")
+        let before = try #require(h.state("a1")?.deadline("LA6.decision")?.end)
+        h.now = County.at(2025, 3, 5)
+        try h.run(.requestMaterials(missing: ["ID card"]), on: "a1", by: "aid-staff")
+        h.now = County.at(2025, 3, 4)  // a skewed clock
+        try h.run(.supplyMaterials, on: "a1", by: "aid-staff")
+        let after = try #require(h.state("a1")?.deadline("LA6.decision")?.end)
+        #expect(after.nominalLastDay == before.nominalLastDay)
+        #expect(h.histories["a1"]?.last?.at == County.at(2025, 3, 5))
+    }
+
+    @Test("Implausible instants and numbers are refused before any date arithmetic")
+    func implausibleInputs() throws {
+        var h = try makeHarness()
+        let far = Instant(microsecondsSinceEpoch: .min)
+        expectRejected(.invalidField, rule: "LA7") {
+            try h.run(
+                .register(
+                    County.registration(
+                        .legalAid, unit: "aid", owner: "aid-staff",
+                        legalAid: LegalAidApplication(matter: .labour, linkedDeadline: far))),
+                on: "a1", by: "aid-staff")
+        }
+        expectRejected(.invalidField) {
+            try h.run(
+                .register(
+                    County.registration(
+                        .peopleMediation, unit: "v1", owner: "m-v1", receivedAt: Instant(microsecondsSinceEpoch: .max))),
+                on: "c1", by: "m-v1")
+        }
+        var review = ReviewRuleTests.application()
+        review.obstacleDays = .max
+        expectRejected(.invalidField, rule: "AR1") {
+            try ReviewRuleTests.register(&h, "r1", review)
+        }
+        review = ReviewRuleTests.application()
+        review.statutoryWindowDays = 30
+        expectRejected(.invalidField, rule: "AR1") { try ReviewRuleTests.register(&h, "r2", review) }
+        try ArbitrationRuleTests.labourCase(&h, "l1")
+        try h.run(.acceptArbitration, on: "l1", by: "labour-clerk")
+        try h.run(.recordArbitralMediation(succeeded: false, statement: ""), on: "l1", by: "labour-clerk")
+        expectRejected(.invalidField, rule: "LD11") {
+            try h.run(
+                .issueAward(Award(items: [AwardItem(amountYuan: 1)], monthlyMinimumWageYuan: .max / 2, summary: "")),
+                on: "l1", by: "labour-clerk")
+        }
+    }
+}

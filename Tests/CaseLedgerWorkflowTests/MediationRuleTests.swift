@@ -346,3 +346,19 @@ import _CaseLedgerTestSupport
         #expect(h.state("c1") == nil)
     }
 }
+
+@Suite struct MediationEdgeTests {
+    @Test("PM4: consenting to go on at the next level withdraws a party's earlier refusal")
+    func pm4RefusalWithdrawnByConsent() throws {
+        var h = try makeHarness()
+        try h.run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1")
+        try h.run(.refuseMediation(party: "p-a"), on: "c1", by: "m-v1")
+        try h.run(
+            .escalate(
+                Escalation(toUnit: "t1", toPerson: "m-t1", reason: .complex, consentingParties: County.bothParties)),
+            on: "c1", by: "m-v1")
+        #expect(h.state("c1")?.refusedBy.isEmpty == true)
+        try h.run(.startMediation(mediators: ["m-t1"], chosenByParties: false), on: "c1", by: "m-t1")
+        #expect(h.state("c1")?.state == "mediating")
+    }
+}

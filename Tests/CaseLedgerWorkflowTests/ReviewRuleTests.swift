@@ -253,3 +253,56 @@ import _CaseLedgerTestSupport
         #expect(h.state("r2")?.deadline("AR11.suit") != nil)
     }
 }
+
+/// Clock-fired commands and the AR4 lock at the edges.
+@Suite struct ReviewEdgeTests {
+    @Test("AR4: a deemed acceptance refused by another review's lock is recorded; the tick and the case go on")
+    func ar4RefusedDeemedAcceptance() throws {
+        var h = try makeHarness()
+        try ReviewRuleTests.register(&h, "r1")
+        try h.run(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
+        try ReviewRuleTests.register(&h, "r2")  // same act, still only received
+        try ReviewRuleTests.register(&h, "r3", ReviewRuleTests.application(act: "other-act"))
+        h.now = County.at(2025, 3, 12)
+        try h.tick()
+        #expect(h.state("r3")?.state == "accepted")  // the other case was not held up
+        #expect(h.state("r2")?.state == "received")
+        guard case .automaticCommandRefused(let command, let deadline, let rule, _) = h.histories["r2"]?.last?.event
+        else {
+            Issue.record("no refusal recorded: \(h.events("r2"))")
+            return
+        }
+        #expect(command == "deemAccept" && deadline == "AR5.acceptance" && rule == "AR4")
+        #expect(try h.tick().isEmpty)  // recorded once
+        try h.run(.refuseFiling(reasons: "the act is under review in case r1"), on: "r2", by: "review-officer")
+        #expect(h.state("r2")?.state == "refused")
+    }
+
+    @Test("AR5: a deemed acceptance counts the decision period from the check's last day, not the tick's")
+    func ar5DeemedAcceptanceDate() throws {
+        var h = try makeHarness()
+        try ReviewRuleTests.register(&h, "r1")
+        h.now = County.at(2025, 3, 14)  // a tick three days after the check ended (Monday 03-10)
+        try h.tick()
+        // 60 days from 03-10 end on Friday 05-09.
+        #expect(h.state("r1")?.deadline("AR7.standard")?.end.nominalLastDay == County.date(2025, 5, 9))
+    }
+
+    @Test("AR4, AR11: the review lock ends with the decision, so a suit can be filed in the 15-day window")
+    func ar11LockEndsWithDecision() throws {
+        var h = try makeHarness()
+        try ReviewRuleTests.register(&h, "r1")
+        try h.run(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
+        try h.run(.decideReview(.upheld), on: "r1", by: "review-officer")
+        #expect(h.locks["penalty-2025-001"]?.holder == nil)
+        try h.failed("m1", dispute: .administrativeAct, route: .administrativeLitigation)
+        try h.run(
+            .refer(
+                Referral(
+                    route: .administrativeLitigation, newCase: "s1", toUnit: "court", toPerson: "court-clerk",
+                    review: ReviewRuleTests.application())),
+            on: "m1", by: "m-v1")
+        try h.run(.recordCourtFiling(court: "County court"), on: "s1", by: "court-clerk")
+        #expect(h.locks["penalty-2025-001"]?.holder == .litigation)
+    }
+}
