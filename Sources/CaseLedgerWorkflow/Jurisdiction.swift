@@ -162,8 +162,9 @@ public struct PersonID: Sendable, Hashable, Comparable, Codable, CustomStringCon
     public static let system = PersonID("system")
 }
 
-/// A unit that owns cases: it belongs to one division and one level.
-public struct Unit: Sendable, Hashable, Codable {
+/// A unit that owns cases (a committee, office, centre, commission or court): it belongs to one division and one
+/// level. (Named `ServiceUnit`, not `Unit`, so it does not clash with Foundation's `Unit`.)
+public struct ServiceUnit: Sendable, Hashable, Codable {
     public var id: UnitID
     public var name: String
     public var kind: UnitKind
@@ -179,6 +180,17 @@ public struct Unit: Sendable, Hashable, Codable {
         self.kind = kind
         self.division = division
         self.level = level ?? division.level
+    }
+
+    enum CodingKeys: String, CodingKey { case id, name, kind, division, level }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try c.decode(UnitID.self, forKey: .id), name: try c.decode(String.self, forKey: .name),
+            kind: try c.decode(UnitKind.self, forKey: .kind),
+            division: try c.decode(DivisionCode.self, forKey: .division),
+            level: try c.decodeIfPresent(Level.self, forKey: .level))
     }
 }
 
@@ -213,18 +225,18 @@ public struct Person: Sendable, Hashable, Codable {
 
 /// The units and people of a deployment: who may act for which unit.
 public struct Directory: Sendable, Hashable {
-    public private(set) var units: [UnitID: Unit]
+    public private(set) var units: [UnitID: ServiceUnit]
     public private(set) var persons: [PersonID: Person]
 
-    public init(units: [Unit] = [], persons: [Person] = []) {
+    public init(units: [ServiceUnit] = [], persons: [Person] = []) {
         self.units = Dictionary(units.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
         self.persons = Dictionary(persons.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
     }
 
-    public mutating func add(_ unit: Unit) { units[unit.id] = unit }
+    public mutating func add(_ unit: ServiceUnit) { units[unit.id] = unit }
     public mutating func add(_ person: Person) { persons[person.id] = person }
 
-    public func unit(_ id: UnitID) -> Unit? { units[id] }
+    public func unit(_ id: UnitID) -> ServiceUnit? { units[id] }
     public func person(_ id: PersonID) -> Person? { persons[id] }
 
     /// Whether `person` may act for `unit`: a member of it; the head of a justice bureau whose division contains

@@ -17,7 +17,7 @@ import _CaseLedgerTestSupport
                 throw WorkflowError(.invalidField, case: nil, "bad code")
             }
             var directory = Directory()
-            directory.add(Unit(id: "v1", name: "石板村人民调解委员会", kind: .mediationCommittee, division: village))
+            directory.add(ServiceUnit(id: "v1", name: "石板村人民调解委员会", kind: .mediationCommittee, division: village))
             directory.add(Person(id: "m-0042", name: "王调解", roles: [.mediator, .staff], units: ["v1"]))
             let engine = CaseEngine(
                 log: log,

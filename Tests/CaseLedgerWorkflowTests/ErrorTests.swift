@@ -173,3 +173,41 @@ import _CaseLedgerTestSupport
         }
     }
 }
+
+/// Requirement 2: every kind is registered the same way whatever the channel, and the channel is recorded.
+@Suite struct RegistrationTests {
+    static let units: [CaseKind: (UnitID, PersonID, DisputeType)] = [
+        .peopleMediation: ("v1", "m-v1", .neighbour), .labourMediation: ("v1", "m-v1", .labour),
+        .legalAid: ("aid", "aid-staff", .labour),
+        .administrativeReview: ("review", "review-officer", .administrativeAct),
+        .labourArbitration: ("labour", "labour-clerk", .labour),
+        .commercialArbitration: ("arbitration", "arb-clerk", .contract),
+        .litigation: ("court", "court-clerk", .debt), .consultation: ("hotline", "hotline-agent", .other),
+    ]
+
+    @Test(
+        "PM6, WO1: every kind registers from every channel, court and police referrals included, and keeps the channel",
+        arguments: CaseKind.allCases)
+    func everyKindFromEveryChannel(kind: CaseKind) throws {
+        var h = try makeHarness()
+        let (unit, owner, dispute) = try #require(Self.units[kind])
+        for channel in Channel.allCases {
+            let id = CaseID("\(kind)-\(channel)")
+            try h.run(
+                .register(
+                    County.registration(
+                        kind, unit: unit, owner: owner, dispute: dispute, channel: channel,
+                        legalAid: kind == .legalAid ? LegalAidApplication(matter: .labour) : nil,
+                        review: kind == .administrativeReview
+                            ? ReviewApplication(
+                                actReference: "act-\(channel)", respondent: "r", actDate: County.date(2025, 2, 20),
+                                knownOn: County.date(2025, 2, 20))
+                            : nil)),
+                on: id, by: owner)
+            let state = try #require(h.state(id))
+            #expect(state.channel == channel)
+            #expect(state.unit == unit && state.owner == owner)  // first-inquiry responsibility from registration on
+            #expect(h.events(id).first == "registered")
+        }
+    }
+}

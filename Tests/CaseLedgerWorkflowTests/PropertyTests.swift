@@ -70,7 +70,8 @@ import _CaseLedgerTestSupport
             .recordHardshipCheck(method: .dataSharing, qualifies: Bool.random(using: &rng)), .approveAid,
             .denyAid(reasons: "income"), .grantProvisionalAid(reason: "deadline"), .assignProvider(someone),
             .reassignProvider(someone, reason: "complaint"),
-            .terminateAid(ground: AidTerminationGround.allCases.randomElement(using: &rng) ?? .recipientRequest, note: "n"),
+            .terminateAid(
+                ground: AidTerminationGround.allCases.randomElement(using: &rng) ?? .recipientRequest, note: "n"),
             .fileObjection(grounds: "g"), .dismissObjection(reasons: "r"), .orderCorrection(reasons: "r"),
             .reportMatterEnded, .submitClosingReport(report: "r", documents: ["judgment"]),
             .recordQualityReview(score: Int.random(in: 0...6, using: &rng), note: ""),
@@ -84,11 +85,14 @@ import _CaseLedgerTestSupport
                 DeadlineExtension(
                     deadline: ["AR7.standard", "LD10.award", "LA6.decision", "WO3.feedback", "AR5.correction"]
                         .randomElement(using: &rng) ?? "AR7.standard",
-                    by: Bool.random(using: &rng) ? .days(10) : .workingDays(5), approver: someone, noticeSentAt: state.lastEventAt)),
+                    by: Bool.random(using: &rng) ? .days(10) : .workingDays(5), approver: someone,
+                    noticeSentAt: state.lastEventAt)),
             .acceptArbitration, .refuseArbitration(reasons: "r"),
             .recordArbitralMediation(succeeded: Bool.random(using: &rng), statement: "s"),
             .issueAward(
-                Award(items: [AwardItem(amountYuan: Int.random(in: 0...60_000, using: &rng))], monthlyMinimumWageYuan: 2_000, summary: "")),
+                Award(
+                    items: [AwardItem(amountYuan: Int.random(in: 0...60_000, using: &rng))],
+                    monthlyMinimumWageYuan: 2_000, summary: "")),
             .recordDeemedAgreement(note: "n"), .recordCourtFiling(court: "court"), .rejectCourtFiling(reasons: "r"),
             .answer("a"), .close(outcome: "done"), .evaluate(rating: Int.random(in: 0...6, using: &rng), comment: nil),
             .deemAccept, .openLitigation,
@@ -110,14 +114,17 @@ import _CaseLedgerTestSupport
                 .legalAid, unit: "aid", owner: "aid-staff", dispute: .labour,
                 legalAid: LegalAidApplication(
                     matter: .labour, exemption: Bool.random(using: &rng) ? .migrantWorkerWages : nil,
-                    exemptionEvidence: "wage list", linkedDeadline: h.now.adding(days: Int64.random(in: 1...20, using: &rng))))
+                    exemptionEvidence: "wage list",
+                    linkedDeadline: h.now.adding(days: Int64.random(in: 1...20, using: &rng))))
             owner = "aid-staff"
         case 1:
             registration = County.registration(
-                .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct, review: review)
+                .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
+                review: review)
             owner = "review-officer"
         case 2:
-            registration = County.registration(.labourArbitration, unit: "labour", owner: "labour-clerk", dispute: .labour)
+            registration = County.registration(
+                .labourArbitration, unit: "labour", owner: "labour-clerk", dispute: .labour)
             owner = "labour-clerk"
         case 3:
             registration = County.registration(

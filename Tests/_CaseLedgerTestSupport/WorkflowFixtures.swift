@@ -16,20 +16,22 @@ public enum County {
         return code
     }
 
-    public static let units: [Unit] = [
-        Unit(id: "v1", name: "Village 1 committee", kind: .mediationCommittee, division: village1),
-        Unit(id: "v2", name: "Village 2 committee", kind: .mediationCommittee, division: village2),
-        Unit(id: "v3", name: "Village 3 committee", kind: .mediationCommittee, division: village3),
-        Unit(id: "t1", name: "Township 1 committee", kind: .mediationCommittee, division: township1),
-        Unit(id: "t2", name: "Township 2 committee", kind: .mediationCommittee, division: township2),
-        Unit(id: "centre", name: "County coordination centre", kind: .serviceCentre, division: county),
-        Unit(id: "bureau", name: "County justice bureau", kind: .justiceBureau, division: county),
-        Unit(id: "aid", name: "County legal aid centre", kind: .legalAidCentre, division: county),
-        Unit(id: "review", name: "County review body", kind: .reviewBody, division: county),
-        Unit(id: "labour", name: "Labour arbitration commission", kind: .labourArbitrationCommission, division: county),
-        Unit(id: "arbitration", name: "City arbitration commission", kind: .arbitrationCommission, division: city),
-        Unit(id: "court", name: "County people's court", kind: .court, division: county),
-        Unit(id: "hotline", name: "12348 desk", kind: .hotlineDesk, division: county),
+    public static let units: [ServiceUnit] = [
+        ServiceUnit(id: "v1", name: "Village 1 committee", kind: .mediationCommittee, division: village1),
+        ServiceUnit(id: "v2", name: "Village 2 committee", kind: .mediationCommittee, division: village2),
+        ServiceUnit(id: "v3", name: "Village 3 committee", kind: .mediationCommittee, division: village3),
+        ServiceUnit(id: "t1", name: "Township 1 committee", kind: .mediationCommittee, division: township1),
+        ServiceUnit(id: "t2", name: "Township 2 committee", kind: .mediationCommittee, division: township2),
+        ServiceUnit(id: "centre", name: "County coordination centre", kind: .serviceCentre, division: county),
+        ServiceUnit(id: "bureau", name: "County justice bureau", kind: .justiceBureau, division: county),
+        ServiceUnit(id: "aid", name: "County legal aid centre", kind: .legalAidCentre, division: county),
+        ServiceUnit(id: "review", name: "County review body", kind: .reviewBody, division: county),
+        ServiceUnit(
+            id: "labour", name: "Labour arbitration commission", kind: .labourArbitrationCommission, division: county),
+        ServiceUnit(
+            id: "arbitration", name: "City arbitration commission", kind: .arbitrationCommission, division: city),
+        ServiceUnit(id: "court", name: "County people's court", kind: .court, division: county),
+        ServiceUnit(id: "hotline", name: "12348 desk", kind: .hotlineDesk, division: county),
     ]
 
     public static let persons: [Person] = [

@@ -24,7 +24,7 @@ enum WorkflowWorkload {
     static func configuration() throws -> CaseEngine.Configuration {
         guard let village else { throw BenchmarkFailure("bad division code") }
         let directory = Directory(
-            units: [Unit(id: "v1", name: "Village committee", kind: .mediationCommittee, division: village)],
+            units: [ServiceUnit(id: "v1", name: "Village committee", kind: .mediationCommittee, division: village)],
             persons: [Person(id: "m-v1", name: "Mediator", roles: [.mediator, .staff], units: ["v1"])])
         return CaseEngine.Configuration(
             directory: directory, calendar: try HolidayCalendar.chinaMainland(),
