@@ -27,6 +27,8 @@ EVENTS_PER_ITERATION = {
     "Scan.RawLMDB.cursorEveryLine1M": 1_000_000,
     # 64 clients × (register, startMediation, reachAgreement, close, evaluate) = 320 commands, 576 events.
     "Command.CaseLedger.durable.concurrent64x5": 576,
+    # The raw floor of those commits: 5 durable transactions of 115 events.
+    "Append.RawLMDB.durable.rounds5x115": 575,
     # The same five commands of one case decided in memory (no log): the records they produce.
     "Command.Workflow.decideLifeCycle": 9,
 }
@@ -51,6 +53,10 @@ RATIOS = [
      "Scan.RawLMDB.cursor1M", 0.30),
     ("Workflow commands, 64 clients (check + durable append) vs raw LMDB batched (1,000/txn)",
      "Command.CaseLedger.durable.concurrent64x5", "Append.RawLMDB.durable.batch1000", 0.25),
+    ("Raw floor of the 64-client commits (5 × 115 events) vs raw LMDB batched (1,000/txn)",
+     "Append.RawLMDB.durable.rounds5x115", "Append.RawLMDB.durable.batch1000", None),
+    ("Workflow commands, 64 clients vs the raw floor of the same commits (5 × 115 events)",
+     "Command.CaseLedger.durable.concurrent64x5", "Append.RawLMDB.durable.rounds5x115", None),
     ("Workflow commands, 64 clients vs raw LMDB batched (100/txn)",
      "Command.CaseLedger.durable.concurrent64x5", "Append.RawLMDB.durable.batch100", None),
     ("Workflow commands, 64 clients vs 64 concurrent raw appends through the log",

@@ -290,6 +290,14 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+    // The raw floor of the workflow benchmark's commits: with 64 clients and one command in flight each, its 576
+    // events reach the log as 5 rounds of about 115 events (one group commit per round). This writes exactly that
+    // with raw LMDB: 5 durable transactions of 115 events (575), no checks, no encoding, no task machinery.
+    rawBenchmark("Append.RawLMDB.durable.rounds5x115") { benchmark, raw in
+        for iteration in benchmark.scaledIterations {
+            for round in 0..<5 { raw.append(count: 115, stream: iteration * 5 + round) }
+        }
+    }
     rawBenchmark("Append.RawLMDB.durable.concurrent64x1") { benchmark, raw in
         for _ in benchmark.scaledIterations {
             // 64 threads, each its own durable transaction: LMDB serialises them, one commit per event.
