@@ -218,6 +218,10 @@ public enum BuiltInDefinitions {
                     "terminateReview", from: ["accepted", "suspended"], to: "closed", rules: ["AR9"],
                     requires: ["ground"]),
                 T("decideReview", from: ["accepted"], to: "decided", rules: ["AR7"]),
+                T(
+                    "serveApplication", from: ["accepted", "mediating", "suspended"], rules: ["AR6"],
+                    requires: ["respondent"]),
+                T("recordRespondentAnswer", from: ["accepted", "mediating", "suspended"], rules: ["AR6"]),
                 T("close", from: ["decided", "refused"], to: "closed", rules: ["AR11"], requires: ["outcome"]),
                 T("evaluate", from: ["closed"], rules: ["EVAL"]),
             ],
@@ -240,6 +244,21 @@ public enum BuiltInDefinitions {
                     "AR7.simplified", rule: "AR7", period: .days(30), startsOn: ["reviewAccepted"],
                     condition: "simplifiedProcedure", pausedIn: ["mediating", "suspended"],
                     stopsIn: ["decided", "closed"], stopsOn: ["procedureConverted"], warnBefore: .days(5)),
+                DeadlineSpec(
+                    "AR6.service", rule: "AR6", period: .workingDays(7), startsOn: ["reviewAccepted"],
+                    condition: "standardProcedure", stopsIn: ["decided", "closed"], stopsOn: ["applicationServed"]),
+                DeadlineSpec(
+                    "AR6.serviceSimplified", rule: "AR6", period: .workingDays(3), startsOn: ["reviewAccepted"],
+                    condition: "simplifiedProcedure", stopsIn: ["decided", "closed"],
+                    stopsOn: ["applicationServed", "procedureConverted"]),
+                DeadlineSpec(
+                    "AR6.answer", rule: "AR6", period: .workingDays(10), startsOn: ["applicationServed"],
+                    condition: "standardProcedure", stopsIn: ["decided", "closed"], stopsOn: ["respondentAnswered"],
+                    warnBefore: .days(2)),
+                DeadlineSpec(
+                    "AR6.answerSimplified", rule: "AR6", period: .workingDays(5), startsOn: ["applicationServed"],
+                    condition: "simplifiedProcedure", stopsIn: ["decided", "closed"],
+                    stopsOn: ["respondentAnswered", "procedureConverted"]),
                 DeadlineSpec(
                     "AR9.suspension", rule: "AR9", period: .days(60), startsOn: ["reviewSuspended"],
                     stopsIn: ["accepted", "closed"], warnBefore: .days(7)),

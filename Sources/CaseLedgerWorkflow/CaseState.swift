@@ -41,6 +41,8 @@ public struct CaseState: Sendable, Hashable {
     public private(set) var disputeType: DisputeType
     public private(set) var summary: String
     public private(set) var arbitrationAgreement: Bool
+    /// A labour claim's limitation dates (LD6).
+    public private(set) var labourClaim: LabourClaim?
     public private(set) var links: [CaseLink]
     // Mediation
     public private(set) var mediators: [PersonID] = []
@@ -92,6 +94,7 @@ public struct CaseState: Sendable, Hashable {
         disputeType = r.disputeType
         summary = r.summary
         arbitrationAgreement = r.arbitrationAgreement
+        labourClaim = r.labourClaim
         links = r.links
         if let application = r.legalAid { legalAid = LegalAidFacts(application: application) }
         if let application = r.review { review = ReviewFacts(application: application) }
@@ -279,7 +282,7 @@ public struct CaseState: Sendable, Hashable {
             update(id) { $0.status = .breached }
         case .deadlineStopped(let id):
             update(id) { $0.status = .stopped }
-        case .automaticCommandRefused: break
+        case .automaticCommandRefused, .applicationServed, .respondentAnswered: break
         case .deadlineRecounted(let id, let end):
             update(id) {
                 $0.end = end

@@ -52,6 +52,9 @@ public enum CaseCommand: Sendable, Hashable, Codable {
     case resumeReview
     case terminateReview(ground: String)
     case decideReview(ReviewOutcome)
+    /// The application sent to the respondent (AR6).
+    case serveApplication(on: String)
+    case recordRespondentAnswer
     // Arbitration and litigation (LD, CA, LT)
     case acceptArbitration
     case refuseArbitration(reasons: String)
@@ -118,6 +121,8 @@ public enum CaseCommand: Sendable, Hashable, Codable {
         case .resumeReview: return "resumeReview"
         case .terminateReview: return "terminateReview"
         case .decideReview: return "decideReview"
+        case .serveApplication: return "serveApplication"
+        case .recordRespondentAnswer: return "recordRespondentAnswer"
         case .acceptArbitration: return "acceptArbitration"
         case .refuseArbitration: return "refuseArbitration"
         case .recordArbitralMediation(let succeeded, _):
@@ -160,6 +165,7 @@ public enum CaseCommand: Sendable, Hashable, Codable {
         case .suspendReview(let ground), .terminateReview(let ground): return ["ground": ground]
         case .recordCourtFiling(let court): return ["court": court]
         case .answer(let text): return ["answer": text]
+        case .serveApplication(let on): return ["respondent": on]
         case .terminateAid(_, let note), .recordDeemedAgreement(let note): return ["note": note]
         default: return [:]
         }

@@ -249,6 +249,10 @@ extension Decider {
             try emit(.courtFilingRecorded(court: court), transition: t)
         case .rejectCourtFiling(let reasons):
             try emit(.courtFilingRejected(reasons: reasons), transition: t)
+        case .serveApplication(let on):
+            try emit(.applicationServed(respondent: on), transition: t)
+        case .recordRespondentAnswer:
+            try emit(.respondentAnswered, transition: t)
         case .answer(let text):
             try emit(.answered(answer: text), transition: t)
         case .convertToCase(let newCase, var registration):
@@ -338,6 +342,11 @@ extension Decider {
                     .missingField, rule: "AR4",
                     "a referral over an administrative act names the act (review) for the no-parallel-proceedings lock")
             }
+            if referral.route == .administrativeLitigation, let category = r.actCategory, category.requiresReviewFirst {
+                throw violation(
+                    "AR3",
+                    "a \(category) must go to administrative review before any suit (Administrative Review Law Art 23)")
+            }
             if referral.route == .administrativeLitigation, let lock = locks[r.actReference], lock.holder == .review {
                 throw violation(
                     "AR4",
@@ -351,7 +360,7 @@ extension Decider {
             kind: kind, channel: .internalReferral, unit: referral.toUnit, owner: referral.toPerson,
             division: state.division, parties: state.parties, disputeType: state.disputeType,
             summary: state.summary, review: review, arbitrationAgreement: state.arbitrationAgreement,
-            links: [CaseLink(.referredFrom, id)])
+            labourClaim: state.labourClaim, links: [CaseLink(.referredFrom, id)])
         if let aid = referral.legalAid { registration.links.append(CaseLink(.legalAid, aid.aidCase)) }
         try create(referral.newCase, registration)
         if let aid = referral.legalAid {
@@ -393,7 +402,8 @@ extension Decider {
         "dismissObjection", "orderCorrection", "reportMatterEnded", "submitClosingReport", "recordQualityReview",
         "requestCorrection", "submitCorrection", "acceptReview", "refuseFiling", "convertToStandard",
         "startReviewMediation", "concludeReviewMediation", "failReviewMediation", "settleReview", "suspendReview",
-        "resumeReview", "terminateReview", "decideReview", "acceptArbitration", "refuseArbitration",
+        "resumeReview", "terminateReview", "decideReview", "serveApplication", "recordRespondentAnswer",
+        "acceptArbitration", "refuseArbitration",
         "recordArbitralMediationSuccess", "recordArbitralMediationFailure", "issueAward", "recordDeemedAgreement",
         "recordCourtFiling", "rejectCourtFiling", "answer", "convertToCase", "deemAccept", "deemAbandoned",
         "openArbitration", "openLitigation",

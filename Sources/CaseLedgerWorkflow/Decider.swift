@@ -154,6 +154,9 @@ struct Decider {
                 throw fail(
                     .ruleViolation, rule: "LD1", "a \(r.kind) case needs a labour dispute, not \(r.disputeType)")
             }
+            if r.kind == .labourArbitration, let claim = r.labourClaim {
+                try Decider.checkLabourLimitation(claim, received: r.receivedAt ?? context.now, context, caseID)
+            }
         case .legalAid:
             guard let application = r.legalAid else {
                 throw fail(.missingField, "a legal aid case needs its application (legalAid)")
@@ -254,6 +257,42 @@ struct Decider {
         }
     }
 
+    /// LD6: one year from knowing of the infringement, run afresh after an interruption, suspended days not
+    /// counted; wage arrears have no limit during employment and one year after it ends.
+    static func checkLabourLimitation(
+        _ claim: LabourClaim, received: Instant, _ context: DecisionContext, _ caseID: CaseID
+    ) throws(WorkflowError) {
+        guard (0...3650).contains(claim.suspendedDays),
+            [claim.infringementKnownOn, claim.interruptedOn, claim.employmentEndedOn].allSatisfy({
+                $0.map { (1900...2200).contains($0.year) } ?? true
+            })
+        else {
+            throw WorkflowError(
+                .invalidField, case: caseID, rule: "LD6", "a date or suspended-day count of the claim is not plausible")
+        }
+        let start: CivilDate
+        if claim.wageArrears {
+            guard let ended = claim.employmentEndedOn else { return }  // still employed: no limit
+            start = max(ended, claim.interruptedOn ?? ended)
+        } else {
+            start = max(claim.infringementKnownOn, claim.interruptedOn ?? claim.infringementKnownOn)
+        }
+        let lastDay: CivilDate
+        do {
+            lastDay = try context.calendar.rolledForward(start.adding(months: 12).adding(days: claim.suspendedDays))
+        } catch {
+            throw WorkflowError(
+                .calendarNotCovered, case: caseID, rule: "LD6", "the limitation cannot be counted: \(error.message)")
+        }
+        let receivedOn = LegalTime.date(of: received)
+        if receivedOn > lastDay {
+            throw WorkflowError(
+                .ruleViolation, case: caseID, rule: "LD6",
+                "the 1-year arbitration limitation ended on \(lastDay) (counted from \(start)); the application of "
+                    + "\(receivedOn) is too late unless an interruption or suspension is recorded")
+        }
+    }
+
     // MARK: Clocks
 
     /// Starts, stops, pauses and resumes clocks after events named `names` moved the case.
@@ -314,6 +353,16 @@ struct Decider {
     /// Fires the warnings and breaches due at `now`, earliest first, and the commands attached to breaches.
     mutating func fireDueClocks() throws(WorkflowError) {
         try recountProvisionalClocks()
+        // A command a breach fires may start clocks that are already due (a deemed acceptance days late): fire
+        // those too, pass by pass, until nothing is due, so one tick leaves nothing behind for the next.
+        for _ in 0..<16 {
+            let before = records.count
+            try fireDueClocksOnce()
+            if records.count == before { return }
+        }
+    }
+
+    private mutating func fireDueClocksOnce() throws(WorkflowError) {
         let due = state.deadlines.filter { $0.status == .running && $0.fires }
             .sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
         for snapshot in due {

@@ -75,6 +75,8 @@ public enum CaseEvent: Sendable, Hashable, Codable {
     case reviewResumed
     case reviewTerminated(ground: String)
     case reviewDecided(outcome: ReviewOutcome)
+    case applicationServed(respondent: String)
+    case respondentAnswered
     // Arbitration and litigation (LD, CA, LT)
     case arbitrationAccepted
     case arbitrationRefused(reasons: String)
@@ -155,6 +157,8 @@ public enum CaseEvent: Sendable, Hashable, Codable {
         case .reviewResumed: return "reviewResumed"
         case .reviewTerminated: return "reviewTerminated"
         case .reviewDecided: return "reviewDecided"
+        case .applicationServed: return "applicationServed"
+        case .respondentAnswered: return "respondentAnswered"
         case .arbitrationAccepted: return "arbitrationAccepted"
         case .arbitrationRefused: return "arbitrationRefused"
         case .arbitralMediationSucceeded: return "arbitralMediationSucceeded"

@@ -19,13 +19,16 @@ public struct Registration: Sendable, Hashable, Codable {
     public var review: ReviewApplication?
     /// Whether a valid written arbitration agreement exists (CA2, routing).
     public var arbitrationAgreement: Bool
+    /// For labour arbitration: the claim's dates, checked against the 1-year limitation (LD6).
+    public var labourClaim: LabourClaim?
     /// Links to other cases (set by referrals).
     public var links: [CaseLink]
 
     public init(
         kind: CaseKind, channel: Channel, unit: UnitID, owner: PersonID, division: DivisionCode, parties: [Party],
         disputeType: DisputeType, summary: String, receivedAt: Instant? = nil, legalAid: LegalAidApplication? = nil,
-        review: ReviewApplication? = nil, arbitrationAgreement: Bool = false, links: [CaseLink] = []
+        review: ReviewApplication? = nil, arbitrationAgreement: Bool = false, labourClaim: LabourClaim? = nil,
+        links: [CaseLink] = []
     ) {
         self.kind = kind
         self.channel = channel
@@ -39,6 +42,7 @@ public struct Registration: Sendable, Hashable, Codable {
         self.legalAid = legalAid
         self.review = review
         self.arbitrationAgreement = arbitrationAgreement
+        self.labourClaim = labourClaim
         self.links = links
     }
 }
@@ -107,11 +111,13 @@ public struct ReviewApplication: Sendable, Hashable, Codable {
     public var obstacleDays: Int
     /// A special law allows a longer window (AR1 "unless a law allows longer"), in days.
     public var statutoryWindowDays: Int?
+    /// What kind of act it is: some must go to review before any suit (AR3).
+    public var actCategory: ActCategory?
 
     public init(
         actReference: String, respondent: String, actDate: CivilDate, knownOn: CivilDate, rightsNotified: Bool = true,
         learnedOfRightOn: CivilDate? = nil, immovableProperty: Bool = false, obstacleDays: Int = 0,
-        statutoryWindowDays: Int? = nil
+        statutoryWindowDays: Int? = nil, actCategory: ActCategory? = nil
     ) {
         self.actReference = actReference
         self.respondent = respondent
@@ -122,6 +128,48 @@ public struct ReviewApplication: Sendable, Hashable, Codable {
         self.immovableProperty = immovableProperty
         self.obstacleDays = obstacleDays
         self.statutoryWindowDays = statutoryWindowDays
+        self.actCategory = actCategory
+    }
+}
+
+/// Kinds of administrative act that matter for routing (Administrative Review Law Art 23, AR3).
+public enum ActCategory: String, Sendable, Hashable, Codable, CaseIterable {
+    case onTheSpotPenalty
+    /// A decision affecting acquired natural-resource rights.
+    case naturalResourceRights
+    /// An agency's failure to perform a statutory duty.
+    case failureToPerformDuty
+    case informationDisclosureRefusal
+    /// A matter another law sends to review first.
+    case reviewFirstByOtherLaw
+    case other
+
+    /// Review is mandatory before administrative litigation (AR3).
+    public var requiresReviewFirst: Bool { self != .other }
+}
+
+/// A labour claim's dates, for the 1-year arbitration limitation (LD6).
+public struct LabourClaim: Sendable, Hashable, Codable {
+    /// The day the worker knew (or should have known) of the infringement.
+    public var infringementKnownOn: CivilDate
+    /// The last day the limitation was interrupted (a claim, a request for relief, the other side agreeing to
+    /// perform): it runs afresh from the day after.
+    public var interruptedOn: CivilDate?
+    /// Days of force majeure during which it was suspended.
+    public var suspendedDays: Int
+    /// Wage arrears during employment: no limit while employed, then 1 year from the end of employment.
+    public var wageArrears: Bool
+    public var employmentEndedOn: CivilDate?
+
+    public init(
+        infringementKnownOn: CivilDate, interruptedOn: CivilDate? = nil, suspendedDays: Int = 0,
+        wageArrears: Bool = false, employmentEndedOn: CivilDate? = nil
+    ) {
+        self.infringementKnownOn = infringementKnownOn
+        self.interruptedOn = interruptedOn
+        self.suspendedDays = suspendedDays
+        self.wageArrears = wageArrears
+        self.employmentEndedOn = employmentEndedOn
     }
 }
 

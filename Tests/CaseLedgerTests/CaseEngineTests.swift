@@ -329,6 +329,8 @@ import _CaseLedgerTestSupport
             }
             try await register("r1", act)
             try await engine.execute(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
+            try await engine.execute(.serveApplication(on: "bureau"), on: "r1", by: "review-officer")
+            try await engine.execute(.recordRespondentAnswer, on: "r1", by: "review-officer")
             try await register("r2", act)
             var other = act
             other.actReference = "act-2"

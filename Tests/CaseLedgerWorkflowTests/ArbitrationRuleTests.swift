@@ -348,3 +348,48 @@ import _CaseLedgerTestSupport
         #expect(h.state("c1-arb")?.kind == .labourArbitration)
     }
 }
+
+@Suite struct LabourLimitationTests {
+    static func register(_ h: inout WorkflowHarness, _ id: CaseID, _ claim: LabourClaim) throws {
+        var registration = County.registration(
+            .labourArbitration, unit: "labour", owner: "labour-clerk", dispute: .labour)
+        registration.labourClaim = claim
+        try h.run(.register(registration), on: id, by: "labour-clerk")
+    }
+
+    @Test(
+        "LD6: one year from knowing of the infringement, afresh after an interruption; wage arrears run from the end of employment"
+    )
+    func ld6() throws {
+        var h = try makeHarness()  // 2025-03-03
+        expectRejected(.ruleViolation, rule: "LD6") {
+            try Self.register(&h, "l1", LabourClaim(infringementKnownOn: County.date(2024, 2, 1)))
+        }
+        #expect(h.state("l1") == nil)
+        // 2024-03-03 + 1 year is Monday 2025-03-03: today, in time.
+        try Self.register(&h, "l2", LabourClaim(infringementKnownOn: County.date(2024, 3, 3)))
+        try Self.register(
+            &h, "l3", LabourClaim(infringementKnownOn: County.date(2023, 5, 1), interruptedOn: County.date(2024, 6, 1)))
+        try Self.register(&h, "l4", LabourClaim(infringementKnownOn: County.date(2020, 1, 1), wageArrears: true))
+        expectRejected(.ruleViolation, rule: "LD6") {
+            try Self.register(
+                &h, "l5",
+                LabourClaim(
+                    infringementKnownOn: County.date(2020, 1, 1), wageArrears: true,
+                    employmentEndedOn: County.date(2024, 1, 15)))
+        }
+        try Self.register(&h, "l6", LabourClaim(infringementKnownOn: County.date(2024, 2, 1), suspendedDays: 40))
+        // A referral from labour mediation carries the claim, so the limitation is checked there too.
+        var m = try makeHarness()
+        var registration = County.registration(.labourMediation, unit: "v1", owner: "m-v1", dispute: .labour)
+        registration.labourClaim = LabourClaim(infringementKnownOn: County.date(2024, 1, 2))
+        try m.run(.register(registration), on: "m1", by: "m-v1")
+        try m.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "m1", by: "m-v1")
+        try m.run(.declareFailure(rightsNotice: "told", suggestedRoute: .labourArbitration), on: "m1", by: "m-v1")
+        expectRejected(.ruleViolation, rule: "LD6") {
+            try m.run(
+                .refer(Referral(route: .labourArbitration, newCase: "a1", toUnit: "labour", toPerson: "labour-clerk")),
+                on: "m1", by: "m-v1")
+        }
+    }
+}

@@ -306,3 +306,65 @@ import _CaseLedgerTestSupport
         #expect(h.locks["penalty-2025-001"]?.holder == .litigation)
     }
 }
+
+@Suite struct ReviewServiceTests {
+    @Test("AR3: acts that must be reviewed first cannot be referred straight to administrative litigation")
+    func ar3() throws {
+        var h = try makeHarness()
+        try h.failed("m1", dispute: .administrativeAct, route: .administrativeReview)
+        var act = ReviewRuleTests.application()
+        act.actCategory = .informationDisclosureRefusal
+        expectRejected(.ruleViolation, rule: "AR3") {
+            try h.run(
+                .refer(
+                    Referral(
+                        route: .administrativeLitigation, newCase: "s1", toUnit: "court", toPerson: "court-clerk",
+                        review: act)),
+                on: "m1", by: "m-v1")
+        }
+        try h.run(
+            .refer(
+                Referral(
+                    route: .administrativeReview, newCase: "r1", toUnit: "review", toPerson: "review-officer",
+                    review: act)),
+            on: "m1", by: "m-v1")
+        #expect(h.state("r1")?.kind == .administrativeReview)
+        act.actCategory = .other
+        try h.failed("m2", dispute: .administrativeAct, route: .administrativeLitigation)
+        try h.run(
+            .refer(
+                Referral(
+                    route: .administrativeLitigation, newCase: "s2", toUnit: "court", toPerson: "court-clerk",
+                    review: act)),
+            on: "m2", by: "m-v1")
+    }
+
+    @Test(
+        "AR6: serve the respondent within 7 working days of acceptance; the answer is due 10 working days later (3 and 5 simplified)"
+    )
+    func ar6() throws {
+        var h = try makeHarness()
+        try ReviewRuleTests.register(&h, "r1")
+        try h.run(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
+        // Monday 03-03 + 7 working days = Wednesday 03-12.
+        #expect(h.state("r1")?.deadline("AR6.service")?.end.nominalLastDay == County.date(2025, 3, 12))
+        expectRejected(.missingField, rule: "AR6") {
+            try h.run(.serveApplication(on: ""), on: "r1", by: "review-officer")
+        }
+        h.advance(days: 1)
+        try h.run(.serveApplication(on: "County market regulator"), on: "r1", by: "review-officer")
+        #expect(h.state("r1")?.deadline("AR6.service")?.status == .stopped)
+        // Tuesday 03-04 + 10 working days = Tuesday 03-18.
+        #expect(h.state("r1")?.deadline("AR6.answer")?.end.nominalLastDay == County.date(2025, 3, 18))
+        try h.run(.recordRespondentAnswer, on: "r1", by: "review-officer")
+        #expect(h.state("r1")?.deadline("AR6.answer")?.status == .stopped)
+
+        try ReviewRuleTests.register(&h, "r2", ReviewRuleTests.application(act: "warning-2"))
+        try h.run(.acceptReview(procedure: .simplified), on: "r2", by: "review-officer")
+        #expect(h.state("r2")?.deadline("AR6.serviceSimplified")?.end.nominalLastDay == County.date(2025, 3, 7))
+        #expect(h.state("r2")?.deadline("AR6.service") == nil)
+        h.advance(days: 5)
+        try h.tick()
+        #expect(h.state("r2")?.deadline("AR6.serviceSimplified")?.status == .breached)
+    }
+}
