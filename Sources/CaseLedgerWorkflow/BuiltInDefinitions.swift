@@ -68,6 +68,14 @@ public enum BuiltInDefinitions {
                     rules: ["LD4", "ROUTING"], guards: ["arbitrationOpen", "routeAllowed"]))
             transitions.append(
                 T("openArbitration", from: ["awaitingMediation", "mediating", "terminated", "failed"], rules: ["LD4"]))
+            transitions.append(
+                T(
+                    "recordNonPerformance", from: ["agreed"], rules: ["LD5"], guards: ["agreementEffective"],
+                    requires: ["note"]))
+            transitions.append(
+                T(
+                    "refer", from: ["agreed"], to: "closed", rules: ["LD5", "ROUTING"],
+                    guards: ["arbitrationOpen", "routeAllowed"]))
             deadlines.append(
                 DeadlineSpec(
                     "LD4.mediation", rule: "LD4", period: .days(15), startsOn: ["registered"], fromReceipt: true,
@@ -292,6 +300,8 @@ public enum BuiltInDefinitions {
                 T("recordArbitralMediationSuccess", from: ["accepted"], to: "closed", rules: ["LD9"]),
                 T("recordArbitralMediationFailure", from: ["accepted"], to: "hearing", rules: ["LD9"]),
                 T("extendDeadline", from: ["accepted", "hearing"], rules: ["LD10"]),
+                T("serveApplication", from: ["accepted", "hearing"], rules: ["LD8"], requires: ["respondent"]),
+                T("recordRespondentAnswer", from: ["accepted", "hearing"], rules: ["LD8"]),
                 T("issueAward", from: ["hearing"], to: "awarded", rules: ["LD9", "LD10", "LD11"]),
                 T("close", from: ["awarded", "refused"], to: "closed", rules: ["LD11"], requires: ["outcome"]),
                 T("evaluate", from: ["closed"], rules: ["EVAL"]),
@@ -300,6 +310,12 @@ public enum BuiltInDefinitions {
                 DeadlineSpec(
                     "LD7.acceptance", rule: "LD7", period: .days(5), startsOn: ["registered"], fromReceipt: true,
                     stopsIn: ["accepted", "refused", "closed"], onBreach: "openLitigation"),
+                DeadlineSpec(
+                    "LD8.service", rule: "LD8", period: .days(5), startsOn: ["arbitrationAccepted"],
+                    stopsIn: ["awarded", "closed"], stopsOn: ["applicationServed"]),
+                DeadlineSpec(
+                    "LD8.defence", rule: "LD8", period: .days(10), startsOn: ["applicationServed"],
+                    stopsIn: ["awarded", "closed"], stopsOn: ["respondentAnswered"], warnBefore: nil, fires: false),
                 DeadlineSpec(
                     "LD10.award", rule: "LD10", period: .days(45), startsOn: ["arbitrationAccepted"],
                     stopsIn: ["awarded", "closed"], warnBefore: .days(5), onBreach: "openLitigation",
@@ -327,6 +343,8 @@ public enum BuiltInDefinitions {
                 guards: ["arbitrable", "arbitrationAgreement"]),
             T("refuseArbitration", from: ["referred"], to: "refused", rules: ["CA2"], requires: ["reasons"]),
             T("issueAward", from: ["accepted"], to: "awarded", rules: ["CA5"]),
+            T("objectToAgreement", from: ["referred", "accepted"], rules: ["CA4"], requires: ["grounds"]),
+            T("recordFirstHearing", from: ["accepted"], rules: ["CA4"]),
             T("close", from: ["awarded", "refused"], to: "closed", rules: ["CA5"], requires: ["outcome"]),
             T("evaluate", from: ["closed"], rules: ["EVAL"]),
         ]

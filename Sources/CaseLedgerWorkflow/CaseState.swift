@@ -62,6 +62,8 @@ public struct CaseState: Sendable, Hashable {
     public private(set) var review: ReviewFacts?
     public private(set) var award: Award?
     public private(set) var answered = false
+    /// The first hearing was held (CA4: objections to the agreement come before it).
+    public private(set) var firstHearingHeld = false
     // Common
     public private(set) var deadlines: [DeadlineState] = []
     public private(set) var outcome: String?
@@ -282,7 +284,11 @@ public struct CaseState: Sendable, Hashable {
             update(id) { $0.status = .breached }
         case .deadlineStopped(let id):
             update(id) { $0.status = .stopped }
-        case .automaticCommandRefused, .applicationServed, .respondentAnswered: break
+        case .automaticCommandRefused, .applicationServed, .respondentAnswered, .agreementValidityObjected,
+            .agreementNotPerformed:
+            break
+        case .firstHearingHeld:
+            firstHearingHeld = true
         case .deadlineRecounted(let id, let end):
             update(id) {
                 $0.end = end

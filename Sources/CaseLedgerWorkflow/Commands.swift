@@ -61,6 +61,11 @@ public enum CaseCommand: Sendable, Hashable, Codable {
     case recordArbitralMediation(succeeded: Bool, statement: String)
     case issueAward(Award)
     case recordDeemedAgreement(note: String)
+    /// A party's objection to the arbitration agreement's validity (CA4: before the first hearing).
+    case objectToAgreement(grounds: String)
+    case recordFirstHearing
+    /// A labour mediation agreement was not performed (LD5): arbitration opens.
+    case recordNonPerformance(note: String)
     case recordCourtFiling(court: String)
     case rejectCourtFiling(reasons: String)
     // Consultation (WO)
@@ -129,6 +134,9 @@ public enum CaseCommand: Sendable, Hashable, Codable {
             return succeeded ? "recordArbitralMediationSuccess" : "recordArbitralMediationFailure"
         case .issueAward: return "issueAward"
         case .recordDeemedAgreement: return "recordDeemedAgreement"
+        case .objectToAgreement: return "objectToAgreement"
+        case .recordFirstHearing: return "recordFirstHearing"
+        case .recordNonPerformance: return "recordNonPerformance"
         case .recordCourtFiling: return "recordCourtFiling"
         case .rejectCourtFiling: return "rejectCourtFiling"
         case .answer: return "answer"
@@ -166,6 +174,8 @@ public enum CaseCommand: Sendable, Hashable, Codable {
         case .recordCourtFiling(let court): return ["court": court]
         case .answer(let text): return ["answer": text]
         case .serveApplication(let on): return ["respondent": on]
+        case .objectToAgreement(let grounds): return ["grounds": grounds]
+        case .recordNonPerformance(let note): return ["note": note]
         case .terminateAid(_, let note), .recordDeemedAgreement(let note): return ["note": note]
         default: return [:]
         }

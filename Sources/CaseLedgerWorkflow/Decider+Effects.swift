@@ -244,6 +244,21 @@ extension Decider {
             try emit(.awardIssued(award), transition: t)
         case .recordDeemedAgreement(let note):
             try emit(.arbitrationAgreementDeemed(note: note), transition: t)
+        case .objectToAgreement(let grounds):
+            guard !state.firstHearingHeld else {
+                throw violation(
+                    "CA4",
+                    "an objection to the arbitration agreement must be raised before the first hearing, which was held")
+            }
+            try emit(.agreementValidityObjected(grounds: grounds), transition: t)
+        case .recordFirstHearing:
+            guard !state.firstHearingHeld else {
+                throw fail(.invalidField, rule: "CA4", "the first hearing is recorded already")
+            }
+            try emit(.firstHearingHeld, transition: t)
+        case .recordNonPerformance(let note):
+            try emit(.agreementNotPerformed(note: note), transition: t)
+            if !state.openedRoutes.contains("arbitration") { try emit(.arbitrationOpened) }
         case .recordCourtFiling(let court):
             if state.review != nil { try acquireLock(.litigation) }
             try emit(.courtFilingRecorded(court: court), transition: t)
@@ -405,7 +420,8 @@ extension Decider {
         "resumeReview", "terminateReview", "decideReview", "serveApplication", "recordRespondentAnswer",
         "acceptArbitration", "refuseArbitration",
         "recordArbitralMediationSuccess", "recordArbitralMediationFailure", "issueAward", "recordDeemedAgreement",
-        "recordCourtFiling", "rejectCourtFiling", "answer", "convertToCase", "deemAccept", "deemAbandoned",
+        "recordCourtFiling", "rejectCourtFiling", "objectToAgreement", "recordFirstHearing", "recordNonPerformance",
+        "answer", "convertToCase", "deemAccept", "deemAbandoned",
         "openArbitration", "openLitigation",
     ]
 }

@@ -85,6 +85,9 @@ public enum CaseEvent: Sendable, Hashable, Codable {
     case awardIssued(Award)
     case litigationOpened(rule: String)
     case arbitrationAgreementDeemed(note: String)
+    case agreementValidityObjected(grounds: String)
+    case firstHearingHeld
+    case agreementNotPerformed(note: String)
     case courtFilingRecorded(court: String)
     case courtFilingRejected(reasons: String)
     // Consultation (WO)
@@ -166,6 +169,9 @@ public enum CaseEvent: Sendable, Hashable, Codable {
         case .awardIssued: return "awardIssued"
         case .litigationOpened: return "litigationOpened"
         case .arbitrationAgreementDeemed: return "arbitrationAgreementDeemed"
+        case .agreementValidityObjected: return "agreementValidityObjected"
+        case .firstHearingHeld: return "firstHearingHeld"
+        case .agreementNotPerformed: return "agreementNotPerformed"
         case .courtFilingRecorded: return "courtFilingRecorded"
         case .courtFilingRejected: return "courtFilingRejected"
         case .answered: return "answered"

@@ -393,3 +393,58 @@ import _CaseLedgerTestSupport
         }
     }
 }
+
+@Suite struct ArbitrationProcedureTests {
+    @Test("LD5: a labour mediation agreement not performed opens arbitration")
+    func ld5() throws {
+        var h = try makeHarness()
+        try h.mediating("c1", kind: .labourMediation, dispute: .labour)
+        try h.run(.reachAgreement(form: .written, terms: "pay wages by 03-31"), on: "c1", by: "m-v1")
+        expectRejected(.ruleViolation, rule: "PM10") {
+            try h.run(.recordNonPerformance(note: "not paid"), on: "c1", by: "m-v1")
+        }
+        for signer: Signer in [.party("p-a"), .party("p-b"), .mediator("m-v1"), .committeeSeal] {
+            try h.run(.signAgreement(signer), on: "c1", by: "m-v1")
+        }
+        let referral = Referral(
+            route: .labourArbitration, newCase: "c1-arb", toUnit: "labour", toPerson: "labour-clerk")
+        expectRejected(.ruleViolation, rule: "LD4") { try h.run(.refer(referral), on: "c1", by: "m-v1") }
+        try h.run(.recordNonPerformance(note: "wages not paid by 03-31"), on: "c1", by: "m-v1")
+        #expect(h.state("c1")?.openedRoutes == ["arbitration"])
+        try h.run(.refer(referral), on: "c1", by: "m-v1")
+        #expect(h.state("c1-arb")?.kind == .labourArbitration)
+    }
+
+    @Test("LD8: the copy goes to the respondent within 5 days of acceptance; the defence window is 10 days")
+    func ld8() throws {
+        var h = try makeHarness()
+        try ArbitrationRuleTests.labourCase(&h, "l1")
+        try h.run(.acceptArbitration, on: "l1", by: "labour-clerk")
+        #expect(h.state("l1")?.deadline("LD8.service")?.end.nominalLastDay == County.date(2025, 3, 8))
+        h.advance(days: 2)
+        try h.run(.serveApplication(on: "Employer Ltd"), on: "l1", by: "labour-clerk")
+        #expect(h.state("l1")?.deadline("LD8.service")?.status == .stopped)
+        let defence = try #require(h.state("l1")?.deadline("LD8.defence"))
+        #expect(defence.end.nominalLastDay == County.date(2025, 3, 15) && defence.fires == false)
+        try h.run(.recordRespondentAnswer, on: "l1", by: "labour-clerk")
+        #expect(h.state("l1")?.deadline("LD8.defence")?.status == .stopped)
+    }
+
+    @Test("CA4: an objection to the arbitration agreement comes before the first hearing")
+    func ca4() throws {
+        var h = try makeHarness()
+        try h.run(
+            .register(
+                County.registration(
+                    .commercialArbitration, unit: "arbitration", owner: "arb-clerk", dispute: .contract,
+                    arbitrationAgreement: true)),
+            on: "a1", by: "arb-clerk")
+        try h.run(.acceptArbitration, on: "a1", by: "arb-clerk")
+        try h.run(.objectToAgreement(grounds: "the commission named does not exist"), on: "a1", by: "arb-clerk")
+        try h.run(.recordFirstHearing, on: "a1", by: "arb-clerk")
+        expectRejected(.ruleViolation, rule: "CA4") {
+            try h.run(.objectToAgreement(grounds: "late"), on: "a1", by: "arb-clerk")
+        }
+        expectRejected(.invalidField, rule: "CA4") { try h.run(.recordFirstHearing, on: "a1", by: "arb-clerk") }
+    }
+}
