@@ -165,6 +165,27 @@ extension WriteTransaction {
         try fill(UnsafeMutableRawBufferPointer(start: data.mv_data, count: size))
     }
 
+    /// Runs `body` in a nested write transaction. Its writes become part of this transaction when `body` returns
+    /// and are discarded (this transaction's own writes kept) when `body` throws; either way this transaction goes
+    /// on. Readers see nothing of either until this transaction commits.
+    ///
+    /// Used to isolate a part of a commit that may fail on its own (an inline projection) from the rest of it.
+    package func nested<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        var child: OpaquePointer?
+        try check(mdb_txn_begin(mdb_txn_env(handle.pointer), handle.pointer, 0, &child), "mdb_txn_begin(nested)")
+            .get()
+        guard let child else { throw LMDBError(rc: EINVAL, operation: "mdb_txn_begin(nested)") }
+        let value: R
+        do {
+            value = try body(WriteTransaction(TransactionHandle(child)))
+        } catch {
+            mdb_txn_abort(child)
+            throw error
+        }
+        try check(mdb_txn_commit(child), "mdb_txn_commit(nested)").get()
+        return value
+    }
+
     /// Deletes `key`; returns whether it was there.
     @discardableResult
     package func delete(_ database: Database, key: [UInt8]) throws(LMDBError) -> Bool {

@@ -1,4 +1,4 @@
-internal import CaseLedgerLMDB
+package import CaseLedgerLMDB
 import Dispatch
 import Foundation
 public import Logging
@@ -95,15 +95,16 @@ public final class LMDBEventLog: EventLog {
         var closed = false
     }
 
-    let environment: Environment
+    package let environment: Environment
     let databases: Databases
+    let observers = Mutex<[any CommitObserver]>([])
     /// The store's directory.
     public let path: String
     /// The settings the log was opened with.
     public let configuration: Configuration
     /// How the log was opened.
     public let accessMode: AccessMode
-    private let logger: Logger
+    let logger: Logger
     let writer = Mutex(WriterState())
     let writerQueue = DispatchQueue(label: "caseledger.log.group-commit")
     private let notifier: HeadNotifier
@@ -154,7 +155,7 @@ public final class LMDBEventLog: EventLog {
         lmdb.maxMapSize = max(configuration.maxMapSize, configuration.initialMapSize)
         lmdb.growsAutomatically = configuration.growsAutomatically
         lmdb.maxReaders = configuration.maxReaders
-        lmdb.maxDatabases = 8
+        lmdb.maxDatabases = 128
         lmdb.readOnly = mode != .readWrite
         lmdb.withoutLocking = mode == .readOnlySnapshot
         lmdb.syncOnCommit = configuration.durability == .durable
@@ -425,7 +426,10 @@ public final class LMDBEventLog: EventLog {
     private func commit(_ requests: [AppendRequest]) -> [Result<AppendResult, EventLogError>] {
         do {
             let (results, head) = try environment.write { txn in
-                try BatchWriter(databases: databases, clock: configuration.clock).write(requests, in: txn)
+                let before = try Self.readHead(txn, databases).position
+                let written = try BatchWriter(databases: databases, clock: configuration.clock).write(requests, in: txn)
+                if written.1 > before { try runObservers(positions: (before + 1)...written.1, in: txn) }
+                return written
             }
             notifier.advance(to: head)
             return results

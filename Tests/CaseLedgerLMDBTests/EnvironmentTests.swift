@@ -25,6 +25,41 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test func aNestedTransactionCommitsIntoItsParentOrIsDiscardedAlone() async throws {
+        try await withTemporaryDirectory { directory in
+            let env = try Environment.open(path: directory.appending("env"))
+            defer { env.close() }
+            let db = try env.database(named: "items", create: true)
+            struct Stop: Error {}
+            let seenInside = try env.write { txn in
+                try txn.put(db, key: [1], value: [10])
+                try txn.nested { child in try child.put(db, key: [2], value: [20]) }
+                #expect(throws: Stop.self) {
+                    try txn.nested { child in
+                        try child.put(db, key: [3], value: [30])
+                        try child.put(db, key: [1], value: [99])
+                        throw Stop()
+                    }
+                }
+                // The parent sees the committed child's write, not the aborted one's.
+                return (try txn.value(db, key: [1]), try txn.value(db, key: [2]), try txn.value(db, key: [3]))
+            }
+            #expect(seenInside.0 == [10] && seenInside.1 == [20] && seenInside.2 == nil)
+            let after = try env.read { txn in
+                (try txn.value(db, key: [1]), try txn.value(db, key: [2]), try txn.value(db, key: [3]))
+            }
+            #expect(after.0 == [10] && after.1 == [20] && after.2 == nil)
+            // Aborting the parent discards a committed child too.
+            #expect(throws: Stop.self) {
+                try env.write { txn in
+                    try txn.nested { child in try child.put(db, key: [4], value: [40]) }
+                    throw Stop()
+                }
+            }
+            #expect(try env.read { txn in try txn.value(db, key: [4]) } == nil)
+        }
+    }
+
     @Test func samePathCannotBeOpenedTwiceInOneProcess() async throws {
         try await withTemporaryDirectory { directory in
             let env = try Environment.open(path: directory.appending("env"))

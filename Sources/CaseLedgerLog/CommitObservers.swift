@@ -1,0 +1,106 @@
+package import CaseLedgerLMDB
+import Logging
+import Synchronization
+
+/// Code that runs inside an append's write transaction, after the commit's records are written: the basis of
+/// inline projections, whose views are then updated atomically with the events (a caller reads its own writes, and
+/// a crash loses both or neither).
+///
+/// Each observer runs in a nested transaction: when it throws, only its own writes are discarded, the append still
+/// commits, and the observer is responsible for recording that it stopped (it must not advance past the position it
+/// failed at). A full map is the exception: it is rethrown so the whole commit is retried after the map grows.
+package protocol CommitObserver: AnyObject, Sendable {
+    /// A name for logs.
+    var name: String { get }
+
+    /// Called once per committed batch, with the positions it wrote, inside the batch's write transaction.
+    func didWrite(positions: ClosedRange<UInt64>, log: LMDBEventLog, in txn: borrowing WriteTransaction) throws
+}
+
+extension LMDBEventLog {
+    /// Adds an observer that runs inside every later commit (package API for `CaseLedgerProjections`).
+    package func addCommitObserver(_ observer: any CommitObserver) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    /// Removes an observer by identity.
+    package func removeCommitObserver(_ observer: any CommitObserver) {
+        observers.withLock { list in list.removeAll { $0 === observer } }
+    }
+
+    /// Opens (or creates) a named database in the log's environment for a view's data.
+    package func database(named name: String) throws(EventLogError) -> Database {
+        do {
+            return try environment.database(named: name, create: accessMode == .readWrite)
+        } catch {
+            throw Self.translate(error, context: "opening database \(name)")
+        }
+    }
+
+    /// Runs `body` in a write transaction of the log's environment (a view's own writes and its checkpoint), which
+    /// serialises with appends.
+    package func writeViews<R>(_ body: (borrowing WriteTransaction) throws -> R) throws(EventLogError) -> R {
+        do {
+            return try environment.write(body)
+        } catch let error as EventLogError {
+            throw error
+        } catch {
+            throw Self.translate(error, context: "writing views")
+        }
+    }
+
+    /// Runs `body` in a read transaction of the log's environment.
+    package func readViews<R>(_ body: (borrowing ReadTransaction) throws -> R) throws(EventLogError) -> R {
+        do {
+            return try environment.read(body)
+        } catch let error as EventLogError {
+            throw error
+        } catch {
+            throw Self.translate(error, context: "reading views")
+        }
+    }
+
+    /// Visits the events at `positions` in `txn` (a commit's own, or any snapshot) without copying them.
+    package func forEachEvent(
+        positions: ClosedRange<UInt64>, in txn: borrowing some ReadableTransaction & ~Copyable,
+        _ body: (borrowing EventView) throws -> Void
+    ) throws {
+        try txn.withCursor(databases.events) { cursor in
+            try Keys.position(positions.lowerBound).withUnsafeBytes { startKey in
+                try cursor.walk(from: .atOrAfter, key: startKey, then: .next) { key, value in
+                    let position = Keys.decodePosition(key) ?? 0
+                    guard position <= positions.upperBound else { return false }
+                    let view: EventView
+                    do throws(RecordCodec.DecodeFailure) {
+                        view = try EventView(bytes: value)
+                    } catch {
+                        throw EventLogError(
+                            code: .corrupted,
+                            message: "record at position \(position) does not decode: \(error.reason)",
+                            position: position)
+                    }
+                    try body(view)
+                    return true
+                }
+            }
+        }
+    }
+
+    /// Runs every observer on a commit's positions, each in its own nested transaction.
+    func runObservers(positions: ClosedRange<UInt64>, in txn: borrowing WriteTransaction) throws {
+        let current = observers.withLock { $0 }
+        for observer in current {
+            do {
+                try txn.nested { child in try observer.didWrite(positions: positions, log: self, in: child) }
+            } catch let error as LMDBError where error.code == .mapFull {
+                throw error
+            } catch {
+                logger.error(
+                    "commit observer failed; its writes for this commit are discarded, the append commits",
+                    metadata: [
+                        "observer": "\(observer.name)", "positions": "\(positions)", "error": "\(error)",
+                    ])
+            }
+        }
+    }
+}
