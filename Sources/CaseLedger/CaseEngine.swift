@@ -138,7 +138,7 @@ public final class CaseEngine: Sendable {
             let decision = try Workflow.decide(command, for: caseID, state: state, context: context)
             let request = try appendRequest(
                 for: decision, lockVersions: lockVersions, actorUnit: decision.states[caseID]?.unit,
-                idempotencyKey: idempotencyKey, caseID: caseID)
+                idempotencyKey: idempotencyKey, caseID: caseID, definitions: config.definitions)
             let appended: AppendResult?
             do {
                 appended = try await appendUnlessConflict(request, caseID: caseID)
@@ -252,19 +252,28 @@ public final class CaseEngine: Sendable {
 
     private func appendRequest(
         for decision: Decision, lockVersions: [String: UInt64], actorUnit: UnitID?, idempotencyKey: String?,
-        caseID: CaseID
+        caseID: CaseID, definitions: DefinitionRegistry
     ) throws(WorkflowError) -> AppendRequest {
         let correlation = UUID.randomV4()
         let encoder = StreamingJSONEncoder()
         var streams: [StreamAppend] = []
         do {
             for c in decision.cases where !c.records.isEmpty {
-                let unit = decision.states[c.caseID]?.unit.rawValue ?? actorUnit?.rawValue ?? ""
+                let after = decision.states[c.caseID]
+                let unit = after?.unit.rawValue ?? actorUnit?.rawValue ?? ""
+                let closed =
+                    after.map { state in
+                        definitions.definition(kind: state.kind, version: state.definitionVersion)?.isTerminal(
+                            state.state)
+                            ?? false
+                    } ?? false
                 let events = try c.records.map { record in
                     NewEvent(
                         type: record.event.name, schemaVersion: 1,
                         actor: EventActor(userID: record.actor.rawValue, role: "", unit: unit),
-                        correlationID: correlation, payload: try encoder.encode(record))
+                        correlationID: correlation,
+                        metadata: after.map { RecordHeader(record: record, state: $0, closed: closed).bytes } ?? [],
+                        payload: try encoder.encode(record))
                 }
                 streams.append(
                     StreamAppend(
@@ -475,7 +484,7 @@ public final class CaseEngine: Sendable {
             }
             let request = try appendRequest(
                 for: merged, lockVersions: lockVersions, actorUnit: nil, idempotencyKey: nil,
-                caseID: pending[0])
+                caseID: pending[0], definitions: config.definitions)
             guard try await appendUnlessConflict(request, caseID: pending.first) != nil else {
                 invalidate(merged.cases.map(\.caseID))
                 continue

@@ -1,6 +1,7 @@
 import CaseLedger
 import CaseLedgerLog
 import CaseLedgerWorkflow
+import Foundation
 import Logging
 import Testing
 import _CaseLedgerTestSupport
@@ -380,4 +381,54 @@ enum CalendarCoverageTests {
           working_days: []
           notice: "test data"
         """
+}
+
+@Suite struct RecordHeaderTests {
+    @Test("Every workflow event carries a binary header that places it without decoding the payload")
+    func headersMatchTheRecords() async throws {
+        try await CaseEngineTests.withEngine { engine, log, clock, _ in
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1", dispute: .labour)), on: "m1",
+                by: "m-v1")
+            try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "m1", by: "m-v1")
+            try await engine.execute(
+                .declareFailure(rightsNotice: "told", suggestedRoute: .labourArbitration), on: "m1", by: "m-v1")
+            try await engine.execute(
+                .refer(
+                    Referral(route: .labourArbitration, newCase: "m1-arb", toUnit: "labour", toPerson: "labour-clerk")),
+                on: "m1", by: "m-v1")
+            try await engine.execute(.evaluate(rating: 4, comment: nil), on: "m1", by: "party:p-a")
+            clock.advance(microseconds: 10 * 86_400_000_000)
+            try await engine.tick()
+            let decoder = JSONDecoder()
+            var checked = 0
+            for event in try log.read(from: 1, direction: .forwards, limit: 1_000)
+            where event.streamID.hasPrefix("case-") {
+                let header = try #require(RecordHeader(bytes: event.metadata), "no header at \(event.position)")
+                let record = try decoder.decode(WorkflowRecord.self, from: Data(event.payload))
+                #expect(header.at == record.at)
+                let id = CaseID(String(event.streamID.dropFirst(5)))
+                let final = try #require(try engine.state(of: id))
+                #expect(header.kind == final.kind && header.division == final.division)
+                switch record.event {
+                case .evaluated(let rating, _):
+                    #expect(header.rating == UInt8(rating) && header.evaluated && header.closed)
+                case .deadlineSet(let d):
+                    #expect(header.deadline == d.id && header.due == d.dueAt)
+                case .referred:
+                    #expect(header.state == "closed" && header.closed && header.unit == "v1")
+                default: break
+                }
+                checked += 1
+            }
+            #expect(checked > 10)
+            let last = try #require(
+                try log.read(stream: "case-m1-arb", from: .max, direction: .backwards, limit: 1).first)
+            let header = try #require(RecordHeader(bytes: last.metadata))
+            #expect(header.kind == .labourArbitration && header.unit == "labour" && header.owner == "labour-clerk")
+            #expect(RecordHeader(bytes: header.bytes) == header)
+            #expect(RecordHeader(bytes: [UInt8]()) == nil)
+            #expect(RecordHeader(bytes: [2] + header.bytes.dropFirst()) == nil)
+        }
+    }
 }

@@ -1,0 +1,148 @@
+/// A small fixed binary summary written into every workflow event's log metadata, so views and reports can place an
+/// event (which case kind, state, level, unit, owner, place, time, clock) without decoding its JSON payload.
+///
+/// Layout, format 1 (all integers big-endian; `str8` is a length byte and that many UTF-8 bytes):
+///
+/// | offset | size | field |
+/// |---:|---:|---|
+/// | 0 | 1 | format (1) |
+/// | 1 | 1 | case kind (index in `CaseKind.allCases`) |
+/// | 2 | 1 | level (index in `Level.allCases`) |
+/// | 3 | 1 | channel (index in `Channel.allCases`) |
+/// | 4 | 1 | dispute type (index in `DisputeType.allCases`) |
+/// | 5 | 1 | flags: bit 0 the case is closed (terminal state), bit 1 it has its evaluation |
+/// | 6 | 1 | the evaluation's rating for an `evaluated` event, else 0 |
+/// | 7 | 8 | the record's time `at`, microseconds since 1970 (signed) |
+/// | 15 | 8 | for a clock event, the clock's due instant; else 0 |
+/// | 23 | 12 | the dispute's division code (ASCII digits) |
+/// | 35 | str8 × 4 | the state after the command, the owning unit, the owner, and the clock's id (empty unless a clock event) |
+///
+/// The state, level, unit and owner are the case's after the whole command (the decision's final state), the same
+/// for every record the command wrote. Indices follow the enums' declaration order, which is therefore frozen: new
+/// cases are only ever appended.
+public struct RecordHeader: Sendable, Hashable {
+    public static let format: UInt8 = 1
+
+    public var kind: CaseKind
+    public var level: Level
+    public var channel: Channel
+    public var disputeType: DisputeType
+    public var closed: Bool
+    public var evaluated: Bool
+    public var rating: UInt8
+    public var at: Instant
+    public var due: Instant?
+    public var division: DivisionCode
+    public var state: String
+    public var unit: UnitID
+    public var owner: PersonID
+    public var deadline: String
+
+    /// The header of `record`, written by a command that left the case in `state`.
+    public init(record: WorkflowRecord, state after: CaseState, closed: Bool) {
+        kind = after.kind
+        level = after.level
+        channel = after.channel
+        disputeType = after.disputeType
+        self.closed = closed
+        evaluated = after.evaluation != nil
+        at = record.at
+        division = after.division
+        state = after.state
+        unit = after.unit
+        owner = after.owner
+        rating = 0
+        due = nil
+        deadline = ""
+        switch record.event {
+        case .evaluated(let value, _): rating = UInt8(clamping: value)
+        case .deadlineSet(let d):
+            deadline = d.id
+            due = d.dueAt
+        case .deadlineResumed(let id, let end), .deadlineExtended(let id, _, let end, _, _),
+            .deadlineRecounted(let id, let end):
+            deadline = id
+            due = end.dueAt
+        case .deadlinePaused(let id), .deadlineStopped(let id):
+            deadline = id
+        case .deadlineApproaching(let id, let dueAt), .deadlineBreached(let id, let dueAt):
+            deadline = id
+            due = dueAt
+        default: break
+        }
+    }
+
+    /// The header's bytes.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        func index<T: CaseIterable & Equatable>(_ value: T) -> UInt8 {
+            UInt8(
+                truncatingIfNeeded: T.allCases.firstIndex(of: value).map {
+                    T.allCases.distance(from: T.allCases.startIndex, to: $0)
+                } ?? 255)
+        }
+        func int64(_ value: Int64) { withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) } }
+        func str8(_ text: String) {
+            let utf8 = Array(text.utf8.prefix(255))
+            out.append(UInt8(utf8.count))
+            out.append(contentsOf: utf8)
+        }
+        out.append(Self.format)
+        out.append(index(kind))
+        out.append(index(level))
+        out.append(index(channel))
+        out.append(index(disputeType))
+        out.append((closed ? 1 : 0) | (evaluated ? 2 : 0))
+        out.append(rating)
+        int64(at.microsecondsSinceEpoch)
+        int64(due?.microsecondsSinceEpoch ?? 0)
+        out.append(contentsOf: division.digits.utf8)
+        str8(state)
+        str8(unit.rawValue)
+        str8(owner.rawValue)
+        str8(deadline)
+        return out
+    }
+
+    /// Decodes a header; `nil` for bytes that are not a format-1 header (an empty metadata field, another format).
+    public init?(bytes: some Collection<UInt8>) {
+        let b = Array(bytes)
+        guard b.count >= 39, b[0] == Self.format else { return nil }
+        func pick<T: CaseIterable>(_ type: T.Type, _ i: Int) -> T? {
+            let all = Array(T.allCases)
+            return Int(b[i]) < all.count ? all[Int(b[i])] : nil
+        }
+        func int64(_ offset: Int) -> Int64 {
+            b[offset..<(offset + 8)].reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+        }
+        guard let kind = pick(CaseKind.self, 1), let level = pick(Level.self, 2), let channel = pick(Channel.self, 3),
+            let dispute = pick(DisputeType.self, 4),
+            let division = DivisionCode(String(decoding: b[23..<35], as: UTF8.self))
+        else { return nil }
+        var offset = 35
+        func str8() -> String? {
+            guard offset < b.count else { return nil }
+            let length = Int(b[offset])
+            guard offset + 1 + length <= b.count else { return nil }
+            defer { offset += 1 + length }
+            return String(decoding: b[(offset + 1)..<(offset + 1 + length)], as: UTF8.self)
+        }
+        guard let state = str8(), let unit = str8(), let owner = str8(), let deadline = str8() else { return nil }
+        self.kind = kind
+        self.level = level
+        self.channel = channel
+        self.disputeType = dispute
+        closed = b[5] & 1 != 0
+        evaluated = b[5] & 2 != 0
+        rating = b[6]
+        at = Instant(microsecondsSinceEpoch: int64(7))
+        let dueValue = int64(15)
+        due = dueValue == 0 ? nil : Instant(microsecondsSinceEpoch: dueValue)
+        self.division = division
+        self.state = state
+        self.unit = UnitID(unit)
+        self.owner = PersonID(owner)
+        self.deadline = deadline
+    }
+}
