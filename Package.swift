@@ -15,12 +15,15 @@ let package = Package(
         .library(name: "CaseLedgerLog", targets: ["CaseLedgerLog"]),
         .library(name: "CaseLedgerWorkflow", targets: ["CaseLedgerWorkflow"]),
         .library(name: "CaseLedger", targets: ["CaseLedger"]),
+        .library(name: "CaseLedgerProjections", targets: ["CaseLedgerProjections"]),
         .executable(name: "caseledger-example", targets: ["caseledger-example"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The C library, from the system (Debian: liblmdb-dev). No C source is vendored.
@@ -56,6 +59,17 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Projections: views kept from the log, inline (in the append's transaction) or asynchronous (from a
+        // checkpoint stored with the view), rebuilt without downtime and checked against the log.
+        .target(
+            name: "CaseLedgerProjections",
+            dependencies: [
+                "CaseLedgerLog", "CaseLedgerLMDB", "CaseLedgerWorkflow",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // README's main job until the CLI exists: append, read back and verify on an embedded store.
         .executableTarget(
             name: "caseledger-example",
@@ -74,6 +88,13 @@ let package = Package(
         .testTarget(
             name: "CaseLedgerWorkflowTests",
             dependencies: ["CaseLedgerWorkflow", "CaseLedger", "CaseLedgerLog", "_CaseLedgerTestSupport"]
+        ),
+        .testTarget(
+            name: "CaseLedgerProjectionsTests",
+            dependencies: [
+                "CaseLedgerProjections", "CaseLedger", "CaseLedgerWorkflow", "CaseLedgerLog", "_CaseLedgerTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "CaseLedgerTests",

@@ -31,12 +31,19 @@ package protocol ReadableTransaction: ~Copyable {
 package struct ReadTransaction: ReadableTransaction, ~Copyable {
     package let handle: TransactionHandle
     init(_ handle: TransactionHandle) { self.handle = handle }
+
+    /// Another view of the same snapshot, for a reader wrapper that must not outlive the transaction's closure.
+    package init(sameAs other: borrowing ReadTransaction) { self.handle = other.handle }
 }
 
 /// The environment's one write transaction. Valid only inside the closure given to ``Environment/write(_:)``.
 package struct WriteTransaction: ReadableTransaction, ~Copyable {
     package let handle: TransactionHandle
     init(_ handle: TransactionHandle) { self.handle = handle }
+
+    /// Another view of the same transaction, for code that stores the handle for the transaction's duration (a
+    /// view writer handed to a projection). It must not outlive the transaction's closure.
+    package init(sameAs other: borrowing WriteTransaction) { self.handle = other.handle }
 }
 
 @available(*, unavailable)
@@ -184,6 +191,11 @@ extension WriteTransaction {
         }
         try check(mdb_txn_commit(child), "mdb_txn_commit(nested)").get()
         return value
+    }
+
+    /// Deletes a named database and its contents (`mdb_drop`); its handle must not be used afterwards.
+    package func drop(_ database: Database) throws(LMDBError) {
+        try check(mdb_drop(handle.pointer, database.dbi, 1), "mdb_drop(\(database.name))").get()
     }
 
     /// Deletes `key`; returns whether it was there.

@@ -38,24 +38,20 @@ extension LMDBEventLog {
     }
 
     /// Runs `body` in a write transaction of the log's environment (a view's own writes and its checkpoint), which
-    /// serialises with appends.
-    package func writeViews<R>(_ body: (borrowing WriteTransaction) throws -> R) throws(EventLogError) -> R {
+    /// serialises with appends. Errors `body` throws come out unchanged; LMDB's become ``EventLogError``s.
+    package func writeViews<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         do {
             return try environment.write(body)
-        } catch let error as EventLogError {
-            throw error
-        } catch {
+        } catch let error as LMDBError {
             throw Self.translate(error, context: "writing views")
         }
     }
 
-    /// Runs `body` in a read transaction of the log's environment.
-    package func readViews<R>(_ body: (borrowing ReadTransaction) throws -> R) throws(EventLogError) -> R {
+    /// Runs `body` in a read transaction of the log's environment. Errors `body` throws come out unchanged.
+    package func readViews<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
         do {
             return try environment.read(body)
-        } catch let error as EventLogError {
-            throw error
-        } catch {
+        } catch let error as LMDBError {
             throw Self.translate(error, context: "reading views")
         }
     }

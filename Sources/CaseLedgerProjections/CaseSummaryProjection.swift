@@ -1,0 +1,74 @@
+public import CaseLedgerLog
+public import CaseLedgerWorkflow
+import Foundation
+
+/// One case at a glance, as the case-summary view keeps it.
+public struct CaseSummary: Sendable, Hashable, Codable {
+    public var caseID: CaseID
+    public var kind: CaseKind
+    public var state: String
+    public var level: Level
+    public var unit: UnitID
+    public var owner: PersonID
+    public var division: DivisionCode
+    public var disputeType: DisputeType
+    public var channel: Channel
+    public var closed: Bool
+    public var rating: Int?
+    public var lastEventAt: Instant
+    /// Open clocks by id: their due instants (running or paused).
+    public var openDeadlines: [String: Instant]
+    /// The number of events of the case.
+    public var events: Int
+}
+
+/// The case-summary view: one row per case, from each event's ``RecordHeader`` (no payload is decoded).
+public struct CaseSummaryProjection: Projection {
+    public let name = "caseSummary"
+    public let version = 1
+    public let tables = ["cases"]
+
+    public init() {}
+
+    public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        guard let header = event.withMetadata({ RecordHeader(bytes: $0) }) else { return }  // not a case event
+        let stream = event.streamID
+        guard stream.hasPrefix("case-") else { return }
+        let id = CaseID(String(stream.dropFirst(5)))
+        let key = Array(id.rawValue.utf8)
+        var summary =
+            try view.value(in: "cases", key: key).map { try JSONDecoder().decode(CaseSummary.self, from: Data($0)) }
+            ?? CaseSummary(
+                caseID: id, kind: header.kind, state: header.state, level: header.level, unit: header.unit,
+                owner: header.owner, division: header.division, disputeType: header.disputeType,
+                channel: header.channel, closed: header.closed, rating: nil, lastEventAt: header.at,
+                openDeadlines: [:], events: 0)
+        summary.state = header.state
+        summary.level = header.level
+        summary.unit = header.unit
+        summary.owner = header.owner
+        summary.closed = header.closed
+        summary.lastEventAt = max(summary.lastEventAt, header.at)
+        summary.events += 1
+        if event.typeIs("evaluated") { summary.rating = Int(header.rating) }
+        if !header.deadline.isEmpty {
+            if event.typeIs("deadlineStopped") || event.typeIs("deadlineBreached") {
+                summary.openDeadlines[header.deadline] = nil
+            } else if let due = header.due, !event.typeIs("deadlineApproaching") {
+                summary.openDeadlines[header.deadline] = due
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try view.put(in: "cases", key: key, value: Array(try encoder.encode(summary)))
+    }
+
+    /// A case's summary from the view.
+    public static func summary(of id: CaseID, in runtime: ProjectionRuntime) throws -> CaseSummary? {
+        try runtime.read("caseSummary") { reader in
+            try reader.value(in: "cases", key: Array(id.rawValue.utf8)).map {
+                try JSONDecoder().decode(CaseSummary.self, from: Data($0))
+            }
+        }
+    }
+}

@@ -1,0 +1,385 @@
+import CaseLedgerLMDB
+public import CaseLedgerLog
+import Foundation
+public import Logging
+import Metrics
+public import ServiceLifecycle
+import Synchronization
+
+/// Keeps projections from the log: inline ones in each append's own transaction, asynchronous ones from a
+/// checkpoint stored in the same transaction as their rows. Runs as a `Service` so a server can host it.
+///
+/// Every projection's state (version, active generation, checkpoint, failure) is a row of the `views.meta` table,
+/// written in the same transaction as the rows it describes, so each event takes effect exactly once across crashes
+/// and restarts.
+public final class ProjectionRuntime: Service, Sendable {
+    /// How a projection is kept.
+    public enum Mode: Sendable, Hashable {
+        /// In the append's write transaction: a caller reads its own writes.
+        case inline
+        /// By ``run()`` (or ``catchUp()``), after the append.
+        case async
+    }
+
+    /// A projection's progress, for operators.
+    public struct Status: Sendable, Hashable {
+        public var name: String
+        public var mode: Mode
+        public var version: Int
+        public var generation: Int
+        /// The last position applied.
+        public var checkpoint: UInt64
+        /// Positions behind the log's head.
+        public var lag: UInt64
+        /// Where it stopped, and why, when an event made it throw.
+        public var failedAt: UInt64?
+        public var failure: String?
+    }
+
+    struct Entry: Sendable {
+        let projection: any Projection
+        let mode: Mode
+    }
+
+    struct State: Codable, Sendable, Hashable {
+        var version: Int
+        var generation: Int
+        var checkpoint: UInt64
+        var failedAt: UInt64?
+        var failure: String?
+    }
+
+    let log: LMDBEventLog
+    let entries: [String: Entry]
+    let order: [String]
+    let logger: Logger
+    let meta: Database
+    /// Open table handles by database name.
+    let handles: Mutex<[String: Database]>
+    let observers: Mutex<[any CommitObserver]>
+    /// How many events one transaction of catch-up or rebuild applies.
+    public let chunkSize: Int
+
+    /// Prepares the projections' tables and registers the inline ones with the log.
+    ///
+    /// - Throws: ``ProjectionError`` for two projections with one name or a store failure.
+    public init(
+        log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096
+    ) throws(ProjectionError) {
+        var entries: [String: Entry] = [:]
+        var order: [String] = []
+        for (projection, mode) in projections {
+            guard entries[projection.name] == nil else {
+                throw ProjectionError(.duplicateName, "two projections are named '\(projection.name)'")
+            }
+            entries[projection.name] = Entry(projection: projection, mode: mode)
+            order.append(projection.name)
+        }
+        self.log = log
+        self.entries = entries
+        self.order = order
+        self.logger = logger
+        self.chunkSize = max(1, chunkSize)
+        self.handles = Mutex([:])
+        self.observers = Mutex([])
+        do {
+            meta = try log.database(named: "views.meta")
+        } catch {
+            throw ProjectionError(.storage, "opening views.meta failed: \(error)")
+        }
+        for name in order {
+            guard let entry = entries[name] else { continue }
+            var state = try loadState(name) ?? State(version: entry.projection.version, generation: 1, checkpoint: 0)
+            if state.version != entry.projection.version {
+                // A new version of the view: start a fresh generation from the beginning (its rows are rebuilt).
+                logger.info(
+                    "projection version changed; rebuilding",
+                    metadata: [
+                        "projection": "\(name)", "from": "\(state.version)", "to": "\(entry.projection.version)",
+                    ])
+                state = State(version: entry.projection.version, generation: state.generation + 1, checkpoint: 0)
+                _ = try tables(name, generation: state.generation, fresh: true)
+                try saveState(name, state)
+            } else {
+                _ = try tables(name, generation: state.generation, fresh: false)
+                if try loadState(name) == nil { try saveState(name, state) }
+            }
+            if entry.mode == .inline {
+                let observer = InlineObserver(runtime: self, name: name)
+                observers.withLock { $0.append(observer) }
+                log.addCommitObserver(observer)
+            }
+        }
+    }
+
+    /// Unregisters the inline projections from the log.
+    public func shutdown() {
+        let current = observers.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+        for observer in current { log.removeCommitObserver(observer) }
+    }
+
+    static func tableName(_ projection: String, _ generation: Int, _ table: String) -> String {
+        "v.\(projection).\(generation).\(table)"
+    }
+
+    /// The projection's tables of a generation, opened (and, with `fresh`, emptied) as needed.
+    func tables(_ name: String, generation: Int, fresh: Bool) throws(ProjectionError) -> [String: Database] {
+        guard let entry = entries[name] else {
+            throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
+        }
+        var result: [String: Database] = [:]
+        for table in entry.projection.tables {
+            let full = Self.tableName(name, generation, table)
+            if !fresh, let open = handles.withLock({ $0[full] }) {
+                result[table] = open
+                continue
+            }
+            do {
+                let database = try log.database(named: full)
+                if fresh {
+                    try log.writeViews { txn in
+                        try ReadOnlyWalk.clear(txn, database)
+                    }
+                }
+                handles.withLock { $0[full] = database }
+                result[table] = database
+            } catch {
+                throw ProjectionError(.storage, "opening table \(full) failed: \(error)", projection: name)
+            }
+        }
+        return result
+    }
+
+    /// The already-open tables of a generation, or `nil` when one is not open.
+    func openTables(_ name: String, generation: Int) -> [String: Database]? {
+        guard let entry = entries[name] else { return nil }
+        return handles.withLock { open in
+            var result: [String: Database] = [:]
+            for table in entry.projection.tables {
+                guard let database = open[Self.tableName(name, generation, table)] else { return nil }
+                result[table] = database
+            }
+            return result
+        }
+    }
+
+    func loadState(_ name: String) throws(ProjectionError) -> State? {
+        do {
+            let bytes = try log.readViews { txn in try txn.value(meta, key: Array(name.utf8)) }
+            return try bytes.map { try JSONDecoder().decode(State.self, from: Data($0)) }
+        } catch {
+            throw ProjectionError(.storage, "reading the state of '\(name)' failed: \(error)", projection: name)
+        }
+    }
+
+    static func loadState(_ name: String, _ meta: Database, _ txn: borrowing some ReadableTransaction & ~Copyable)
+        throws -> State?
+    {
+        try txn.value(meta, key: Array(name.utf8)).map { try JSONDecoder().decode(State.self, from: Data($0)) }
+    }
+
+    static func saveState(
+        _ name: String, _ state: State, _ meta: Database, _ txn: borrowing WriteTransaction
+    ) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try txn.put(meta, key: Array(name.utf8), value: Array(try encoder.encode(state)))
+    }
+
+    func saveState(_ name: String, _ state: State) throws(ProjectionError) {
+        do {
+            try log.writeViews { txn in try Self.saveState(name, state, meta, txn) }
+        } catch {
+            throw ProjectionError(.storage, "writing the state of '\(name)' failed: \(error)", projection: name)
+        }
+    }
+
+    // MARK: Applying
+
+    struct Stopped: Error {
+        let position: UInt64
+        let error: any Error
+    }
+
+    /// Applies the events at `positions` to a generation's tables in `txn`; throws ``Stopped`` naming the event a
+    /// projection threw at.
+    func apply(
+        _ name: String, positions: ClosedRange<UInt64>, tables: [String: Database], in txn: borrowing WriteTransaction
+    ) throws {
+        guard let entry = entries[name] else { return }
+        let view = ViewTransaction(txn, databases: tables)
+        try log.forEachEvent(positions: positions, in: txn) { event in
+            do {
+                try entry.projection.apply(event, to: view)
+            } catch {
+                throw Stopped(position: event.position, error: error)
+            }
+        }
+    }
+
+    /// Brings every projection that is behind (asynchronous ones, and inline ones that stopped or started late) up
+    /// to the log's head, one chunk per transaction. Returns the number of events applied.
+    ///
+    /// A projection that throws stops at that event: its checkpoint stays before it, the failure is recorded in its
+    /// state and reported through the log and metrics, and the others go on.
+    @discardableResult
+    public func catchUp() throws(ProjectionError) -> Int {
+        var applied = 0
+        for name in order { applied += try catchUp(name) }
+        return applied
+    }
+
+    func catchUp(_ name: String) throws(ProjectionError) -> Int {
+        var applied = 0
+        while true {
+            let head: UInt64
+            do { head = try log.head().position } catch {
+                throw ProjectionError(.storage, "reading the head failed: \(error)", projection: name)
+            }
+            guard var state = try loadState(name), state.failedAt == nil, state.checkpoint < head else { break }
+            let tables = try self.tables(name, generation: state.generation, fresh: false)
+            let range = (state.checkpoint + 1)...min(head, state.checkpoint + UInt64(chunkSize))
+            do {
+                try log.writeViews { txn in
+                    // Re-read inside the transaction: an inline commit may have moved the checkpoint meanwhile.
+                    guard let current = try Self.loadState(name, meta, txn), current.checkpoint == state.checkpoint
+                    else { return }
+                    try apply(name, positions: range, tables: tables, in: txn)
+                    state.checkpoint = range.upperBound
+                    try Self.saveState(name, state, meta, txn)
+                }
+                applied += range.count
+            } catch let stopped as Stopped {
+                state.failedAt = stopped.position
+                state.failure = "\(stopped.error)"
+                try saveState(name, state)
+                logger.error(
+                    "projection stopped at an event; its checkpoint stays before it",
+                    metadata: ["projection": "\(name)", "position": "\(stopped.position)", "error": "\(stopped.error)"])
+                Counter(label: "caseledger_projection_failures_total", dimensions: [("projection", name)]).increment()
+                break
+            } catch {
+                throw ProjectionError(.storage, "applying events failed: \(error)", projection: name)
+            }
+        }
+        reportLag(name)
+        return applied
+    }
+
+    /// Clears a projection's recorded failure so ``catchUp()`` tries the event again (after a fix was deployed).
+    public func resume(_ name: String) throws(ProjectionError) {
+        guard var state = try loadState(name) else {
+            throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
+        }
+        state.failedAt = nil
+        state.failure = nil
+        try saveState(name, state)
+    }
+
+    /// The projections' progress.
+    public func status() throws(ProjectionError) -> [Status] {
+        let head: UInt64
+        do { head = try log.head().position } catch {
+            throw ProjectionError(.storage, "reading the head failed: \(error)")
+        }
+        var result: [Status] = []
+        for name in order {
+            guard let entry = entries[name], let state = try loadState(name) else { continue }
+            result.append(
+                Status(
+                    name: name, mode: entry.mode, version: state.version, generation: state.generation,
+                    checkpoint: state.checkpoint, lag: head > state.checkpoint ? head - state.checkpoint : 0,
+                    failedAt: state.failedAt, failure: state.failure))
+        }
+        return result
+    }
+
+    func reportLag(_ name: String) {
+        guard let state = try? loadState(name), let head = try? log.head() else { return }
+        let behind = head.position > state.checkpoint ? head.position - state.checkpoint : 0
+        Gauge(label: "caseledger_projection_lag_positions", dimensions: [("projection", name)]).record(Int64(behind))
+        var age: Double = 0
+        if behind > 0, let oldest = try? log.read(from: state.checkpoint + 1, direction: .forwards, limit: 1).first {
+            age = max(
+                0, Double(head.recordedAt.microsecondsSinceEpoch - oldest.recordedAt.microsecondsSinceEpoch) / 1e6)
+        }
+        Gauge(label: "caseledger_projection_lag_seconds", dimensions: [("projection", name)]).record(age)
+    }
+
+    /// Runs until cancelled: catches up, then waits for appends and catches up again.
+    public func run() async throws {
+        while !Task.isCancelled {
+            let position: UInt64
+            do {
+                try catchUp()
+                position = try log.head().position
+            } catch {
+                logger.error("projection catch-up failed", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .seconds(1))
+                continue
+            }
+            await log.waitForAppend(after: position)
+        }
+    }
+
+    // MARK: Reading
+
+    /// Reads a projection's active tables in one snapshot.
+    public func read<R>(_ name: String, _ body: (borrowing ViewReader) throws -> R) throws -> R {
+        guard let state = try loadState(name) else {
+            throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
+        }
+        let tables = try self.tables(name, generation: state.generation, fresh: false)
+        return try log.readViews { txn in try body(ViewReader(txn: ReadTransaction(sameAs: txn), databases: tables)) }
+    }
+}
+
+/// Runs an inline projection inside each append's write transaction.
+final class InlineObserver: CommitObserver {
+    let name: String
+    private let runtime: ProjectionRuntime
+
+    init(runtime: ProjectionRuntime, name: String) {
+        self.runtime = runtime
+        self.name = name
+    }
+
+    func didWrite(positions: ClosedRange<UInt64>, log: LMDBEventLog, in txn: borrowing WriteTransaction) throws {
+        guard var state = try ProjectionRuntime.loadState(name, runtime.meta, txn),
+            state.failedAt == nil, state.checkpoint == positions.lowerBound - 1
+        else {
+            // Behind (it stopped, or was added to a log with events): catchUp() brings it up in order.
+            return
+        }
+        // Only handles opened before (at start-up or by a rebuild): opening a table here would need a second write
+        // transaction inside this one.
+        guard let tables = runtime.openTables(name, generation: state.generation) else { return }
+        do {
+            try runtime.apply(name, positions: positions, tables: tables, in: txn)
+        } catch let stopped as ProjectionRuntime.Stopped {
+            // The nested transaction is discarded; catchUp() meets the same event and records the failure.
+            runtime.logger.error(
+                "inline projection failed; it falls behind and catchUp() will record where",
+                metadata: ["projection": "\(name)", "position": "\(stopped.position)", "error": "\(stopped.error)"])
+            throw stopped.error
+        }
+        state.checkpoint = positions.upperBound
+        try ProjectionRuntime.saveState(name, state, runtime.meta, txn)
+    }
+}
+
+/// Small helpers over raw tables.
+enum ReadOnlyWalk {
+    /// Deletes every row of `database`, keeping the table.
+    static func clear(_ txn: borrowing WriteTransaction, _ database: Database) throws {
+        var keys: [[UInt8]] = []
+        try ViewReader.walk(txn, database, from: []) { key, _ in
+            keys.append(key)
+            return true
+        }
+        for key in keys { try txn.delete(database, key: key) }
+    }
+}

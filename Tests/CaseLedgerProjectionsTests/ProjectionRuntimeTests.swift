@@ -1,0 +1,192 @@
+import CaseLedger
+import CaseLedgerLMDB
+import CaseLedgerLog
+import CaseLedgerProjections
+import CaseLedgerWorkflow
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import _CaseLedgerTestSupport
+
+/// Counts every event per stream; optionally throws at events of one type.
+struct CountingProjection: Projection {
+    let name: String
+    let version = 1
+    let tables = ["counts"]
+    var failOnType: String? = nil
+
+    struct Refused: Error {}
+
+    func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        if let failOnType, event.typeIs(failOnType) { throw Refused() }
+        let key = Array(event.streamID.utf8)
+        let old = try view.value(in: "counts", key: key).map { $0.reduce(0) { $0 << 8 | Int($1) } } ?? 0
+        try view.put(in: "counts", key: key, value: withUnsafeBytes(of: UInt32(old + 1).bigEndian) { Array($0) })
+    }
+
+    static func total(_ runtime: ProjectionRuntime, _ name: String) throws -> Int {
+        try runtime.read(name) { reader in
+            var sum = 0
+            try reader.forEach(in: "counts") { _, value in
+                sum += value.reduce(0) { $0 << 8 | Int($1) }
+                return true
+            }
+            return sum
+        }
+    }
+}
+
+@Suite struct ProjectionRuntimeTests {
+    static func engine(_ log: LMDBEventLog, clock: ManualClock) throws -> CaseEngine {
+        CaseEngine(
+            log: log,
+            configuration: .init(
+                directory: County.directory, calendar: try HolidayCalendar.chinaMainland(),
+                definitions: try DefinitionRegistry.national()),
+            clock: clock, logger: Logger(label: "test"))
+    }
+
+    static func scenario(_ engine: CaseEngine, _ prefix: String, count: Int = 6) async throws {
+        for i in 0..<count {
+            let id = CaseID("\(prefix)\(i)")
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: id, by: "m-v1")
+            try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: id, by: "m-v1")
+            if i % 2 == 0 {
+                try await engine.execute(.reachAgreement(form: .oral, terms: "t"), on: id, by: "m-v1")
+                try await engine.execute(.close(outcome: "performed"), on: id, by: "m-v1")
+                try await engine.execute(.evaluate(rating: 5, comment: nil), on: id, by: "party:p-a")
+            } else {
+                try await engine.execute(.handOff(toUnit: "v1", toPerson: "m-v1b", reason: "leave"), on: id, by: "m-v1")
+            }
+        }
+    }
+
+    static func dump(_ runtime: ProjectionRuntime, _ name: String, _ table: String) throws -> [[UInt8]] {
+        try runtime.read(name) { reader in
+            var rows: [[UInt8]] = []
+            try reader.forEach(in: table) { key, value in
+                rows.append(key + [0xFF] + value)
+                return true
+            }
+            return rows
+        }
+    }
+
+    @Test func anInlineViewIsReadableAsSoonAsTheCommandReturns() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CaseSummaryProjection(), .inline)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let engine = try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3))))
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1")
+            var summary = try #require(try CaseSummaryProjection.summary(of: "c1", in: runtime))
+            #expect(summary.state == "awaitingMediation" && summary.unit == "v1" && summary.owner == "m-v1")
+            #expect(summary.openDeadlines["PM13.level"] == LegalTime.endOf(County.date(2025, 4, 3)))
+            try await engine.execute(.handOff(toUnit: "v1", toPerson: "m-v1b", reason: "leave"), on: "c1", by: "m-v1")
+            summary = try #require(try CaseSummaryProjection.summary(of: "c1", in: runtime))
+            #expect(summary.owner == "m-v1b" && summary.events == 3)
+            #expect(try runtime.status().first?.lag == 0)
+        }
+    }
+
+    @Test func anAsyncViewAppliesEachEventExactlyOnceAcrossRestarts() async throws {
+        try await withTemporaryDirectory { directory in
+            let clock = ManualClock(Timestamp(County.at(2025, 3, 3)))
+            do {
+                let log = try LMDBEventLog.open(at: directory.path)
+                defer { log.close() }
+                let runtime = try ProjectionRuntime(
+                    log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "t"),
+                    chunkSize: 7)
+                try await Self.scenario(try Self.engine(log, clock: clock), "a")
+                #expect(try runtime.catchUp() > 0)
+                #expect(try CountingProjection.total(runtime, "counter") == Int(try log.head().position))
+            }
+            let log = try LMDBEventLog.open(at: directory.path)
+            defer { log.close() }
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "t"),
+                chunkSize: 7)
+            try await Self.scenario(try Self.engine(log, clock: clock), "b")
+            #expect(try runtime.status().first.map { $0.lag > 0 } == true)
+            try runtime.catchUp()
+            #expect(try CountingProjection.total(runtime, "counter") == Int(try log.head().position))
+            #expect(try runtime.catchUp() == 0)
+        }
+    }
+
+    @Test func aThrowingProjectionStopsAtItsEventWithoutStoppingAppendsOrOthers() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log,
+                projections: [
+                    (CountingProjection(name: "picky", failOnType: "evaluated"), .inline),
+                    (CountingProjection(name: "counter"), .async),
+                ],
+                logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "c")
+            let head = try log.head().position
+            try runtime.catchUp()
+            let status = try runtime.status()
+            let picky = try #require(status.first { $0.name == "picky" })
+            let firstEvaluation = try #require(
+                try log.read(from: 1, direction: .forwards, limit: 1_000).first { $0.type == "evaluated" }?.position)
+            #expect(picky.failedAt == firstEvaluation)
+            #expect(picky.checkpoint == firstEvaluation - 1)
+            #expect(picky.failure?.contains("Refused") == true)
+            #expect(try CountingProjection.total(runtime, "picky") == Int(firstEvaluation - 1))
+            let counter = try #require(status.first { $0.name == "counter" })
+            #expect(counter.checkpoint == head && counter.failedAt == nil)
+            // Resuming retries the same event, which fails again at the same place.
+            try runtime.resume("picky")
+            try runtime.catchUp()
+            #expect(try runtime.status().first { $0.name == "picky" }?.failedAt == firstEvaluation)
+        }
+    }
+
+    @Test func aRebuiltViewIsByteForByteTheIncrementalOneAndSwapsInWhileAppendsGoOn() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log,
+                projections: [(CaseSummaryProjection(), .inline), (CountingProjection(name: "counter"), .async)],
+                logger: Logger(label: "test"), chunkSize: 5)
+            defer { runtime.shutdown() }
+            let engine = try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3))))
+            try await Self.scenario(engine, "d")
+            let before = try Self.dump(runtime, "caseSummary", "cases")
+            try runtime.rebuild("caseSummary")
+            #expect(try Self.dump(runtime, "caseSummary", "cases") == before)
+            #expect(try runtime.status().first { $0.name == "caseSummary" }?.generation == 2)
+            // Rebuild again while commands run: the swapped-in view holds every event exactly once.
+            async let more: Void = Self.scenario(engine, "e", count: 10)
+            try runtime.rebuild("caseSummary")
+            try await more
+            let report = try runtime.check("caseSummary")
+            #expect(report.isConsistent, "\(report)")
+            #expect(report.position == (try log.head().position))
+            #expect(try CaseSummaryProjection.summary(of: "e9", in: runtime)?.owner == "m-v1b")
+        }
+    }
+
+    @Test func theConsistencyCheckNamesTheFirstDifference() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .inline)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "f")
+            #expect(try runtime.check("counter").isConsistent)
+            // Tamper with one row of the active view.
+            let table = try log.database(named: "v.counter.1.counts")
+            try log.writeViews { txn in try txn.put(table, key: Array("case-f3".utf8), value: [0, 0, 0, 99]) }
+            let report = try runtime.check("counter")
+            #expect(!report.isConsistent)
+            #expect(report.firstDifference?.contains(hex("case-f3")) == true, "\(report)")
+        }
+    }
+
+    func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
+}
