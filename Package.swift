@@ -65,6 +65,7 @@ let package = Package(
             name: "CaseLedgerProjections",
             dependencies: [
                 "CaseLedgerLog", "CaseLedgerLMDB", "CaseLedgerWorkflow",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -50,6 +50,12 @@ public struct ViewTransaction: ~Copyable {
     public func delete(in table: String, key: [UInt8]) throws {
         try txn.delete(try self.table(table), key: key)
     }
+
+    /// Visits the rows of `table` with keys at or after `from`, in key order, until `body` returns `false`. Do not
+    /// write to `table` inside `body`; collect first.
+    public func forEach(in table: String, from: [UInt8] = [], _ body: ([UInt8], [UInt8]) throws -> Bool) throws {
+        try ViewReader.walk(txn, try self.table(table), from: from, body)
+    }
 }
 
 @available(*, unavailable)

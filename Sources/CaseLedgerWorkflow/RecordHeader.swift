@@ -10,7 +10,7 @@
 /// | 2 | 1 | level (index in `Level.allCases`) |
 /// | 3 | 1 | channel (index in `Channel.allCases`) |
 /// | 4 | 1 | dispute type (index in `DisputeType.allCases`) |
-/// | 5 | 1 | flags: bit 0 the case is closed (terminal state), bit 1 it has its evaluation |
+/// | 5 | 1 | flags: bit 0 the case is closed (terminal state), bit 1 it has its evaluation, bit 2 the clock of a clock event is a party window (never fires) |
 /// | 6 | 1 | the evaluation's rating for an `evaluated` event, else 0 |
 /// | 7 | 8 | the record's time `at`, microseconds since 1970 (signed) |
 /// | 15 | 8 | for a clock event, the clock's due instant; else 0 |
@@ -29,6 +29,8 @@ public struct RecordHeader: Sendable, Hashable {
     public var disputeType: DisputeType
     public var closed: Bool
     public var evaluated: Bool
+    /// For a clock event: the clock is a party's window, which never fires.
+    public var window: Bool
     public var rating: UInt8
     public var at: Instant
     public var due: Instant?
@@ -54,6 +56,7 @@ public struct RecordHeader: Sendable, Hashable {
         rating = 0
         due = nil
         deadline = ""
+        window = false
         switch record.event {
         case .evaluated(let value, _): rating = UInt8(clamping: value)
         case .deadlineSet(let d):
@@ -69,6 +72,13 @@ public struct RecordHeader: Sendable, Hashable {
             deadline = id
             due = dueAt
         default: break
+        }
+        if !deadline.isEmpty {
+            if case .deadlineSet(let d) = record.event {
+                window = !d.fires
+            } else {
+                window = after.deadline(deadline).map { !$0.fires } ?? false
+            }
         }
     }
 
@@ -93,7 +103,7 @@ public struct RecordHeader: Sendable, Hashable {
         out.append(index(level))
         out.append(index(channel))
         out.append(index(disputeType))
-        out.append((closed ? 1 : 0) | (evaluated ? 2 : 0))
+        out.append((closed ? 1 : 0) | (evaluated ? 2 : 0) | (window ? 4 : 0))
         out.append(rating)
         int64(at.microsecondsSinceEpoch)
         int64(due?.microsecondsSinceEpoch ?? 0)
@@ -135,6 +145,7 @@ public struct RecordHeader: Sendable, Hashable {
         self.disputeType = dispute
         closed = b[5] & 1 != 0
         evaluated = b[5] & 2 != 0
+        window = b[5] & 4 != 0
         rating = b[6]
         at = Instant(microsecondsSinceEpoch: int64(7))
         let dueValue = int64(15)

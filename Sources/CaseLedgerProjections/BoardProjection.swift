@@ -1,0 +1,121 @@
+public import CaseLedgerLog
+public import CaseLedgerWorkflow
+
+/// An open case on the jurisdiction board.
+public struct OpenCase: Sendable, Hashable {
+    public var caseID: CaseID
+    public var division: DivisionCode
+    public var kind: CaseKind
+    public var level: Level
+    public var channel: Channel
+    public var state: String
+    public var unit: UnitID
+}
+
+/// Open cases under one division, counted every way the people in charge look at them.
+public struct BoardCounts: Sendable, Hashable {
+    public var total = 0
+    public var byUnit: [UnitID: Int] = [:]
+    public var byLevel: [Level: Int] = [:]
+    public var byKind: [CaseKind: Int] = [:]
+    public var byChannel: [Channel: Int] = [:]
+    public var byState: [String: Int] = [:]
+    /// Counts by the next division down (villages of a township, townships of a county, …).
+    public var byDivision: [String: Int] = [:]
+}
+
+/// The jurisdiction board: every open case keyed by the place of the dispute, so any division's board is a prefix
+/// scan and rolls up village → township → county → city by construction.
+public struct BoardProjection: Projection {
+    public let name = "board"
+    public let version = 1
+    public let tables = ["open"]
+
+    public init() {}
+
+    static func key(_ division: DivisionCode, _ id: CaseID) -> [UInt8] {
+        Array(division.digits.utf8) + Array(id.rawValue.utf8)
+    }
+
+    public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        guard let header = event.workflowHeader else { return }
+        let key = Self.key(header.division, event.caseID)
+        if header.closed {
+            try view.delete(in: "open", key: key)
+            return
+        }
+        func index<T: CaseIterable & Equatable>(_ value: T) -> UInt8 {
+            UInt8(Array(T.allCases).firstIndex(of: value) ?? 255)
+        }
+        let value =
+            [index(header.kind), index(header.level), index(header.channel)] + Bytes.str8(header.state)
+            + Bytes.str8(header.unit.rawValue)
+        try view.put(in: "open", key: key, value: value)
+    }
+
+    static func decode(_ key: [UInt8], _ value: [UInt8]) -> OpenCase? {
+        guard key.count > 12, value.count >= 4, let division = DivisionCode(String(decoding: key[0..<12], as: UTF8.self))
+        else { return nil }
+        func pick<T: CaseIterable>(_ i: Int) -> T? {
+            let all = Array(T.allCases)
+            return Int(value[i]) < all.count ? all[Int(value[i])] : nil
+        }
+        guard let kind: CaseKind = pick(0), let level: Level = pick(1), let channel: Channel = pick(2) else { return nil }
+        var offset = 3
+        let state = Bytes.readStr8(value, &offset)
+        let unit = Bytes.readStr8(value, &offset)
+        return OpenCase(
+            caseID: CaseID(String(decoding: key[12...], as: UTF8.self)), division: division, kind: kind, level: level,
+            channel: channel, state: state, unit: UnitID(unit))
+    }
+
+    /// The counts of open cases under `division` (itself and everything in it).
+    public static func counts(under division: DivisionCode, in runtime: ProjectionRuntime) throws -> BoardCounts {
+        let prefix = division.prefix
+        let childLength = [4: 6, 6: 9, 9: 12, 12: 12][prefix.count] ?? 12
+        return try runtime.read("board") { reader in
+            var counts = BoardCounts()
+            try reader.forEach(in: "open", from: prefix) { key, value in
+                guard key.starts(with: prefix) else { return false }
+                guard let open = decode(key, value) else { return true }
+                counts.total += 1
+                counts.byUnit[open.unit, default: 0] += 1
+                counts.byLevel[open.level, default: 0] += 1
+                counts.byKind[open.kind, default: 0] += 1
+                counts.byChannel[open.channel, default: 0] += 1
+                counts.byState[open.state, default: 0] += 1
+                let child = String(decoding: key[0..<childLength], as: UTF8.self)
+                counts.byDivision[child, default: 0] += 1
+                return true
+            }
+            return counts
+        }
+    }
+
+    /// Open cases under `division`, optionally of one unit or state, a page at a time in key order.
+    public static func openCases(
+        under division: DivisionCode, unit: UnitID? = nil, state: String? = nil, after cursor: String? = nil,
+        limit: Int = 100, in runtime: ProjectionRuntime
+    ) throws -> Page<OpenCase> {
+        let prefix = division.prefix
+        let start = cursor.flatMap(Bytes.unhex).map(Bytes.after) ?? prefix
+        return try runtime.read("board") { reader in
+            var items: [OpenCase] = []
+            var last: [UInt8]?
+            var more = false
+            try reader.forEach(in: "open", from: start) { key, value in
+                guard key.starts(with: prefix) else { return false }
+                guard items.count < limit else {
+                    more = true
+                    return false
+                }
+                last = key
+                if let open = decode(key, value), unit == nil || open.unit == unit, state == nil || open.state == state {
+                    items.append(open)
+                }
+                return true
+            }
+            return Page(items: items, next: more ? last.map(Bytes.hex) : nil)
+        }
+    }
+}

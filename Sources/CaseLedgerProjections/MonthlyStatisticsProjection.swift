@@ -1,0 +1,147 @@
+public import CaseLedgerLog
+public import CaseLedgerWorkflow
+import Foundation
+
+/// One month's statistics for a division (domain.md §6), summed over the villages under it.
+public struct MonthlyStatistics: Sendable, Hashable {
+    public var registered = 0
+    public var closed = 0
+    public var mediationClosed = 0
+    public var mediationSucceeded = 0
+    /// Closed without any clock breached.
+    public var closedOnTime = 0
+    public var evaluations = 0
+    /// Evaluations rated 4 or 5.
+    public var satisfied = 0
+    public var escalations = 0
+    public var highRiskReports = 0
+    public var legalAidApproved = 0
+    public var legalAidDenied = 0
+    public var referrals: [Route: Int] = [:]
+    public var reviewOutcomes: [ReviewOutcome: Int] = [:]
+
+    public var mediationSuccessRate: Double? { mediationClosed == 0 ? nil : Double(mediationSucceeded) / Double(mediationClosed) }
+    public var onTimeRate: Double? { closed == 0 ? nil : Double(closedOnTime) / Double(closed) }
+    public var satisfactionRate: Double? { evaluations == 0 ? nil : Double(satisfied) / Double(evaluations) }
+}
+
+/// Monthly statistics per division and month: counters per (month, village-level division), updated in place, so
+/// a county's or city's month is one prefix-filtered scan of that month's rows.
+public struct MonthlyStatisticsProjection: Projection {
+    public let name = "monthly"
+    public let version = 1
+    public let tables = ["months", "caseMeta"]
+
+    public init() {}
+
+    /// The counters' slots.
+    enum Slot: Int, CaseIterable {
+        case registered, closed, mediationClosed, mediationSucceeded, closedOnTime, evaluations, satisfied
+        case escalations, highRisk, aidApproved, aidDenied
+        case referralBase = 11  // + Route index (6)
+        case reviewBase = 17  // + ReviewOutcome index (6)
+    }
+    static let slots = 23
+
+    static func monthKey(_ at: Instant, _ division: DivisionCode) -> [UInt8] {
+        let date = LegalTime.date(of: at)
+        let month = String(date.description.prefix(7)).replacingOccurrences(of: "-", with: "")
+        return Array(month.utf8) + Array(division.digits.utf8)
+    }
+
+    public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        guard let header = event.workflowHeader else { return }
+        let id = event.caseID
+        let metaKey = Array(id.rawValue.utf8)
+        // caseMeta: [breached flag] + str8(state before this command)
+        let meta = try view.value(in: "caseMeta", key: metaKey) ?? [0, 0]
+        var offset = 1
+        let previousState = Bytes.readStr8(meta, &offset)
+        var breached = meta.first == 1
+        var bumps: [Int] = []
+        if event.typeIs("registered") { bumps.append(Slot.registered.rawValue) }
+        if event.typeIs("closed") {
+            bumps.append(Slot.closed.rawValue)
+            if !breached { bumps.append(Slot.closedOnTime.rawValue) }
+            if header.kind.isMediation {
+                bumps.append(Slot.mediationClosed.rawValue)
+                if previousState == "agreed" { bumps.append(Slot.mediationSucceeded.rawValue) }
+            }
+        }
+        if event.typeIs("deadlineBreached"), !header.window { breached = true }
+        if event.typeIs("evaluated") {
+            bumps.append(Slot.evaluations.rawValue)
+            if header.rating >= 4 { bumps.append(Slot.satisfied.rawValue) }
+        }
+        if event.typeIs("escalated") { bumps.append(Slot.escalations.rawValue) }
+        if event.typeIs("riskFlagged") { bumps.append(Slot.highRisk.rawValue) }
+        if event.typeIs("aidApproved") || event.typeIs("provisionalAidGranted") {
+            bumps.append(Slot.aidApproved.rawValue)
+        }
+        if event.typeIs("aidDenied") { bumps.append(Slot.aidDenied.rawValue) }
+        if event.typeIs("referred"), case .referred(let route, _, _) = try event.workflowRecord().event,
+            let index = Route.allCases.firstIndex(of: route)
+        {
+            bumps.append(Slot.referralBase.rawValue + index)
+        }
+        if event.typeIs("reviewDecided"), case .reviewDecided(let outcome) = try event.workflowRecord().event,
+            let index = ReviewOutcome.allCases.firstIndex(of: outcome)
+        {
+            bumps.append(Slot.reviewBase.rawValue + index)
+        }
+        if !bumps.isEmpty {
+            let key = Self.monthKey(header.at, header.division)
+            var counters = try view.value(in: "months", key: key) ?? [UInt8](repeating: 0, count: Self.slots * 4)
+            for slot in bumps {
+                let base = slot * 4
+                let value = counters[base..<(base + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } &+ 1
+                withUnsafeBytes(of: value.bigEndian) { counters.replaceSubrange(base..<(base + 4), with: $0) }
+            }
+            try view.put(in: "months", key: key, value: counters)
+        }
+        // The state after the whole command is the "before" of the next one; events of one command share it.
+        if header.closed {
+            try view.delete(in: "caseMeta", key: metaKey)
+        } else {
+            try view.put(in: "caseMeta", key: metaKey, value: [breached ? 1 : 0] + Bytes.str8(header.state))
+        }
+
+    }
+
+    /// The statistics of `month` (`YYYY-MM`) for `division` and everything in it.
+    public static func statistics(
+        month: String, under division: DivisionCode, in runtime: ProjectionRuntime
+    ) throws -> MonthlyStatistics {
+        let monthBytes = Array(month.replacingOccurrences(of: "-", with: "").utf8)
+        let prefix = division.prefix
+        return try runtime.read("monthly") { reader in
+            var totals = [Int](repeating: 0, count: slots)
+            try reader.forEach(in: "months", from: monthBytes + prefix) { key, value in
+                guard key.starts(with: monthBytes), key[monthBytes.count...].starts(with: prefix) else { return false }
+                for slot in 0..<slots {
+                    totals[slot] += Int(value[(slot * 4)..<(slot * 4 + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                }
+                return true
+            }
+            var s = MonthlyStatistics()
+            s.registered = totals[Slot.registered.rawValue]
+            s.closed = totals[Slot.closed.rawValue]
+            s.mediationClosed = totals[Slot.mediationClosed.rawValue]
+            s.mediationSucceeded = totals[Slot.mediationSucceeded.rawValue]
+            s.closedOnTime = totals[Slot.closedOnTime.rawValue]
+            s.evaluations = totals[Slot.evaluations.rawValue]
+            s.satisfied = totals[Slot.satisfied.rawValue]
+            s.escalations = totals[Slot.escalations.rawValue]
+            s.highRiskReports = totals[Slot.highRisk.rawValue]
+            s.legalAidApproved = totals[Slot.aidApproved.rawValue]
+            s.legalAidDenied = totals[Slot.aidDenied.rawValue]
+            for (i, route) in Route.allCases.enumerated() where totals[Slot.referralBase.rawValue + i] > 0 {
+                s.referrals[route] = totals[Slot.referralBase.rawValue + i]
+            }
+            for (i, outcome) in ReviewOutcome.allCases.enumerated() where totals[Slot.reviewBase.rawValue + i] > 0 {
+                s.reviewOutcomes[outcome] = totals[Slot.reviewBase.rawValue + i]
+            }
+            return s
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import CaseLedgerLog
+import CaseLedgerWorkflow
+import Foundation
+
+/// One page of a query's results and the cursor to the next page (`nil` at the end). Cursors are stable: they name
+/// the last row returned, so rows added or removed elsewhere do not shift a page.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var next: String?
+}
+
+enum Bytes {
+    static func u64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+
+    /// An instant as 8 bytes that sort like the instants (sign bit flipped).
+    static func instant(_ instant: Instant) -> [UInt8] {
+        u64(UInt64(bitPattern: instant.microsecondsSinceEpoch) ^ (1 << 63))
+    }
+
+    static func instant(from bytes: ArraySlice<UInt8>) -> Instant {
+        let raw = bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return Instant(microsecondsSinceEpoch: Int64(bitPattern: raw ^ (1 << 63)))
+    }
+
+    static func str8(_ text: String) -> [UInt8] {
+        let utf8 = Array(text.utf8.prefix(255))
+        return [UInt8(utf8.count)] + utf8
+    }
+
+    /// Reads a length-prefixed string at `offset`, advancing it.
+    static func readStr8(_ bytes: [UInt8], _ offset: inout Int) -> String {
+        guard offset < bytes.count else { return "" }
+        let length = Int(bytes[offset])
+        let end = min(bytes.count, offset + 1 + length)
+        defer { offset = end }
+        return String(decoding: bytes[(offset + 1)..<end], as: UTF8.self)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    static func unhex(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var index = 0
+        while index < chars.count {
+            guard let byte = UInt8(String(decoding: chars[index..<(index + 2)], as: UTF8.self), radix: 16) else {
+                return nil
+            }
+            out.append(byte)
+            index += 2
+        }
+        return out
+    }
+
+    /// The key just after `key` in order: where a page after `key` starts.
+    static func after(_ key: [UInt8]) -> [UInt8] { key + [0] }
+}
+
+extension DivisionCode {
+    /// The digits that identify this division and everything in it (4 for a city, 6 a county, 9 a township, 12 a
+    /// village).
+    var prefix: [UInt8] {
+        let length: Int
+        switch level {
+        case .city: length = 4
+        case .county: length = 6
+        case .township: length = 9
+        case .village: length = 12
+        }
+        return Array(digits.utf8.prefix(length))
+    }
+}
+
+extension EventView {
+    /// The workflow header of a case event, or `nil` for other events.
+    var workflowHeader: RecordHeader? {
+        guard streamID.hasPrefix("case-") else { return nil }
+        return withMetadata { RecordHeader(bytes: $0) }
+    }
+
+    var caseID: CaseID { CaseID(String(streamID.dropFirst(5))) }
+
+    /// Decodes the JSON payload: only for the rare events whose details are not in the header.
+    func workflowRecord() throws -> WorkflowRecord {
+        try withPayload { try JSONDecoder().decode(WorkflowRecord.self, from: Data($0)) }
+    }
+}

@@ -1,0 +1,132 @@
+public import CaseLedgerLog
+public import CaseLedgerWorkflow
+import Crypto
+import Foundation
+
+/// Open cases per person (owner, mediators, aid providers) and per unit.
+public struct WorkloadProjection: Projection {
+    public let name = "workload"
+    public let version = 1
+    public let tables = ["byPerson", "byUnit", "casePeople"]
+
+    public init() {}
+
+    public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        guard let header = event.workflowHeader else { return }
+        let id = event.caseID
+        let idBytes = Array(id.rawValue.utf8)
+        // casePeople: str8(unit) + str8(person)… : who the case counts for now.
+        let stored = try view.value(in: "casePeople", key: idBytes) ?? []
+        var offset = 0
+        let oldUnit = stored.isEmpty ? "" : Bytes.readStr8(stored, &offset)
+        var people: [String] = []
+        while offset < stored.count { people.append(Bytes.readStr8(stored, &offset)) }
+        var helpers = people.filter { !$0.hasPrefix("owner:") }
+        if event.typeIs("mediationStarted"), case .mediationStarted(let mediators, _) = try event.workflowRecord().event {
+            helpers = mediators.map(\.rawValue)
+        }
+        if event.typeIs("aidProviderAssigned"), case .aidProviderAssigned(let provider, _) = try event.workflowRecord().event {
+            helpers = [provider.rawValue]
+        }
+        if event.typeIs("escalated") { helpers = [] }
+        let newPeople = ["owner:" + header.owner.rawValue] + helpers
+        let persons = Set(newPeople.map { $0.hasPrefix("owner:") ? String($0.dropFirst(6)) : $0 })
+        let oldPersons = Set(people.map { $0.hasPrefix("owner:") ? String($0.dropFirst(6)) : $0 })
+        for person in oldPersons { try view.delete(in: "byPerson", key: Array(person.utf8) + [0] + idBytes) }
+        if !oldUnit.isEmpty { try view.delete(in: "byUnit", key: Array(oldUnit.utf8) + [0] + idBytes) }
+        if header.closed {
+            try view.delete(in: "casePeople", key: idBytes)
+            return
+        }
+        for person in persons.sorted() { try view.put(in: "byPerson", key: Array(person.utf8) + [0] + idBytes, value: []) }
+        try view.put(in: "byUnit", key: Array(header.unit.rawValue.utf8) + [0] + idBytes, value: [])
+        try view.put(
+            in: "casePeople", key: idBytes,
+            value: Bytes.str8(header.unit.rawValue) + newPeople.flatMap(Bytes.str8))
+    }
+
+    /// The open cases a person works on (as owner, mediator or aid provider).
+    public static func openCases(of person: PersonID, in runtime: ProjectionRuntime) throws -> [CaseID] {
+        try list("byPerson", Array(person.rawValue.utf8) + [0], runtime)
+    }
+
+    /// The open cases a unit owns.
+    public static func openCases(of unit: UnitID, in runtime: ProjectionRuntime) throws -> [CaseID] {
+        try list("byUnit", Array(unit.rawValue.utf8) + [0], runtime)
+    }
+
+    static func list(_ table: String, _ prefix: [UInt8], _ runtime: ProjectionRuntime) throws -> [CaseID] {
+        try runtime.read("workload") { reader in
+            var ids: [CaseID] = []
+            try reader.forEach(in: table, from: prefix) { key, _ in
+                guard key.starts(with: prefix) else { return false }
+                ids.append(CaseID(String(decoding: key[prefix.count...], as: UTF8.self)))
+                return true
+            }
+            return ids
+        }
+    }
+}
+
+/// Repeat disputes per party, keyed by an HMAC-SHA256 of the party's reference under a deployment key: the view
+/// never holds the reference (or an ID number behind it), and without the key the hashes cannot be linked to people.
+public struct RepeatDisputesProjection: Projection {
+    public let name = "repeatDisputes"
+    public let version = 1
+    public let tables = ["parties"]
+    let key: SymmetricKey
+
+    /// - Parameter partyKey: the deployment's secret (at least 16 bytes); keep it out of the store.
+    public init(partyKey: [UInt8]) {
+        key = SymmetricKey(data: partyKey)
+    }
+
+    func hash(_ reference: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(reference.utf8), using: key))
+    }
+
+    public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        guard event.streamID.hasPrefix("case-"), event.typeIs("registered"),
+            case .registered(let registration, _, _) = try event.workflowRecord().event
+        else { return }
+        let id = Array(event.caseID.rawValue.utf8)
+        for party in registration.parties {
+            try view.put(in: "parties", key: hash(party.reference) + id, value: [])
+        }
+    }
+
+    /// The cases of one party (looked up by hashing its reference with the same key).
+    public func cases(ofParty reference: String, in runtime: ProjectionRuntime) throws -> [CaseID] {
+        let prefix = hash(reference)
+        return try runtime.read(name) { reader in
+            var ids: [CaseID] = []
+            try reader.forEach(in: "parties", from: prefix) { key, _ in
+                guard key.starts(with: prefix) else { return false }
+                ids.append(CaseID(String(decoding: key[32...], as: UTF8.self)))
+                return true
+            }
+            return ids
+        }
+    }
+
+    /// Parties (by hash, hex) with at least `minimum` cases, with their case counts.
+    public func repeatParties(minimum: Int = 2, in runtime: ProjectionRuntime) throws -> [String: Int] {
+        try runtime.read(name) { reader in
+            var counts: [String: Int] = [:]
+            var current: [UInt8] = []
+            var count = 0
+            try reader.forEach(in: "parties") { key, _ in
+                let party = Array(key.prefix(32))
+                if party != current {
+                    if count >= minimum { counts[Bytes.hex(current)] = count }
+                    current = party
+                    count = 0
+                }
+                count += 1
+                return true
+            }
+            if count >= minimum { counts[Bytes.hex(current)] = count }
+            return counts
+        }
+    }
+}

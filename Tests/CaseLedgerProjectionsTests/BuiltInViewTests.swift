@@ -1,0 +1,122 @@
+import CaseLedger
+import CaseLedgerLog
+import CaseLedgerProjections
+import CaseLedgerWorkflow
+import Logging
+import Testing
+import _CaseLedgerTestSupport
+
+/// The built-in views over a small county's cases, each checked against what the commands did.
+@Suite struct BuiltInViewTests {
+    static let partyKey = Array("a deployment secret, 32 bytes...".utf8)
+
+    static func runtime(_ log: LMDBEventLog) throws -> ProjectionRuntime {
+        try ProjectionRuntime(
+            log: log,
+            projections: [
+                (CaseSummaryProjection(), .inline), (DeadlinesProjection(), .inline), (BoardProjection(), .inline),
+                (MonthlyStatisticsProjection(), .inline), (WorkloadProjection(), .inline),
+                (RepeatDisputesProjection(partyKey: partyKey), .async),
+            ],
+            logger: Logger(label: "test"), chunkSize: 9)
+    }
+
+    /// Four mediation cases in March 2025 (one agreed and closed and rated 5, one failed and referred, one escalated,
+    /// one still open in village 2), a legal aid case approved, all with parties p-a/p-b.
+    static func county(_ engine: CaseEngine) async throws {
+        func run(_ c: CaseCommand, _ id: CaseID, _ who: PersonID) async throws { try await engine.execute(c, on: id, by: who) }
+        try await run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), "m1", "m-v1")
+        try await run(.startMediation(mediators: ["m-v1b"], chosenByParties: true), "m1", "m-v1")
+        try await run(.reachAgreement(form: .oral, terms: "t"), "m1", "m-v1")
+        try await run(.close(outcome: "performed"), "m1", "m-v1")
+        try await run(.evaluate(rating: 5, comment: nil), "m1", "party:p-a")
+        try await run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1", dispute: .debt)), "m2", "m-v1")
+        try await run(.startMediation(mediators: ["m-v1"], chosenByParties: false), "m2", "m-v1")
+        try await run(.declareFailure(rightsNotice: "told", suggestedRoute: .civilLitigation), "m2", "m-v1")
+        try await run(.refer(Referral(route: .civilLitigation, newCase: "m2-s", toUnit: "court", toPerson: "court-clerk")), "m2", "m-v1")
+        try await run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), "m3", "m-v1")
+        try await run(
+            .escalate(Escalation(toUnit: "t1", toPerson: "m-t1", reason: .complex, consentingParties: County.bothParties)), "m3", "m-v1")
+        try await run(
+            .register(County.registration(.peopleMediation, unit: "v2", owner: "m-v2", division: County.village2, channel: .hotline12348)),
+            "m4", "m-v2")
+        try await run(
+            .register(
+                County.registration(
+                    .legalAid, unit: "aid", owner: "aid-staff",
+                    legalAid: LegalAidApplication(matter: .labour, exemption: .migrantWorkerWages, exemptionEvidence: "wage list"))),
+            "a1", "aid-staff")
+        try await run(.approveAid, "a1", "aid-staff")
+        try await run(.assignProvider("lawyer-1"), "a1", "aid-staff")
+    }
+
+    @Test func theViewsAnswerWhatThePeopleInChargeAsk() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try Self.runtime(log)
+            defer { runtime.shutdown() }
+            let clock = ManualClock(Timestamp(County.at(2025, 3, 3)))
+            let engine = CaseEngine(
+                log: log,
+                configuration: .init(
+                    directory: County.directory, calendar: try HolidayCalendar.chinaMainland(),
+                    definitions: try DefinitionRegistry.national()),
+                clock: clock, logger: Logger(label: "test"))
+            try await Self.county(engine)
+            try runtime.catchUp()
+
+            // Board: open cases under the county, rolled up by township; village 1 alone.
+            let county = try BoardProjection.counts(under: County.county, in: runtime)
+            #expect(county.total == 4)  // m3 (t1), m4, a1, m2-s; m1 and m2 are closed
+            #expect(county.byDivision["511124101"] == 4)
+            #expect(county.byUnit["t1"] == 1 && county.byUnit["v2"] == 1 && county.byUnit["aid"] == 1 && county.byUnit["court"] == 1)
+            #expect(county.byChannel[.hotline12348] == 1)
+            #expect(county.byLevel[.township] == 1)
+            let village2 = try BoardProjection.counts(under: County.village2, in: runtime)
+            #expect(village2.total == 1 && village2.byState["awaitingMediation"] == 1)
+            // Paging with a stable cursor.
+            let first = try BoardProjection.openCases(under: County.county, limit: 3, in: runtime)
+            #expect(first.items.count == 3 && first.next != nil)
+            let second = try BoardProjection.openCases(under: County.county, after: first.next, limit: 3, in: runtime)
+            #expect(second.items.count == 1 && second.next == nil)
+            #expect(Set((first.items + second.items).map(\.caseID)) == ["m3", "m4", "a1", "m2-s"])
+
+            // Deadlines: the level clocks of open mediation cases, the aid assignment clock, the court's filing.
+            let soon = try DeadlinesProjection.due(from: County.at(2025, 3, 3), withinDays: 10, in: runtime)
+            #expect(Set(soon.items.map(\.deadline)) == ["LT1.filing"])  // LA6.assignment stopped on assignment
+            let overdue = try DeadlinesProjection.overdue(at: County.at(2025, 4, 20), in: runtime)
+            #expect(Set(overdue.items.map(\.caseID)) == ["m3", "m4", "m2-s"])
+            #expect(overdue.items.first { $0.caseID == "m3" }?.unit == "t1")
+            #expect(try DeadlinesProjection.overdue(at: County.at(2025, 4, 20), unit: "v2", in: runtime).items.map(\.caseID) == ["m4"])
+
+            // Monthly statistics for March 2025, county-wide.
+            let march = try MonthlyStatisticsProjection.statistics(month: "2025-03", under: County.county, in: runtime)
+            #expect(march.registered == 6)  // m1–m4, a1, and the court case m2-s
+            #expect(march.closed == 2 && march.mediationClosed == 2 && march.mediationSucceeded == 1)
+            #expect(march.mediationSuccessRate == 0.5 && march.onTimeRate == 1.0)
+            #expect(march.evaluations == 1 && march.satisfactionRate == 1.0)
+            #expect(march.escalations == 1 && march.legalAidApproved == 1)
+            #expect(march.referrals[.civilLitigation] == 1)
+            #expect(try MonthlyStatisticsProjection.statistics(month: "2025-04", under: County.county, in: runtime).registered == 0)
+
+            // Workload: owners, mediators and aid providers.
+            #expect(try WorkloadProjection.openCases(of: PersonID("m-t1"), in: runtime) == ["m3"])
+            #expect(try WorkloadProjection.openCases(of: PersonID("lawyer-1"), in: runtime) == ["a1"])
+            #expect(try WorkloadProjection.openCases(of: PersonID("m-v1"), in: runtime).isEmpty)
+            #expect(try WorkloadProjection.openCases(of: UnitID("v2"), in: runtime) == ["m4"])
+
+            // Repeat disputes: p-a is a party of every case; the view holds only keyed hashes.
+            let repeats = RepeatDisputesProjection(partyKey: Self.partyKey)
+            #expect(try repeats.cases(ofParty: "p-a", in: runtime).count == 6)
+            #expect(try repeats.repeatParties(in: runtime).count == 2)
+            let other = RepeatDisputesProjection(partyKey: Array("another key entirely, 32 bytes..".utf8))
+            #expect(try other.cases(ofParty: "p-a", in: runtime).isEmpty)
+
+            // Every view is exactly what a rebuild from the log gives.
+            for status in try runtime.status() {
+                #expect(status.lag == 0 && status.failedAt == nil, "\(status)")
+                let report = try runtime.check(status.name)
+                #expect(report.isConsistent, "\(report)")
+            }
+        }
+    }
+}
