@@ -26,6 +26,8 @@ public final class CaseEngine: Sendable {
         public var cacheCapacity: Int = 100_000
         /// Cases one tick append covers.
         public var tickBatchSize: Int = 256
+        /// Rewrites events of older payload schemas before the workflow folds them.
+        public var upcasters = UpcasterChain()
 
         public init(directory: Directory, calendar: HolidayCalendar, definitions: DefinitionRegistry) {
             self.directory = directory
@@ -320,6 +322,7 @@ public final class CaseEngine: Sendable {
     public func history(of caseID: CaseID) throws(WorkflowError) -> [WorkflowRecord] {
         let stream = Self.streamID(of: caseID)
         let decoder = JSONDecoder()
+        let upcasters = configuration.withLock { $0.upcasters }
         var records: [WorkflowRecord] = []
         var next: UInt64 = 1
         while true {
@@ -331,7 +334,15 @@ public final class CaseEngine: Sendable {
             }
             for event in batch {
                 do {
-                    records.append(try decoder.decode(WorkflowRecord.self, from: Data(event.payload)))
+                    var payload = Array(event.payload)
+                    if !upcasters.isEmpty,
+                        let current = try upcasters.upcast(
+                            type: event.type, schemaVersion: event.schemaVersion, metadata: Array(event.metadata),
+                            payload: payload)
+                    {
+                        payload = current.payload
+                    }
+                    records.append(try decoder.decode(WorkflowRecord.self, from: Data(payload)))
                 } catch {
                     throw WorkflowError(
                         .corruptHistory, case: caseID,

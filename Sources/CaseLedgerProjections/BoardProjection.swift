@@ -54,13 +54,16 @@ public struct BoardProjection: Projection {
     }
 
     static func decode(_ key: [UInt8], _ value: [UInt8]) -> OpenCase? {
-        guard key.count > 12, value.count >= 4, let division = DivisionCode(String(decoding: key[0..<12], as: UTF8.self))
+        guard key.count > 12, value.count >= 4,
+            let division = DivisionCode(String(decoding: key[0..<12], as: UTF8.self))
         else { return nil }
         func pick<T: CaseIterable>(_ i: Int) -> T? {
             let all = Array(T.allCases)
             return Int(value[i]) < all.count ? all[Int(value[i])] : nil
         }
-        guard let kind: CaseKind = pick(0), let level: Level = pick(1), let channel: Channel = pick(2) else { return nil }
+        guard let kind: CaseKind = pick(0), let level: Level = pick(1), let channel: Channel = pick(2) else {
+            return nil
+        }
         var offset = 3
         let state = Bytes.readStr8(value, &offset)
         let unit = Bytes.readStr8(value, &offset)
@@ -110,7 +113,8 @@ public struct BoardProjection: Projection {
                     return false
                 }
                 last = key
-                if let open = decode(key, value), unit == nil || open.unit == unit, state == nil || open.state == state {
+                if let open = decode(key, value), unit == nil || open.unit == unit, state == nil || open.state == state
+                {
                     items.append(open)
                 }
                 return true

@@ -39,7 +39,9 @@ public struct DeadlinesProjection: Projection {
         }
         func add(_ deadline: String, _ due: Instant) throws {
             try view.put(in: "due", key: Self.dueKey(due, id, deadline), value: Array(header.unit.rawValue.utf8))
-            try view.put(in: "byCase", key: Self.caseKey(id, deadline), value: Bytes.instant(due) + Array(header.unit.rawValue.utf8))
+            try view.put(
+                in: "byCase", key: Self.caseKey(id, deadline),
+                value: Bytes.instant(due) + Array(header.unit.rawValue.utf8))
         }
         if !header.deadline.isEmpty, !header.window {
             if event.typeIs("deadlineSet") || event.typeIs("deadlineResumed") || event.typeIs("deadlineExtended")

@@ -20,7 +20,9 @@ public struct MonthlyStatistics: Sendable, Hashable {
     public var referrals: [Route: Int] = [:]
     public var reviewOutcomes: [ReviewOutcome: Int] = [:]
 
-    public var mediationSuccessRate: Double? { mediationClosed == 0 ? nil : Double(mediationSucceeded) / Double(mediationClosed) }
+    public var mediationSuccessRate: Double? {
+        mediationClosed == 0 ? nil : Double(mediationSucceeded) / Double(mediationClosed)
+    }
     public var onTimeRate: Double? { closed == 0 ? nil : Double(closedOnTime) / Double(closed) }
     public var satisfactionRate: Double? { evaluations == 0 ? nil : Double(satisfied) / Double(evaluations) }
 }

@@ -53,6 +53,7 @@ public final class ProjectionRuntime: Service, Sendable {
     let entries: [String: Entry]
     let order: [String]
     let logger: Logger
+    let upcasters: UpcasterChain
     let meta: Database
     /// Open table handles by database name.
     let handles: Mutex<[String: Database]>
@@ -63,8 +64,11 @@ public final class ProjectionRuntime: Service, Sendable {
     /// Prepares the projections' tables and registers the inline ones with the log.
     ///
     /// - Throws: ``ProjectionError`` for two projections with one name or a store failure.
+    ///
+    /// - Parameter upcasters: rewrite events of older payload schemas before projections see them.
     public init(
-        log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096
+        log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096,
+        upcasters: UpcasterChain = UpcasterChain()
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -79,6 +83,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.entries = entries
         self.order = order
         self.logger = logger
+        self.upcasters = upcasters
         self.chunkSize = max(1, chunkSize)
         self.handles = Mutex([:])
         self.observers = Mutex([])
@@ -213,7 +218,7 @@ public final class ProjectionRuntime: Service, Sendable {
         let view = ViewTransaction(txn, databases: tables)
         try log.forEachEvent(positions: positions, in: txn) { event in
             do {
-                try entry.projection.apply(event, to: view)
+                try upcasters.withCurrent(event) { current in try entry.projection.apply(current, to: view) }
             } catch {
                 throw Stopped(position: event.position, error: error)
             }

@@ -22,10 +22,13 @@ public struct WorkloadProjection: Projection {
         var people: [String] = []
         while offset < stored.count { people.append(Bytes.readStr8(stored, &offset)) }
         var helpers = people.filter { !$0.hasPrefix("owner:") }
-        if event.typeIs("mediationStarted"), case .mediationStarted(let mediators, _) = try event.workflowRecord().event {
+        if event.typeIs("mediationStarted"), case .mediationStarted(let mediators, _) = try event.workflowRecord().event
+        {
             helpers = mediators.map(\.rawValue)
         }
-        if event.typeIs("aidProviderAssigned"), case .aidProviderAssigned(let provider, _) = try event.workflowRecord().event {
+        if event.typeIs("aidProviderAssigned"),
+            case .aidProviderAssigned(let provider, _) = try event.workflowRecord().event
+        {
             helpers = [provider.rawValue]
         }
         if event.typeIs("escalated") { helpers = [] }
@@ -38,7 +41,9 @@ public struct WorkloadProjection: Projection {
             try view.delete(in: "casePeople", key: idBytes)
             return
         }
-        for person in persons.sorted() { try view.put(in: "byPerson", key: Array(person.utf8) + [0] + idBytes, value: []) }
+        for person in persons.sorted() {
+            try view.put(in: "byPerson", key: Array(person.utf8) + [0] + idBytes, value: [])
+        }
         try view.put(in: "byUnit", key: Array(header.unit.rawValue.utf8) + [0] + idBytes, value: [])
         try view.put(
             in: "casePeople", key: idBytes,

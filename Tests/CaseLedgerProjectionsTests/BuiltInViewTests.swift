@@ -24,27 +24,37 @@ import _CaseLedgerTestSupport
     /// Four mediation cases in March 2025 (one agreed and closed and rated 5, one failed and referred, one escalated,
     /// one still open in village 2), a legal aid case approved, all with parties p-a/p-b.
     static func county(_ engine: CaseEngine) async throws {
-        func run(_ c: CaseCommand, _ id: CaseID, _ who: PersonID) async throws { try await engine.execute(c, on: id, by: who) }
+        func run(_ c: CaseCommand, _ id: CaseID, _ who: PersonID) async throws {
+            try await engine.execute(c, on: id, by: who)
+        }
         try await run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), "m1", "m-v1")
         try await run(.startMediation(mediators: ["m-v1b"], chosenByParties: true), "m1", "m-v1")
         try await run(.reachAgreement(form: .oral, terms: "t"), "m1", "m-v1")
         try await run(.close(outcome: "performed"), "m1", "m-v1")
         try await run(.evaluate(rating: 5, comment: nil), "m1", "party:p-a")
-        try await run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1", dispute: .debt)), "m2", "m-v1")
+        try await run(
+            .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1", dispute: .debt)), "m2", "m-v1")
         try await run(.startMediation(mediators: ["m-v1"], chosenByParties: false), "m2", "m-v1")
         try await run(.declareFailure(rightsNotice: "told", suggestedRoute: .civilLitigation), "m2", "m-v1")
-        try await run(.refer(Referral(route: .civilLitigation, newCase: "m2-s", toUnit: "court", toPerson: "court-clerk")), "m2", "m-v1")
+        try await run(
+            .refer(Referral(route: .civilLitigation, newCase: "m2-s", toUnit: "court", toPerson: "court-clerk")), "m2",
+            "m-v1")
         try await run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), "m3", "m-v1")
         try await run(
-            .escalate(Escalation(toUnit: "t1", toPerson: "m-t1", reason: .complex, consentingParties: County.bothParties)), "m3", "m-v1")
+            .escalate(
+                Escalation(toUnit: "t1", toPerson: "m-t1", reason: .complex, consentingParties: County.bothParties)),
+            "m3", "m-v1")
         try await run(
-            .register(County.registration(.peopleMediation, unit: "v2", owner: "m-v2", division: County.village2, channel: .hotline12348)),
+            .register(
+                County.registration(
+                    .peopleMediation, unit: "v2", owner: "m-v2", division: County.village2, channel: .hotline12348)),
             "m4", "m-v2")
         try await run(
             .register(
                 County.registration(
                     .legalAid, unit: "aid", owner: "aid-staff",
-                    legalAid: LegalAidApplication(matter: .labour, exemption: .migrantWorkerWages, exemptionEvidence: "wage list"))),
+                    legalAid: LegalAidApplication(
+                        matter: .labour, exemption: .migrantWorkerWages, exemptionEvidence: "wage list"))),
             "a1", "aid-staff")
         try await run(.approveAid, "a1", "aid-staff")
         try await run(.assignProvider("lawyer-1"), "a1", "aid-staff")
@@ -68,7 +78,9 @@ import _CaseLedgerTestSupport
             let county = try BoardProjection.counts(under: County.county, in: runtime)
             #expect(county.total == 4)  // m3 (t1), m4, a1, m2-s; m1 and m2 are closed
             #expect(county.byDivision["511124101"] == 4)
-            #expect(county.byUnit["t1"] == 1 && county.byUnit["v2"] == 1 && county.byUnit["aid"] == 1 && county.byUnit["court"] == 1)
+            #expect(
+                county.byUnit["t1"] == 1 && county.byUnit["v2"] == 1 && county.byUnit["aid"] == 1
+                    && county.byUnit["court"] == 1)
             #expect(county.byChannel[.hotline12348] == 1)
             #expect(county.byLevel[.township] == 1)
             let village2 = try BoardProjection.counts(under: County.village2, in: runtime)
@@ -86,7 +98,9 @@ import _CaseLedgerTestSupport
             let overdue = try DeadlinesProjection.overdue(at: County.at(2025, 4, 20), in: runtime)
             #expect(Set(overdue.items.map(\.caseID)) == ["m3", "m4", "m2-s"])
             #expect(overdue.items.first { $0.caseID == "m3" }?.unit == "t1")
-            #expect(try DeadlinesProjection.overdue(at: County.at(2025, 4, 20), unit: "v2", in: runtime).items.map(\.caseID) == ["m4"])
+            #expect(
+                try DeadlinesProjection.overdue(at: County.at(2025, 4, 20), unit: "v2", in: runtime).items.map(\.caseID)
+                    == ["m4"])
 
             // Monthly statistics for March 2025, county-wide.
             let march = try MonthlyStatisticsProjection.statistics(month: "2025-03", under: County.county, in: runtime)
@@ -96,7 +110,9 @@ import _CaseLedgerTestSupport
             #expect(march.evaluations == 1 && march.satisfactionRate == 1.0)
             #expect(march.escalations == 1 && march.legalAidApproved == 1)
             #expect(march.referrals[.civilLitigation] == 1)
-            #expect(try MonthlyStatisticsProjection.statistics(month: "2025-04", under: County.county, in: runtime).registered == 0)
+            #expect(
+                try MonthlyStatisticsProjection.statistics(month: "2025-04", under: County.county, in: runtime)
+                    .registered == 0)
 
             // Workload: owners, mediators and aid providers.
             #expect(try WorkloadProjection.openCases(of: PersonID("m-t1"), in: runtime) == ["m3"])

@@ -1,0 +1,98 @@
+import CaseLedger
+import CaseLedgerLog
+import CaseLedgerProjections
+import CaseLedgerWorkflow
+import Foundation
+import Logging
+import Testing
+import _CaseLedgerTestSupport
+
+/// Records stored with an older payload schema are upcast on read: the workflow and projections see the current
+/// shape only.
+@Suite struct UpcastingTests {
+    /// Schema 0 of every workflow event: the same record with `at` named `time` and `actor` named `by`.
+    static func schema0(_ record: WorkflowRecord) throws -> [UInt8] {
+        let current = try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as? [String: Any] ?? [:]
+        var old = current
+        old["time"] = old.removeValue(forKey: "at")
+        old["by"] = old.removeValue(forKey: "actor")
+        return Array(try JSONSerialization.data(withJSONObject: old, options: [.sortedKeys]))
+    }
+
+    static func upcaster(for type: String) -> Upcaster {
+        Upcaster(type: type, fromVersion: 0) { metadata, payload in
+            var object = try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] ?? [:]
+            object["at"] = object.removeValue(forKey: "time")
+            object["actor"] = object.removeValue(forKey: "by")
+            return (metadata, Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])))
+        }
+    }
+
+    /// Reads each case event's payload as the current schema; throws when `at` is missing.
+    struct TimesProjection: Projection {
+        let name = "times"
+        let version = 1
+        let tables = ["last"]
+        struct OldShape: Error {}
+        func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+            guard event.streamID.hasPrefix("case-") else { return }
+            let record = try event.withPayload { try JSONDecoder().decode(WorkflowRecord.self, from: Data($0)) }
+            guard event.schemaVersion == 1 else { throw OldShape() }
+            try view.put(
+                in: "last", key: Array(event.streamID.utf8), value: Array(String(record.at.microsecondsSinceEpoch).utf8)
+            )
+        }
+    }
+
+    @Test func aStoreWrittenWithAnOlderSchemaIsReadInTheCurrentShape() async throws {
+        // The cases as an older CaseLedger wrote them: schema-0 payloads, no record headers.
+        var h = WorkflowHarness(
+            now: County.at(2025, 3, 3), calendar: try HolidayCalendar.chinaMainland(),
+            definitions: try DefinitionRegistry.national())
+        for id: CaseID in ["old1", "old2"] {
+            try h.run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: id, by: "m-v1")
+            try h.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: id, by: "m-v1")
+        }
+        try h.run(.reachAgreement(form: .oral, terms: "t"), on: "old1", by: "m-v1")
+        try h.run(.declareFailure(rightsNotice: "told", suggestedRoute: .civilLitigation), on: "old2", by: "m-v1")
+        try await withTemporaryLog { log, _ in
+            var types = Set<String>()
+            for id: CaseID in ["old1", "old2"] {
+                let events = try (h.histories[id] ?? []).map { record in
+                    types.insert(record.event.name)
+                    return NewEvent(
+                        type: record.event.name, schemaVersion: 0,
+                        actor: EventActor(userID: record.actor.rawValue, role: "", unit: "v1"),
+                        payload: try Self.schema0(record))
+                }
+                _ = try await log.append(to: "case-\(id.rawValue)", expectedVersion: .noStream, events: events)
+            }
+            let chain = UpcasterChain(types.sorted().map(Self.upcaster))
+
+            // Without upcasters the old records do not decode; with them the workflow replays the same states.
+            var configuration = CaseEngine.Configuration(
+                directory: County.directory, calendar: try HolidayCalendar.chinaMainland(),
+                definitions: try DefinitionRegistry.national())
+            let plain = CaseEngine(log: log, configuration: configuration, logger: Logger(label: "test"))
+            #expect(throws: WorkflowError.self) { _ = try plain.replayState(of: "old1") }
+            configuration.upcasters = chain
+            let engine = CaseEngine(log: log, configuration: configuration, logger: Logger(label: "test"))
+            for id: CaseID in ["old1", "old2"] {
+                #expect(try engine.replayState(of: id) == h.state(id))
+            }
+
+            // Projections see schema 1 too.
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(TimesProjection(), .async)], logger: Logger(label: "test"), upcasters: chain)
+            try runtime.catchUp()
+            let status = try #require(try runtime.status().first)
+            #expect(status.failedAt == nil && status.lag == 0, "\(status)")
+            let last = try runtime.read("times") { reader in try reader.value(in: "last", key: Array("case-old1".utf8))
+            }
+            #expect(
+                last.map { String(decoding: $0, as: UTF8.self) }
+                    == String(h.histories["old1"]?.last?.at.microsecondsSinceEpoch ?? 0))
+            #expect(try runtime.check("times").isConsistent)
+        }
+    }
+}
