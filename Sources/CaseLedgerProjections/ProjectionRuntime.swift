@@ -2,7 +2,7 @@ import CaseLedgerLMDB
 public import CaseLedgerLog
 import Foundation
 public import Logging
-import Metrics
+public import Metrics
 public import ServiceLifecycle
 import Synchronization
 
@@ -54,6 +54,7 @@ public final class ProjectionRuntime: Service, Sendable {
     let order: [String]
     let logger: Logger
     let upcasters: UpcasterChain
+    let metrics: (any MetricsFactory)?
     let meta: Database
     /// Open table handles by database name.
     let handles: Mutex<[String: Database]>
@@ -65,10 +66,12 @@ public final class ProjectionRuntime: Service, Sendable {
     ///
     /// - Throws: ``ProjectionError`` for two projections with one name or a store failure.
     ///
-    /// - Parameter upcasters: rewrite events of older payload schemas before projections see them.
+    /// - Parameters:
+    ///   - upcasters: rewrite events of older payload schemas before projections see them.
+    ///   - metrics: where lag and failure metrics go; the process's `MetricsSystem` when `nil`.
     public init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096,
-        upcasters: UpcasterChain = UpcasterChain()
+        upcasters: UpcasterChain = UpcasterChain(), metrics: (any MetricsFactory)? = nil
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -84,6 +87,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.order = order
         self.logger = logger
         self.upcasters = upcasters
+        self.metrics = metrics
         self.chunkSize = max(1, chunkSize)
         self.handles = Mutex([:])
         self.observers = Mutex([])
@@ -258,13 +262,30 @@ public final class ProjectionRuntime: Service, Sendable {
                 }
                 applied += range.count
             } catch let stopped as Stopped {
+                // Keep what came before the failing event, in one transaction with the recorded failure, so the
+                // checkpoint ends exactly before the event the projection stopped at.
                 state.failedAt = stopped.position
                 state.failure = "\(stopped.error)"
-                try saveState(name, state)
+                do {
+                    try log.writeViews { txn in
+                        guard let current = try Self.loadState(name, meta, txn) else { return }
+                        var failed = state
+                        failed.checkpoint = current.checkpoint
+                        if stopped.position > current.checkpoint + 1 {
+                            try apply(
+                                name, positions: (current.checkpoint + 1)...(stopped.position - 1), tables: tables,
+                                in: txn)
+                            failed.checkpoint = stopped.position - 1
+                        }
+                        try Self.saveState(name, failed, meta, txn)
+                    }
+                } catch {
+                    throw ProjectionError(.storage, "recording the failure failed: \(error)", projection: name)
+                }
                 logger.error(
                     "projection stopped at an event; its checkpoint stays before it",
                     metadata: ["projection": "\(name)", "position": "\(stopped.position)", "error": "\(stopped.error)"])
-                Counter(label: "caseledger_projection_failures_total", dimensions: [("projection", name)]).increment()
+                counter("caseledger_projection_failures_total", name).increment()
                 break
             } catch {
                 throw ProjectionError(.storage, "applying events failed: \(error)", projection: name)
@@ -305,13 +326,23 @@ public final class ProjectionRuntime: Service, Sendable {
     func reportLag(_ name: String) {
         guard let state = try? loadState(name), let head = try? log.head() else { return }
         let behind = head.position > state.checkpoint ? head.position - state.checkpoint : 0
-        Gauge(label: "caseledger_projection_lag_positions", dimensions: [("projection", name)]).record(Int64(behind))
+        gauge("caseledger_projection_lag_positions", name).record(Int64(behind))
         var age: Double = 0
         if behind > 0, let oldest = try? log.read(from: state.checkpoint + 1, direction: .forwards, limit: 1).first {
             age = max(
                 0, Double(head.recordedAt.microsecondsSinceEpoch - oldest.recordedAt.microsecondsSinceEpoch) / 1e6)
         }
-        Gauge(label: "caseledger_projection_lag_seconds", dimensions: [("projection", name)]).record(age)
+        gauge("caseledger_projection_lag_seconds", name).record(age)
+    }
+
+    func counter(_ label: String, _ projection: String) -> Counter {
+        if let metrics { return Counter(label: label, dimensions: [("projection", projection)], factory: metrics) }
+        return Counter(label: label, dimensions: [("projection", projection)])
+    }
+
+    func gauge(_ label: String, _ projection: String) -> Gauge {
+        if let metrics { return Gauge(label: label, dimensions: [("projection", projection)], factory: metrics) }
+        return Gauge(label: label, dimensions: [("projection", projection)])
     }
 
     /// Runs until cancelled: catches up, then waits for appends and catches up again.

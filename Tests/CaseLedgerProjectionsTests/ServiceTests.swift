@@ -1,0 +1,51 @@
+import CaseLedger
+import CaseLedgerLog
+import CaseLedgerProjections
+import CaseLedgerWorkflow
+import Logging
+import MetricsTestKit
+import ServiceLifecycle
+import Testing
+import _CaseLedgerTestSupport
+
+@Suite struct ServiceTests {
+    @Test func theRuntimeRunsAsAServiceAndReportsLagAndFailuresThroughMetrics() async throws {
+        try await withTemporaryLog { log, _ in
+            let metrics = TestMetrics()
+            let runtime = try ProjectionRuntime(
+                log: log,
+                projections: [
+                    (CountingProjection(name: "counter"), .async),
+                    (CountingProjection(name: "picky", failOnType: "Stop"), .async),
+                ],
+                logger: Logger(label: "test"), metrics: metrics)
+            let service: any Service = runtime
+            let task = Task { try await service.run() }
+            defer { task.cancel() }
+            for i in 0..<50 {
+                _ = try await log.append(to: "s-\(i % 5)", events: [Fixtures.event(i == 30 ? "Stop" : "Note")])
+            }
+            // Wait (bounded) for the service to catch up; no timing is asserted.
+            var caughtUp = false
+            for _ in 0..<500 where !caughtUp {
+                caughtUp = try runtime.status().first { $0.name == "counter" }?.lag == 0
+                if !caughtUp { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(caughtUp)
+            #expect(try CountingProjection.total(runtime, "counter") == 50)
+            let picky = try #require(try runtime.status().first { $0.name == "picky" })
+            #expect(picky.failedAt == 31 && picky.checkpoint == 30)
+            #expect(
+                try metrics.expectCounter("caseledger_projection_failures_total", [("projection", "picky")]).totalValue
+                    == 1)
+            #expect(
+                try metrics.expectGauge("caseledger_projection_lag_positions", [("projection", "counter")]).lastValue
+                    == 0)
+            #expect(
+                try metrics.expectGauge("caseledger_projection_lag_positions", [("projection", "picky")]).lastValue
+                    == 20)
+            task.cancel()
+            _ = try? await task.value
+        }
+    }
+}
