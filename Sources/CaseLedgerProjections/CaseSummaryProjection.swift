@@ -20,6 +20,10 @@ public struct CaseSummary: Sendable, Hashable, Codable {
     public var openDeadlines: [String: Instant]
     /// The number of events of the case.
     public var events: Int
+    /// The parties (from the registration).
+    public var parties: [Party] = []
+    /// Links to other cases (referrals, legal aid, conversions).
+    public var links: [CaseLink] = []
 }
 
 /// The case-summary view: one row per case, from each event's ``RecordHeader`` (no payload is decoded).
@@ -51,6 +55,21 @@ public struct CaseSummaryProjection: Projection {
         summary.lastEventAt = max(summary.lastEventAt, header.at)
         summary.events += 1
         if event.typeIs("evaluated") { summary.rating = Int(header.rating) }
+        // The few events whose details are not in the header: decoded once each.
+        if event.typeIs("registered") || event.typeIs("referred") || event.typeIs("legalAidAttached")
+            || event.typeIs("convertedToCase")
+        {
+            let record = try event.withPayload { try JSONDecoder().decode(WorkflowRecord.self, from: Data($0)) }
+            switch record.event {
+            case .registered(let registration, _, _):
+                summary.parties = registration.parties
+                summary.links = registration.links
+            case .referred(_, let newCase, _): summary.links.append(CaseLink(.referredTo, newCase))
+            case .legalAidAttached(let aidCase): summary.links.append(CaseLink(.legalAid, aidCase))
+            case .convertedToCase(let newCase, _): summary.links.append(CaseLink(.convertedTo, newCase))
+            default: break
+            }
+        }
         if !header.deadline.isEmpty {
             if event.typeIs("deadlineStopped") || event.typeIs("deadlineBreached") {
                 summary.openDeadlines[header.deadline] = nil

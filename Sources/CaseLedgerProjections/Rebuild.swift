@@ -162,3 +162,25 @@ func hex(_ bytes: [UInt8]) -> String {
     }
     return String(decoding: out, as: UTF8.self) + (bytes.count > 64 ? "…" : "")
 }
+
+extension ProjectionRuntime {
+    /// The log's own verification (hash chain, sequences, index) and a consistency check of every view.
+    public struct FullReport: Sendable {
+        public var log: VerificationReport
+        public var views: [ConsistencyReport]
+        public var isValid: Bool { log.isValid && views.allSatisfy(\.isConsistent) }
+    }
+
+    /// Verifies the log, then checks every view against it (what `verify` with views does).
+    public func verify() throws(ProjectionError) -> FullReport {
+        let report: VerificationReport
+        do {
+            report = try log.verify()
+        } catch {
+            throw ProjectionError(.storage, "verifying the log failed: \(error)")
+        }
+        var views: [ConsistencyReport] = []
+        for name in order { views.append(try check(name)) }
+        return FullReport(log: report, views: views)
+    }
+}

@@ -127,6 +127,16 @@ import _CaseLedgerTestSupport
             let other = RepeatDisputesProjection(partyKey: Array("another key entirely, 32 bytes..".utf8))
             #expect(try other.cases(ofParty: "p-a", in: runtime).isEmpty)
 
+            // The case summary holds parties and links.
+            let m2 = try #require(try CaseSummaryProjection.summary(of: "m2", in: runtime))
+            #expect(m2.parties.map(\.reference) == ["p-a", "p-b"])
+            #expect(m2.links == [CaseLink(.referredTo, "m2-s")])
+            #expect(try CaseSummaryProjection.summary(of: "m2-s", in: runtime)?.links == [CaseLink(.referredFrom, "m2")])
+
+            // Verification of the log with every view.
+            let full = try runtime.verify()
+            #expect(full.isValid && full.views.count == 6)
+
             // Every view is exactly what a rebuild from the log gives.
             for status in try runtime.status() {
                 #expect(status.lag == 0 && status.failedAt == nil, "\(status)")
