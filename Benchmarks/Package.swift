@@ -27,6 +27,7 @@ let package = Package(
                 .product(name: "CaseLedgerLog", package: "CaseLedger"),
                 .product(name: "CaseLedgerWorkflow", package: "CaseLedger"),
                 .product(name: "CaseLedger", package: "CaseLedger"),
+                .product(name: "CaseLedgerProjections", package: "CaseLedger"),
                 .product(name: "Logging", package: "swift-log"),
                 "CBenchLMDB",
             ],

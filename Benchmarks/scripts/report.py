@@ -27,6 +27,12 @@ EVENTS_PER_ITERATION = {
     "Scan.RawLMDB.cursorEveryLine1M": 1_000_000,
     # 64 clients × (register, startMediation, reachAgreement, close, evaluate) = 320 commands, 576 events.
     "Command.CaseLedger.durable.concurrent64x5": 576,
+    # The same command benchmark with all six built-in views kept inline.
+    "Command.CaseLedger.durable.concurrent64x5.inlineViews": 576,
+    # The realistic caseload store holds slightly more than 1M events (generation stops at the first batch of cases
+    # past 1M); the rebuild ratio below divides times on the same store, so it is exact.
+    "Rebuild.CaseLedger.allViews1M": 1_000_000,
+    "Scan.RawLMDB.cursorCaseload1M": 1_000_000,
     # The raw floor of those commits: 5 durable transactions of 115 events.
     "Append.RawLMDB.durable.rounds5x115": 575,
     # The same five commands of one case decided in memory (no log): the records they produce.
@@ -57,6 +63,10 @@ RATIOS = [
      "Append.RawLMDB.durable.rounds5x115", "Append.RawLMDB.durable.batch1000", None),
     ("Workflow commands, 64 clients vs the raw floor of the same commits (5 × 115 events)",
      "Command.CaseLedger.durable.concurrent64x5", "Append.RawLMDB.durable.rounds5x115", None),
+    ("Rebuild of all six views vs raw cursor scan of the same caseload store",
+     "Rebuild.CaseLedger.allViews1M", "Scan.RawLMDB.cursorCaseload1M", 0.25),
+    ("Commands without views vs with all six views inline (≥ 50 % means inline costs ≤ 2×)",
+     "Command.CaseLedger.durable.concurrent64x5.inlineViews", "Command.CaseLedger.durable.concurrent64x5", 0.50),
     ("Workflow commands, 64 clients vs raw LMDB batched (100/txn)",
      "Command.CaseLedger.durable.concurrent64x5", "Append.RawLMDB.durable.batch100", None),
     ("Workflow commands, 64 clients vs 64 concurrent raw appends through the log",

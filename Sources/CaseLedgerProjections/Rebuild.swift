@@ -184,3 +184,53 @@ extension ProjectionRuntime {
         return FullReport(log: report, views: views)
     }
 }
+
+extension ProjectionRuntime {
+    /// Rebuilds every projection in one pass over the log (each chunk of events is applied to all new generations
+    /// in one transaction), then swaps them all in at once. Memory stays bounded by ``chunkSize``.
+    public func rebuildAll() throws(ProjectionError) {
+        var starts: [String: State] = [:]
+        var fresh: [String: [String: Database]] = [:]
+        var old: [String: [String: Database]] = [:]
+        for name in order {
+            guard let state = try loadState(name) else { continue }
+            starts[name] = state
+            fresh[name] = try tables(name, generation: state.generation + 1, fresh: true)
+            old[name] = try tables(name, generation: state.generation, fresh: false)
+        }
+        var done: UInt64 = 0
+        do {
+            while true {
+                let head = try log.head().position
+                guard done < head else { break }
+                let range = (done + 1)...min(head, done + UInt64(chunkSize))
+                try log.writeViews { txn in
+                    for name in order { if let tables = fresh[name] { try apply(name, positions: range, tables: tables, in: txn) } }
+                }
+                done = range.upperBound
+            }
+            try log.writeViews { txn in
+                let head = try log.head().position
+                for name in order {
+                    guard let start = starts[name], let tables = fresh[name],
+                        let current = try Self.loadState(name, meta, txn), current.generation == start.generation
+                    else {
+                        throw ProjectionError(.storage, "another rebuild of '\(name)' swapped first", projection: name)
+                    }
+                    if head > done { try apply(name, positions: (done + 1)...head, tables: tables, in: txn) }
+                    try Self.saveState(
+                        name, State(version: current.version, generation: start.generation + 1, checkpoint: head), meta, txn)
+                    for database in (old[name] ?? [:]).values { try txn.drop(database) }
+                }
+            }
+        } catch let stopped as Stopped {
+            throw ProjectionError(.failed, "the rebuild stopped: \(stopped.error)", position: stopped.position)
+        } catch let error as ProjectionError {
+            throw error
+        } catch {
+            throw ProjectionError(.storage, "rebuilding failed: \(error)")
+        }
+        for (name, state) in starts { forget(name, generation: state.generation) }
+        for name in order { reportLag(name) }
+    }
+}

@@ -137,6 +137,17 @@ import _CaseLedgerTestSupport
             let full = try runtime.verify()
             #expect(full.isValid && full.views.count == 6)
 
+            // Rebuilding every view in one pass gives the same rows.
+            var before: [String: [[UInt8]]] = [:]
+            for name in ["caseSummary", "board"] {
+                before[name] = try ProjectionRuntimeTests.dump(runtime, name, name == "board" ? "open" : "cases")
+            }
+            try runtime.rebuildAll()
+            for name in ["caseSummary", "board"] {
+                #expect(try ProjectionRuntimeTests.dump(runtime, name, name == "board" ? "open" : "cases") == before[name])
+            }
+            #expect(try runtime.status().allSatisfy { $0.generation == 2 && $0.lag == 0 })
+
             // Every view is exactly what a rebuild from the log gives.
             for status in try runtime.status() {
                 #expect(status.lag == 0 && status.failedAt == nil, "\(status)")

@@ -267,7 +267,10 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(4),
         maxIterations: 1000
     )
-    Benchmark.teardown = { ScanStore.remove() }
+    Benchmark.teardown = {
+        ScanStore.remove()
+        CaseloadStore.remove()
+    }
 
     // Durable appends, one call per iteration, then 64 concurrent single-event appenders.
     for (size, events) in [(1, Workload.events1), (100, Workload.events100), (1000, Workload.events1000)] {
@@ -308,6 +311,7 @@ let benchmarks: @Sendable () -> Void = {
     // End-to-end workflow commands from 64 concurrent clients (WorkflowBenchmarks.swift).
     registerWorkflowBenchmarks()
     registerWorkflowCPUBenchmarks()
+    registerProjectionBenchmarks()
 
     // Full scans of 1M events.
     let openLog: @Sendable (String) throws -> LMDBEventLog = { try LMDBEventLog.open(at: $0, mode: .readOnly) }

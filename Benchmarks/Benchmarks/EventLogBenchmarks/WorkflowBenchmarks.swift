@@ -1,6 +1,7 @@
 import Benchmark
 import CaseLedger
 import CaseLedgerLog
+import CaseLedgerProjections
 import CaseLedgerWorkflow
 import Logging
 import Synchronization
@@ -49,11 +50,17 @@ enum WorkflowWorkload {
 }
 
 func registerWorkflowBenchmarks() {
+    registerCommandBenchmark("Command.CaseLedger.durable.concurrent64x5", inlineViews: false)
+    registerCommandBenchmark("Command.CaseLedger.durable.concurrent64x5.inlineViews", inlineViews: true)
+}
+
+/// The command benchmark, optionally with every built-in view kept inline (in the append's transaction).
+func registerCommandBenchmark(_ name: String, inlineViews: Bool) {
     nonisolated(unsafe) var log: LMDBEventLog?
     nonisolated(unsafe) var engine: CaseEngine?
+    nonisolated(unsafe) var runtime: ProjectionRuntime?
     nonisolated(unsafe) var directory: ScratchDirectory?
     let nextCase = Atomic<Int>(0)
-    let name = "Command.CaseLedger.durable.concurrent64x5"
     Benchmark(
         name,
         configuration: .init(
@@ -69,8 +76,14 @@ func registerWorkflowBenchmarks() {
                 engine = CaseEngine(
                     log: opened, configuration: try WorkflowWorkload.configuration(),
                     clock: WorkflowWorkload.FixedClock(), logger: Logger(label: "benchmark"))
+                if inlineViews {
+                    runtime = try ProjectionRuntime(
+                        log: opened, projections: allViews().map { ($0.0, .inline) }, logger: Logger(label: "benchmark"))
+                }
             },
             teardown: {
+                runtime?.shutdown()
+                runtime = nil
                 engine = nil
                 log?.close()
                 log = nil
@@ -90,6 +103,12 @@ func registerWorkflowBenchmarks() {
             let written = try log.head().position - before
             let expected = UInt64(WorkflowWorkload.clients * WorkflowWorkload.eventsPerClient)
             guard written == expected else { throw BenchmarkFailure("wrote \(written) events, expected \(expected)") }
+            if let runtime {
+                let head = try log.head().position
+                guard try runtime.status().allSatisfy({ $0.checkpoint == head && $0.failedAt == nil }) else {
+                    throw BenchmarkFailure("an inline view fell behind")
+                }
+            }
         }
     }
 }

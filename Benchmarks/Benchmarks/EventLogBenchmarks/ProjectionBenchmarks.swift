@@ -1,0 +1,187 @@
+import Benchmark
+import CBenchLMDB
+import CaseLedger
+import CaseLedgerLog
+import CaseLedgerProjections
+import CaseLedgerWorkflow
+import Foundation
+import Logging
+import Synchronization
+
+/// A realistic caseload of about 1M workflow events, written once through `CaseEngine` (relaxed durability) and
+/// shared by the projection benchmarks: mediation cases agreed, failed and referred to court, escalated, and legal
+/// aid cases approved and assigned.
+enum CaseloadStore {
+    static let targetEvents: UInt64 = 1_000_000
+    static let built = Mutex<ScratchDirectory?>(nil)
+
+    static func directory() throws -> Directory {
+        guard let village = DivisionCode("511124101001"), let township = DivisionCode("511124101000"),
+            let county = DivisionCode("511124000000")
+        else { throw BenchmarkFailure("bad division code") }
+        return Directory(
+            units: [
+                ServiceUnit(id: "v1", name: "Village committee", kind: .mediationCommittee, division: village),
+                ServiceUnit(id: "t1", name: "Township committee", kind: .mediationCommittee, division: township),
+                ServiceUnit(id: "court", name: "Court", kind: .court, division: county),
+                ServiceUnit(id: "aid", name: "Legal aid centre", kind: .legalAidCentre, division: county),
+            ],
+            persons: [
+                Person(id: "m-v1", name: "Mediator", roles: [.mediator, .staff], units: ["v1"]),
+                Person(id: "m-t1", name: "Mediator", roles: [.mediator, .staff], units: ["t1"]),
+                Person(id: "court-clerk", name: "Clerk", roles: [.staff], units: ["court"]),
+                Person(id: "aid-staff", name: "Aid officer", roles: [.staff], units: ["aid"]),
+                Person(id: "lawyer-1", name: "Lawyer", roles: [.lawyer], units: []),
+            ])
+    }
+
+    static func engine(_ log: LMDBEventLog) throws -> CaseEngine {
+        CaseEngine(
+            log: log,
+            configuration: .init(
+                directory: try directory(), calendar: try HolidayCalendar.chinaMainland(),
+                definitions: try DefinitionRegistry.national()),
+            clock: WorkflowWorkload.FixedClock(), logger: Logger(label: "benchmark"))
+    }
+
+    /// One case's commands, by variant.
+    static func run(_ engine: CaseEngine, case n: Int) async throws {
+        guard let village = DivisionCode("511124101001") else { return }
+        let id = CaseID("c\(n)")
+        let parties = [
+            Party(reference: "p\(n % 50_000)", name: "张三", role: .applicant),
+            Party(reference: "q\(n)", name: "李四", role: .respondent),
+        ]
+        func registration(_ kind: CaseKind, _ unit: UnitID, _ owner: PersonID) -> Registration {
+            Registration(
+                kind: kind, channel: n % 3 == 0 ? .hotline12348 : .window, unit: unit, owner: owner, division: village,
+                parties: parties, disputeType: n % 7 == 0 ? .debt : .neighbour, summary: "邻里纠纷",
+                legalAid: kind == .legalAid
+                    ? LegalAidApplication(matter: .labour, exemption: .migrantWorkerWages, exemptionEvidence: "工资单") : nil)
+        }
+        switch n % 10 {
+        case 0...5:
+            try await engine.execute(.register(registration(.peopleMediation, "v1", "m-v1")), on: id, by: "m-v1")
+            try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: id, by: "m-v1")
+            try await engine.execute(.reachAgreement(form: .oral, terms: "赔偿500元"), on: id, by: "m-v1")
+            try await engine.execute(.close(outcome: "performed"), on: id, by: "m-v1")
+            try await engine.execute(.evaluate(rating: 3 + n % 3, comment: nil), on: id, by: "m-v1")
+        case 6, 7:
+            try await engine.execute(.register(registration(.peopleMediation, "v1", "m-v1")), on: id, by: "m-v1")
+            try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: id, by: "m-v1")
+            try await engine.execute(.declareFailure(rightsNotice: "告知", suggestedRoute: .civilLitigation), on: id, by: "m-v1")
+            try await engine.execute(
+                .refer(Referral(route: .civilLitigation, newCase: CaseID("c\(n)-s"), toUnit: "court", toPerson: "court-clerk")),
+                on: id, by: "m-v1")
+        case 8:
+            try await engine.execute(.register(registration(.peopleMediation, "v1", "m-v1")), on: id, by: "m-v1")
+            try await engine.execute(
+                .escalate(Escalation(toUnit: "t1", toPerson: "m-t1", reason: .complex, consentingParties: ["p\(n % 50_000)", "q\(n)"])),
+                on: id, by: "m-v1")
+            try await engine.execute(.startMediation(mediators: ["m-t1"], chosenByParties: false), on: id, by: "m-t1")
+        default:
+            try await engine.execute(.register(registration(.legalAid, "aid", "aid-staff")), on: id, by: "aid-staff")
+            try await engine.execute(.approveAid, on: id, by: "aid-staff")
+            try await engine.execute(.assignProvider("lawyer-1"), on: id, by: "aid-staff")
+        }
+    }
+
+    static func path() async throws -> String {
+        if let directory = built.withLock({ $0 }) { return directory.path }
+        let directory = ScratchDirectory("caseload")
+        var configuration = LMDBEventLog.Configuration()
+        configuration.durability = .relaxedForBulkImport
+        configuration.initialMapSize = 4 << 30
+        configuration.clock = WorkflowWorkload.FixedClock()
+        let log = try LMDBEventLog.open(at: directory.path + "/store", configuration: configuration)
+        let engine = try engine(log)
+        var next = 0
+        while try log.head().position < targetEvents {
+            let start = next
+            next += 640
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<64 {
+                    group.addTask {
+                        var n = start + worker
+                        while n < start + 640 {
+                            try await run(engine, case: n)
+                            n += 64
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try log.sync()
+        log.close()
+        built.withLock { $0 = directory }
+        return directory.path
+    }
+
+    static func remove() { built.withLock { $0?.remove() } }
+}
+
+func allViews() -> [(any Projection, ProjectionRuntime.Mode)] {
+    [
+        (CaseSummaryProjection(), .async), (DeadlinesProjection(), .async), (BoardProjection(), .async),
+        (MonthlyStatisticsProjection(), .async), (WorkloadProjection(), .async),
+        (RepeatDisputesProjection(partyKey: Array("benchmark party key, 32 bytes...".utf8)), .async),
+    ]
+}
+
+func registerProjectionBenchmarks() {
+    nonisolated(unsafe) var log: LMDBEventLog?
+    nonisolated(unsafe) var runtime: ProjectionRuntime?
+    nonisolated(unsafe) var events: UInt64 = 0
+    Benchmark(
+        "Rebuild.CaseLedger.allViews1M",
+        configuration: .init(
+            maxDuration: .seconds(600), maxIterations: 3,
+            setup: {
+                var configuration = LMDBEventLog.Configuration()
+                configuration.durability = .relaxedForBulkImport
+                let opened = try LMDBEventLog.open(at: try await CaseloadStore.path() + "/store", configuration: configuration)
+                log = opened
+                events = try opened.head().position
+                runtime = try ProjectionRuntime(
+                    log: opened, projections: allViews(), logger: Logger(label: "benchmark"), chunkSize: 16_384)
+            },
+            teardown: {
+                runtime?.shutdown()
+                runtime = nil
+                log?.close()
+                log = nil
+            })
+    ) { benchmark in
+        guard let runtime, let log else { throw BenchmarkFailure("no runtime") }
+        for _ in benchmark.scaledIterations {
+            try runtime.rebuildAll()
+            guard try runtime.status().allSatisfy({ $0.checkpoint == events && $0.failedAt == nil }) else {
+                throw BenchmarkFailure("rebuild incomplete")
+            }
+        }
+        blackHole(try log.head())
+    }
+    nonisolated(unsafe) var raw: RawLMDBStore?
+    nonisolated(unsafe) var rawEvents = 0
+    Benchmark(
+        "Scan.RawLMDB.cursorCaseload1M",
+        configuration: .init(
+            maxDuration: .seconds(20), maxIterations: 5,
+            setup: {
+                let path = try await CaseloadStore.path() + "/store"
+                let log = try LMDBEventLog.open(at: path, mode: .readOnly)
+                rawEvents = Int(try log.head().position)
+                log.close()
+                raw = try RawLMDBStore(path: path, readOnly: true)
+            },
+            teardown: { raw = nil })
+    ) { benchmark in
+        guard let raw else { throw BenchmarkFailure("no store") }
+        for _ in benchmark.scaledIterations {
+            let (count, bytes) = raw.scan()
+            guard count == rawEvents else { throw BenchmarkFailure("scanned \(count) of \(rawEvents)") }
+            blackHole(bytes)
+        }
+    }
+}
