@@ -29,6 +29,8 @@ EVENTS_PER_ITERATION = {
     "Command.CaseLedger.durable.concurrent64x5": 576,
     # The same command benchmark with all six built-in views kept inline.
     "Command.CaseLedger.durable.concurrent64x5.inlineViews": 576,
+    # … with only the case summary, deadlines and board inline (the others asynchronous).
+    "Command.CaseLedger.durable.concurrent64x5.inlineCoreViews": 576,
     # The realistic caseload store holds slightly more than 1M events (generation stops at the first batch of cases
     # past 1M); the rebuild ratio below divides times on the same store, so it is exact.
     "Rebuild.CaseLedger.allViews1M": 1_000_000,
@@ -67,6 +69,8 @@ RATIOS = [
      "Rebuild.CaseLedger.allViews1M", "Scan.RawLMDB.cursorCaseload1M", 0.25),
     ("Commands without views vs with all six views inline (≥ 50 % means inline costs ≤ 2×)",
      "Command.CaseLedger.durable.concurrent64x5.inlineViews", "Command.CaseLedger.durable.concurrent64x5", 0.50),
+    ("Commands without views vs with case summary, deadlines and board inline",
+     "Command.CaseLedger.durable.concurrent64x5.inlineCoreViews", "Command.CaseLedger.durable.concurrent64x5", None),
     ("Workflow commands, 64 clients vs raw LMDB batched (100/txn)",
      "Command.CaseLedger.durable.concurrent64x5", "Append.RawLMDB.durable.batch100", None),
     ("Workflow commands, 64 clients vs 64 concurrent raw appends through the log",

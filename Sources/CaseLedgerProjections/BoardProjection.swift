@@ -50,7 +50,7 @@ public struct BoardProjection: Projection {
         let value =
             [index(header.kind), index(header.level), index(header.channel)] + Bytes.str8(header.state)
             + Bytes.str8(header.unit.rawValue)
-        try view.put(in: "open", key: key, value: value)
+        if try view.value(in: "open", key: key) != value { try view.put(in: "open", key: key, value: value) }
     }
 
     static func decode(_ key: [UInt8], _ value: [UInt8]) -> OpenCase? {

@@ -29,7 +29,7 @@ public struct CaseSummary: Sendable, Hashable, Codable {
 /// The case-summary view: one row per case, from each event's ``RecordHeader`` (no payload is decoded).
 public struct CaseSummaryProjection: Projection {
     public let name = "caseSummary"
-    public let version = 1
+    public let version = 2
     public let tables = ["cases"]
 
     public init() {}
@@ -41,7 +41,7 @@ public struct CaseSummaryProjection: Projection {
         let id = CaseID(String(stream.dropFirst(5)))
         let key = Array(id.rawValue.utf8)
         var summary =
-            try view.value(in: "cases", key: key).map { try JSONDecoder().decode(CaseSummary.self, from: Data($0)) }
+            try view.value(in: "cases", key: key).flatMap(CaseSummary.init(encoded:))
             ?? CaseSummary(
                 caseID: id, kind: header.kind, state: header.state, level: header.level, unit: header.unit,
                 owner: header.owner, division: header.division, disputeType: header.disputeType,
@@ -77,17 +77,13 @@ public struct CaseSummaryProjection: Projection {
                 summary.openDeadlines[header.deadline] = due
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try view.put(in: "cases", key: key, value: Array(try encoder.encode(summary)))
+        try view.put(in: "cases", key: key, value: summary.encoded)
     }
 
     /// A case's summary from the view.
     public static func summary(of id: CaseID, in runtime: ProjectionRuntime) throws -> CaseSummary? {
         try runtime.read("caseSummary") { reader in
-            try reader.value(in: "cases", key: Array(id.rawValue.utf8)).map {
-                try JSONDecoder().decode(CaseSummary.self, from: Data($0))
-            }
+            try reader.value(in: "cases", key: Array(id.rawValue.utf8)).flatMap(CaseSummary.init(encoded:))
         }
     }
 }

@@ -105,7 +105,8 @@ public struct MonthlyStatisticsProjection: Projection {
         if header.closed {
             try view.delete(in: "caseMeta", key: metaKey)
         } else {
-            try view.put(in: "caseMeta", key: metaKey, value: [breached ? 1 : 0] + Bytes.str8(header.state))
+            let newMeta = [breached ? 1 : 0] + Bytes.str8(header.state)
+            if newMeta != meta { try view.put(in: "caseMeta", key: metaKey, value: newMeta) }
         }
 
     }

@@ -33,6 +33,8 @@ public struct WorkloadProjection: Projection {
         }
         if event.typeIs("escalated") { helpers = [] }
         let newPeople = ["owner:" + header.owner.rawValue] + helpers
+        let newStored = Bytes.str8(header.unit.rawValue) + newPeople.flatMap(Bytes.str8)
+        if !header.closed && newStored == stored { return }  // nothing changed for this case
         let persons = Set(newPeople.map { $0.hasPrefix("owner:") ? String($0.dropFirst(6)) : $0 })
         let oldPersons = Set(people.map { $0.hasPrefix("owner:") ? String($0.dropFirst(6)) : $0 })
         for person in oldPersons { try view.delete(in: "byPerson", key: Array(person.utf8) + [0] + idBytes) }
@@ -45,9 +47,7 @@ public struct WorkloadProjection: Projection {
             try view.put(in: "byPerson", key: Array(person.utf8) + [0] + idBytes, value: [])
         }
         try view.put(in: "byUnit", key: Array(header.unit.rawValue.utf8) + [0] + idBytes, value: [])
-        try view.put(
-            in: "casePeople", key: idBytes,
-            value: Bytes.str8(header.unit.rawValue) + newPeople.flatMap(Bytes.str8))
+        try view.put(in: "casePeople", key: idBytes, value: newStored)
     }
 
     /// The open cases a person works on (as owner, mediator or aid provider).

@@ -115,7 +115,7 @@ public struct Party: Sendable, Hashable, Codable {
 }
 
 /// A party's side.
-public enum PartyRole: String, Sendable, Hashable, Codable {
+public enum PartyRole: String, Sendable, Hashable, Codable, CaseIterable {
     case applicant, respondent, thirdParty
     /// In labour disputes, which side matters for appeal rights (LD11).
     case worker, employer
@@ -123,7 +123,7 @@ public enum PartyRole: String, Sendable, Hashable, Codable {
 
 /// A link between cases.
 public struct CaseLink: Sendable, Hashable, Codable {
-    public enum Relation: String, Sendable, Hashable, Codable {
+    public enum Relation: String, Sendable, Hashable, Codable, CaseIterable {
         /// This case was referred to `other`.
         case referredTo
         /// This case was created by a referral from `other`.
