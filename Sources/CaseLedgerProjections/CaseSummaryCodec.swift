@@ -7,7 +7,9 @@ extension CaseSummary {
     /// clocks then (str8 id, due 8) each; u8 count of parties then (str8 reference, str8 name, role byte) each; u8
     /// count of links then (relation byte, str8 case) each.
     var encoded: [UInt8] {
-        func index<T: CaseIterable & Equatable>(_ value: T) -> UInt8 { UInt8(Array(T.allCases).firstIndex(of: value) ?? 255) }
+        func index<T: CaseIterable & Equatable>(_ value: T) -> UInt8 {
+            UInt8(Array(T.allCases).firstIndex(of: value) ?? 255)
+        }
         var out: [UInt8] = [1, index(kind), index(level), index(channel), index(disputeType), closed ? 1 : 0]
         out.append(rating.map { UInt8(clamping: $0) } ?? 255)
         out += Bytes.instant(lastEventAt)

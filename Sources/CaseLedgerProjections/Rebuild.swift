@@ -205,7 +205,9 @@ extension ProjectionRuntime {
                 guard done < head else { break }
                 let range = (done + 1)...min(head, done + UInt64(chunkSize))
                 try log.writeViews { txn in
-                    for name in order { if let tables = fresh[name] { try apply(name, positions: range, tables: tables, in: txn) } }
+                    for name in order {
+                        if let tables = fresh[name] { try apply(name, positions: range, tables: tables, in: txn) }
+                    }
                 }
                 done = range.upperBound
             }
@@ -219,7 +221,8 @@ extension ProjectionRuntime {
                     }
                     if head > done { try apply(name, positions: (done + 1)...head, tables: tables, in: txn) }
                     try Self.saveState(
-                        name, State(version: current.version, generation: start.generation + 1, checkpoint: head), meta, txn)
+                        name, State(version: current.version, generation: start.generation + 1, checkpoint: head), meta,
+                        txn)
                     for database in (old[name] ?? [:]).values { try txn.drop(database) }
                 }
             }

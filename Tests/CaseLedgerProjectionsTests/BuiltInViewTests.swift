@@ -131,7 +131,8 @@ import _CaseLedgerTestSupport
             let m2 = try #require(try CaseSummaryProjection.summary(of: "m2", in: runtime))
             #expect(m2.parties.map(\.reference) == ["p-a", "p-b"])
             #expect(m2.links == [CaseLink(.referredTo, "m2-s")])
-            #expect(try CaseSummaryProjection.summary(of: "m2-s", in: runtime)?.links == [CaseLink(.referredFrom, "m2")])
+            #expect(
+                try CaseSummaryProjection.summary(of: "m2-s", in: runtime)?.links == [CaseLink(.referredFrom, "m2")])
 
             // Verification of the log with every view.
             let full = try runtime.verify()
@@ -144,7 +145,8 @@ import _CaseLedgerTestSupport
             }
             try runtime.rebuildAll()
             for name in ["caseSummary", "board"] {
-                #expect(try ProjectionRuntimeTests.dump(runtime, name, name == "board" ? "open" : "cases") == before[name])
+                #expect(
+                    try ProjectionRuntimeTests.dump(runtime, name, name == "board" ? "open" : "cases") == before[name])
             }
             #expect(try runtime.status().allSatisfy { $0.generation == 2 && $0.lag == 0 })
 

@@ -57,7 +57,8 @@ enum CaseloadStore {
                 kind: kind, channel: n % 3 == 0 ? .hotline12348 : .window, unit: unit, owner: owner, division: village,
                 parties: parties, disputeType: n % 7 == 0 ? .debt : .neighbour, summary: "邻里纠纷",
                 legalAid: kind == .legalAid
-                    ? LegalAidApplication(matter: .labour, exemption: .migrantWorkerWages, exemptionEvidence: "工资单") : nil)
+                    ? LegalAidApplication(matter: .labour, exemption: .migrantWorkerWages, exemptionEvidence: "工资单")
+                    : nil)
         }
         switch n % 10 {
         case 0...5:
@@ -69,14 +70,20 @@ enum CaseloadStore {
         case 6, 7:
             try await engine.execute(.register(registration(.peopleMediation, "v1", "m-v1")), on: id, by: "m-v1")
             try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: id, by: "m-v1")
-            try await engine.execute(.declareFailure(rightsNotice: "告知", suggestedRoute: .civilLitigation), on: id, by: "m-v1")
             try await engine.execute(
-                .refer(Referral(route: .civilLitigation, newCase: CaseID("c\(n)-s"), toUnit: "court", toPerson: "court-clerk")),
+                .declareFailure(rightsNotice: "告知", suggestedRoute: .civilLitigation), on: id, by: "m-v1")
+            try await engine.execute(
+                .refer(
+                    Referral(
+                        route: .civilLitigation, newCase: CaseID("c\(n)-s"), toUnit: "court", toPerson: "court-clerk")),
                 on: id, by: "m-v1")
         case 8:
             try await engine.execute(.register(registration(.peopleMediation, "v1", "m-v1")), on: id, by: "m-v1")
             try await engine.execute(
-                .escalate(Escalation(toUnit: "t1", toPerson: "m-t1", reason: .complex, consentingParties: ["p\(n % 50_000)", "q\(n)"])),
+                .escalate(
+                    Escalation(
+                        toUnit: "t1", toPerson: "m-t1", reason: .complex,
+                        consentingParties: ["p\(n % 50_000)", "q\(n)"])),
                 on: id, by: "m-v1")
             try await engine.execute(.startMediation(mediators: ["m-t1"], chosenByParties: false), on: id, by: "m-t1")
         default:
@@ -140,7 +147,8 @@ func registerProjectionBenchmarks() {
             setup: {
                 var configuration = LMDBEventLog.Configuration()
                 configuration.durability = .relaxedForBulkImport
-                let opened = try LMDBEventLog.open(at: try await CaseloadStore.path() + "/store", configuration: configuration)
+                let opened = try LMDBEventLog.open(
+                    at: try await CaseloadStore.path() + "/store", configuration: configuration)
                 log = opened
                 events = try opened.head().position
                 runtime = try ProjectionRuntime(

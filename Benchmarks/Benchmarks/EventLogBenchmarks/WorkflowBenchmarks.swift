@@ -52,7 +52,8 @@ enum WorkflowWorkload {
 func registerWorkflowBenchmarks() {
     registerCommandBenchmark("Command.CaseLedger.durable.concurrent64x5", inlineViews: false)
     registerCommandBenchmark("Command.CaseLedger.durable.concurrent64x5.inlineViews", inlineViews: true)
-    registerCommandBenchmark("Command.CaseLedger.durable.concurrent64x5.inlineCoreViews", inlineViews: true, coreOnly: true)
+    registerCommandBenchmark(
+        "Command.CaseLedger.durable.concurrent64x5.inlineCoreViews", inlineViews: true, coreOnly: true)
 }
 
 /// The command benchmark, optionally with every built-in view kept inline (in the append's transaction).
@@ -114,7 +115,10 @@ func registerCommandBenchmark(_ name: String, inlineViews: Bool, coreOnly: Bool 
             guard written == expected else { throw BenchmarkFailure("wrote \(written) events, expected \(expected)") }
             if let runtime {
                 let head = try log.head().position
-                guard try runtime.status().allSatisfy({ $0.mode == .async || ($0.checkpoint == head && $0.failedAt == nil) })
+                guard
+                    try runtime.status().allSatisfy({
+                        $0.mode == .async || ($0.checkpoint == head && $0.failedAt == nil)
+                    })
                 else {
                     throw BenchmarkFailure("an inline view fell behind")
                 }
