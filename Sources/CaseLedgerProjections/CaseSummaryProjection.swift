@@ -29,7 +29,7 @@ public struct CaseSummary: Sendable, Hashable, Codable {
 /// The case-summary view: one row per case, from each event's ``RecordHeader`` (no payload is decoded).
 public struct CaseSummaryProjection: Projection {
     public let name = "caseSummary"
-    public let version = 2
+    public let version = 3
     public let tables = ["cases"]
 
     public init() {}
@@ -55,14 +55,15 @@ public struct CaseSummaryProjection: Projection {
         summary.lastEventAt = max(summary.lastEventAt, header.at)
         summary.events += 1
         if event.typeIs("evaluated") { summary.rating = Int(header.rating) }
-        // The few events whose details are not in the header: decoded once each.
-        if event.typeIs("registered") || event.typeIs("referred") || event.typeIs("legalAidAttached")
-            || event.typeIs("convertedToCase")
+        if event.typeIs("registered") { summary.parties = header.parties }
+        // The few events whose details are not in the header (links) are decoded: referrals, and the registration
+        // of a case a referral created.
+        if (event.typeIs("registered") && header.channel == .internalReferral) || event.typeIs("referred")
+            || event.typeIs("legalAidAttached") || event.typeIs("convertedToCase")
         {
             let record = try event.withPayload { try JSONDecoder().decode(WorkflowRecord.self, from: Data($0)) }
             switch record.event {
             case .registered(let registration, _, _):
-                summary.parties = registration.parties
                 summary.links = registration.links
             case .referred(_, let newCase, _): summary.links.append(CaseLink(.referredTo, newCase))
             case .legalAidAttached(let aidCase): summary.links.append(CaseLink(.legalAid, aidCase))

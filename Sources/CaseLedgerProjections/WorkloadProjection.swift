@@ -91,11 +91,9 @@ public struct RepeatDisputesProjection: Projection {
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        guard event.streamID.hasPrefix("case-"), event.typeIs("registered"),
-            case .registered(let registration, _, _) = try event.workflowRecord().event
-        else { return }
+        guard event.typeIs("registered"), let header = event.workflowHeader else { return }
         let id = Array(event.caseID.rawValue.utf8)
-        for party in registration.parties {
+        for party in header.parties {
             try view.put(in: "parties", key: hash(party.reference) + id, value: [])
         }
     }

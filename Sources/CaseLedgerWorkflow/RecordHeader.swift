@@ -16,6 +16,7 @@
 /// | 15 | 8 | for a clock event, the clock's due instant; else 0 |
 /// | 23 | 12 | the dispute's division code (ASCII digits) |
 /// | 35 | str8 × 4 | the state after the command, the owning unit, the owner, and the clock's id (empty unless a clock event) |
+/// | … | u8, then per party str8 reference, str8 name, u8 role | for a `registered` event only: the parties (absent otherwise) |
 ///
 /// The state, level, unit and owner are the case's after the whole command (the decision's final state), the same
 /// for every record the command wrote. Indices follow the enums' declaration order, which is therefore frozen: new
@@ -39,6 +40,8 @@ public struct RecordHeader: Sendable, Hashable {
     public var unit: UnitID
     public var owner: PersonID
     public var deadline: String
+    /// For a `registered` event: the parties, so views need not decode the registration.
+    public var parties: [Party]
 
     /// The header of `record`, written by a command that left the case in `state`.
     public init(record: WorkflowRecord, state after: CaseState, closed: Bool) {
@@ -57,8 +60,10 @@ public struct RecordHeader: Sendable, Hashable {
         due = nil
         deadline = ""
         window = false
+        parties = []
         switch record.event {
         case .evaluated(let value, _): rating = UInt8(clamping: value)
+        case .registered(let registration, _, _): parties = registration.parties
         case .deadlineSet(let d):
             deadline = d.id
             due = d.dueAt
@@ -112,6 +117,14 @@ public struct RecordHeader: Sendable, Hashable {
         str8(unit.rawValue)
         str8(owner.rawValue)
         str8(deadline)
+        if !parties.isEmpty {
+            out.append(UInt8(min(parties.count, 255)))
+            for party in parties.prefix(255) {
+                str8(party.reference)
+                str8(party.name)
+                out.append(index(party.role))
+            }
+        }
         return out
     }
 
@@ -139,6 +152,18 @@ public struct RecordHeader: Sendable, Hashable {
             return String(decoding: b[(offset + 1)..<(offset + 1 + length)], as: UTF8.self)
         }
         guard let state = str8(), let unit = str8(), let owner = str8(), let deadline = str8() else { return nil }
+        var parties: [Party] = []
+        if offset < b.count {
+            let count = Int(b[offset])
+            offset += 1
+            for _ in 0..<count {
+                guard let reference = str8(), let name = str8(), offset < b.count, let role = pick(PartyRole.self, offset)
+                else { return nil }
+                offset += 1
+                parties.append(Party(reference: reference, name: name, role: role))
+            }
+        }
+        self.parties = parties
         self.kind = kind
         self.level = level
         self.channel = channel

@@ -415,6 +415,8 @@ enum CalendarCoverageTests {
                     #expect(header.rating == UInt8(rating) && header.evaluated && header.closed)
                 case .deadlineSet(let d):
                     #expect(header.deadline == d.id && header.due == d.dueAt)
+                case .registered(let registration, _, _):
+                    #expect(header.parties == registration.parties && !header.parties.isEmpty)
                 case .referred:
                     #expect(header.state == "closed" && header.closed && header.unit == "v1")
                 default: break
