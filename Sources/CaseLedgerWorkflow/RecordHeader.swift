@@ -157,7 +157,8 @@ public struct RecordHeader: Sendable, Hashable {
             let count = Int(b[offset])
             offset += 1
             for _ in 0..<count {
-                guard let reference = str8(), let name = str8(), offset < b.count, let role = pick(PartyRole.self, offset)
+                guard let reference = str8(), let name = str8(), offset < b.count,
+                    let role = pick(PartyRole.self, offset)
                 else { return nil }
                 offset += 1
                 parties.append(Party(reference: reference, name: name, role: role))
