@@ -56,6 +56,11 @@ extension LMDBEventLog {
         }
     }
 
+    /// The log's head as `txn` sees it (no second transaction).
+    package func head(in txn: borrowing some ReadableTransaction & ~Copyable) throws -> LogHead {
+        try Self.readHead(txn, databases)
+    }
+
     /// Visits the events at `positions` in `txn` (a commit's own, or any snapshot) without copying them.
     package func forEachEvent(
         positions: ClosedRange<UInt64>, in txn: borrowing some ReadableTransaction & ~Copyable,

@@ -101,7 +101,7 @@ public struct BoardProjection: Projection {
         limit: Int = 100, in runtime: ProjectionRuntime
     ) throws -> Page<OpenCase> {
         let prefix = division.prefix
-        let start = cursor.flatMap(Bytes.unhex).map(Bytes.after) ?? prefix
+        let start = Bytes.later(cursor.flatMap(Bytes.unhex).map(Bytes.after) ?? prefix, prefix)
         return try runtime.read("board") { reader in
             var items: [OpenCase] = []
             var last: [UInt8]?

@@ -58,7 +58,7 @@ public struct CaseSummaryProjection: Projection {
         if event.typeIs("registered") { summary.parties = header.parties }
         // The few events whose details are not in the header (links) are decoded: referrals, and the registration
         // of a case a referral created.
-        if (event.typeIs("registered") && header.channel == .internalReferral) || event.typeIs("referred")
+        if (event.typeIs("registered") && header.hasLinks) || event.typeIs("referred")
             || event.typeIs("legalAidAttached") || event.typeIs("convertedToCase")
         {
             let record = try event.withPayload { try JSONDecoder().decode(WorkflowRecord.self, from: Data($0)) }

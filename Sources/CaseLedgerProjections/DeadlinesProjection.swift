@@ -44,9 +44,13 @@ public struct DeadlinesProjection: Projection {
                 value: Bytes.instant(due) + Array(header.unit.rawValue.utf8))
         }
         if !header.deadline.isEmpty, !header.window {
-            if event.typeIs("deadlineSet") || event.typeIs("deadlineResumed") || event.typeIs("deadlineExtended")
-                || event.typeIs("deadlineRecounted"), let due = header.due
+            if event.typeIs("deadlineSet") || event.typeIs("deadlineResumed"), let due = header.due {
+                try remove(header.deadline)
+                try add(header.deadline, due)
+            } else if event.typeIs("deadlineExtended") || event.typeIs("deadlineRecounted"), let due = header.due,
+                try view.value(in: "byCase", key: Self.caseKey(id, header.deadline)) != nil
             {
+                // Only a listed (running or breached) clock moves; a paused one stays off the list until it resumes.
                 try remove(header.deadline)
                 try add(header.deadline, due)
             } else if event.typeIs("deadlinePaused") || event.typeIs("deadlineStopped") {
@@ -90,13 +94,15 @@ public struct DeadlinesProjection: Projection {
         from time: Instant, withinDays days: Int, unit: UnitID? = nil, after cursor: String? = nil, limit: Int = 100,
         in runtime: ProjectionRuntime
     ) throws -> Page<DeadlineEntry> {
-        try scan(from: time, before: time.adding(days: Int64(days)), unit: unit, cursor, limit, runtime)
+        try scan(
+            from: time, before: time.adding(days: Int64(min(max(days, 0), 36_500))), unit: unit, cursor, limit, runtime)
     }
 
     static func scan(
         from: Instant, before end: Instant, unit: UnitID?, _ cursor: String?, _ limit: Int, _ runtime: ProjectionRuntime
     ) throws -> Page<DeadlineEntry> {
-        let start = cursor.flatMap(Bytes.unhex).map(Bytes.after) ?? Bytes.instant(from)
+        let lower = Bytes.instant(from)
+        let start = Bytes.later(cursor.flatMap(Bytes.unhex).map(Bytes.after) ?? lower, lower)
         let stop = Bytes.instant(end)
         return try runtime.read("deadlines") { reader in
             var items: [DeadlineEntry] = []

@@ -103,7 +103,8 @@ public struct MonthlyStatisticsProjection: Projection {
         }
         // The state after the whole command is the "before" of the next one; events of one command share it.
         if header.closed {
-            try view.delete(in: "caseMeta", key: metaKey)
+            // The closing command's earlier events (a referral, a settlement) leave the row for its `closed` event.
+            if event.typeIs("closed") { try view.delete(in: "caseMeta", key: metaKey) }
         } else {
             let newMeta = [breached ? 1 : 0] + Bytes.str8(header.state)
             if newMeta != meta { try view.put(in: "caseMeta", key: metaKey, value: newMeta) }

@@ -59,6 +59,8 @@ public final class ProjectionRuntime: Service, Sendable {
     /// Open table handles by database name.
     let handles: Mutex<[String: Database]>
     let observers: Mutex<[any CommitObserver]>
+    /// Projections under maintenance (a rebuild or a check): one operation at a time per projection.
+    let maintenance: Mutex<Set<String>>
     /// How many events one transaction of catch-up or rebuild applies.
     public let chunkSize: Int
 
@@ -91,11 +93,21 @@ public final class ProjectionRuntime: Service, Sendable {
         self.chunkSize = max(1, chunkSize)
         self.handles = Mutex([:])
         self.observers = Mutex([])
+        self.maintenance = Mutex([])
         do {
             meta = try log.database(named: "views.meta")
         } catch {
             throw ProjectionError(.storage, "opening views.meta failed: \(error)")
         }
+        do throws(ProjectionError) {
+            try prepare()
+        } catch {
+            shutdown()
+            throw error
+        }
+    }
+
+    private func prepare() throws(ProjectionError) {
         for name in order {
             guard let entry = entries[name] else { continue }
             var state = try loadState(name) ?? State(version: entry.projection.version, generation: 1, checkpoint: 0)
@@ -106,9 +118,21 @@ public final class ProjectionRuntime: Service, Sendable {
                     metadata: [
                         "projection": "\(name)", "from": "\(state.version)", "to": "\(entry.projection.version)",
                     ])
+                let oldGeneration = state.generation
                 state = State(version: entry.projection.version, generation: state.generation + 1, checkpoint: 0)
                 _ = try tables(name, generation: state.generation, fresh: true)
-                try saveState(name, state)
+                let old = try tables(name, generation: oldGeneration, fresh: false)
+                let newState = state
+                do {
+                    try log.writeViews { txn in
+                        try Self.saveState(name, newState, meta, txn)
+                        for database in old.values { try txn.drop(database) }
+                    }
+                } catch {
+                    throw ProjectionError(
+                        .storage, "switching '\(name)' to its new version failed: \(error)", projection: name)
+                }
+                forget(name, generation: oldGeneration)
             } else {
                 _ = try tables(name, generation: state.generation, fresh: false)
                 if try loadState(name) == nil { try saveState(name, state) }
@@ -223,6 +247,10 @@ public final class ProjectionRuntime: Service, Sendable {
         try log.forEachEvent(positions: positions, in: txn) { event in
             do {
                 try upcasters.withCurrent(event) { current in try entry.projection.apply(current, to: view) }
+            } catch let error as LMDBError {
+                throw error  // the store's (a full map is retried after growth), not the projection's
+            } catch let error as EventLogError {
+                throw error
             } catch {
                 throw Stopped(position: event.position, error: error)
             }
@@ -248,19 +276,23 @@ public final class ProjectionRuntime: Service, Sendable {
             do { head = try log.head().position } catch {
                 throw ProjectionError(.storage, "reading the head failed: \(error)", projection: name)
             }
-            guard var state = try loadState(name), state.failedAt == nil, state.checkpoint < head else { break }
+            guard var state = try loadState(name), state.failedAt == nil, state.checkpoint < head,
+                state.version == entries[name]?.projection.version
+            else { break }
             let tables = try self.tables(name, generation: state.generation, fresh: false)
             let range = (state.checkpoint + 1)...min(head, state.checkpoint + UInt64(chunkSize))
             do {
-                try log.writeViews { txn in
+                let done = try log.writeViews { txn -> Bool in
                     // Re-read inside the transaction: an inline commit may have moved the checkpoint meanwhile.
-                    guard let current = try Self.loadState(name, meta, txn), current.checkpoint == state.checkpoint
-                    else { return }
+                    guard var current = try Self.loadState(name, meta, txn), current.checkpoint == state.checkpoint,
+                        current.generation == state.generation
+                    else { return false }
                     try apply(name, positions: range, tables: tables, in: txn)
-                    state.checkpoint = range.upperBound
-                    try Self.saveState(name, state, meta, txn)
+                    current.checkpoint = range.upperBound
+                    try Self.saveState(name, current, meta, txn)
+                    return true
                 }
-                applied += range.count
+                if done { applied += range.count }
             } catch let stopped as Stopped {
                 // Keep what came before the failing event, in one transaction with the recorded failure, so the
                 // checkpoint ends exactly before the event the projection stopped at.
@@ -268,9 +300,11 @@ public final class ProjectionRuntime: Service, Sendable {
                 state.failure = "\(stopped.error)"
                 do {
                     try log.writeViews { txn in
-                        guard let current = try Self.loadState(name, meta, txn) else { return }
-                        var failed = state
-                        failed.checkpoint = current.checkpoint
+                        guard let current = try Self.loadState(name, meta, txn), current.generation == state.generation
+                        else { return }
+                        var failed = current
+                        failed.failedAt = stopped.position
+                        failed.failure = "\(stopped.error)"
                         if stopped.position > current.checkpoint + 1 {
                             try apply(
                                 name, positions: (current.checkpoint + 1)...(stopped.position - 1), tables: tables,
@@ -297,12 +331,19 @@ public final class ProjectionRuntime: Service, Sendable {
 
     /// Clears a projection's recorded failure so ``catchUp()`` tries the event again (after a fix was deployed).
     public func resume(_ name: String) throws(ProjectionError) {
-        guard var state = try loadState(name) else {
+        guard entries[name] != nil else {
             throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
         }
-        state.failedAt = nil
-        state.failure = nil
-        try saveState(name, state)
+        do {
+            try log.writeViews { txn in
+                guard var state = try Self.loadState(name, meta, txn) else { return }
+                state.failedAt = nil
+                state.failure = nil
+                try Self.saveState(name, state, meta, txn)
+            }
+        } catch {
+            throw ProjectionError(.storage, "resuming '\(name)' failed: \(error)", projection: name)
+        }
     }
 
     /// The projections' progress.
@@ -365,11 +406,43 @@ public final class ProjectionRuntime: Service, Sendable {
 
     /// Reads a projection's active tables in one snapshot.
     public func read<R>(_ name: String, _ body: (borrowing ViewReader) throws -> R) throws -> R {
-        guard let state = try loadState(name) else {
+        guard entries[name] != nil else {
             throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
         }
-        let tables = try self.tables(name, generation: state.generation, fresh: false)
-        return try log.readViews { txn in try body(ViewReader(txn: ReadTransaction(sameAs: txn), databases: tables)) }
+        // The generation is read in the same snapshot as the rows, and only handles already open are used (a swap
+        // opens the new generation's tables before it commits), so a query never re-creates a dropped table. A
+        // generation another process swapped in is opened once, outside the snapshot, and the read runs again.
+        for _ in 0..<2 {
+            var missing: Int?
+            let result = try log.readViews { txn -> R? in
+                guard let state = try Self.loadState(name, meta, txn) else {
+                    throw ProjectionError(.unknownProjection, "'\(name)' has no state yet", projection: name)
+                }
+                guard let tables = openTables(name, generation: state.generation) else {
+                    missing = state.generation
+                    return nil
+                }
+                return try body(ViewReader(txn: ReadTransaction(sameAs: txn), databases: tables))
+            }
+            if let result { return result }
+            if let generation = missing { _ = try tables(name, generation: generation, fresh: false) }
+        }
+        throw ProjectionError(.storage, "'\(name)' kept changing generation during the read; retry", projection: name)
+    }
+
+    /// Marks projections as under maintenance for the duration of `body`; a second operation on one of them fails.
+    func exclusively<R>(_ names: [String], _ body: () throws(ProjectionError) -> R) throws(ProjectionError) -> R {
+        let taken = maintenance.withLock { busy -> Bool in
+            guard busy.isDisjoint(with: names) else { return false }
+            busy.formUnion(names)
+            return true
+        }
+        guard taken else {
+            throw ProjectionError(
+                .storage, "a rebuild or check of \(names.joined(separator: ", ")) is already running; wait for it")
+        }
+        defer { maintenance.withLock { busy in busy.subtract(names) } }
+        return try body()
     }
 }
 
@@ -385,7 +458,8 @@ final class InlineObserver: CommitObserver {
 
     func didWrite(positions: ClosedRange<UInt64>, log: LMDBEventLog, in txn: borrowing WriteTransaction) throws {
         guard var state = try ProjectionRuntime.loadState(name, runtime.meta, txn),
-            state.failedAt == nil, state.checkpoint == positions.lowerBound - 1
+            state.failedAt == nil, state.checkpoint == positions.lowerBound - 1,
+            state.version == runtime.entries[name]?.projection.version
         else {
             // Behind (it stopped, or was added to a log with events): catchUp() brings it up in order.
             return

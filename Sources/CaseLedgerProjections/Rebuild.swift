@@ -5,56 +5,89 @@ import Synchronization
 extension ProjectionRuntime {
     /// Rebuilds a projection from position 1 into a new generation while the current one keeps serving reads, then
     /// swaps it in atomically and drops the old generation. Memory stays bounded by ``chunkSize``: the log is
-    /// streamed in place, one chunk per transaction.
+    /// streamed in place, one chunk per transaction. One rebuild or check per projection runs at a time.
     ///
     /// - Throws: ``ProjectionError``: `failed` when the projection throws at an event (the old generation stays
     ///   active and untouched).
     public func rebuild(_ name: String) throws(ProjectionError) {
-        guard let start = try loadState(name) else {
-            throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
-        }
-        let next = start.generation + 1
-        let fresh = try tables(name, generation: next, fresh: true)
-        var built = try build(name, into: fresh, upTo: nil)
-        let old = try tables(name, generation: start.generation, fresh: false)
-        // The swap: the last events, the state flip and the old generation's drop in one transaction.
-        do {
-            try log.writeViews { txn in
-                guard var state = try Self.loadState(name, meta, txn), state.generation == start.generation else {
-                    throw ProjectionError(.storage, "another rebuild of '\(name)' swapped first", projection: name)
-                }
-                let head = try log.head().position
-                if head > built {
-                    try apply(name, positions: (built + 1)...head, tables: fresh, in: txn)
-                    built = head
-                }
-                state = State(version: state.version, generation: next, checkpoint: built)
-                try Self.saveState(name, state, meta, txn)
-                for database in old.values { try txn.drop(database) }
-            }
-        } catch let stopped as Stopped {
-            throw ProjectionError(
-                .failed, "the rebuild stopped: \(stopped.error)", projection: name, position: stopped.position)
-        } catch let error as ProjectionError {
-            throw error
-        } catch {
-            throw ProjectionError(.storage, "swapping in the rebuilt view failed: \(error)", projection: name)
-        }
-        forget(name, generation: start.generation)
-        reportLag(name)
+        try rebuild([name])
     }
 
-    /// Applies events from position 1 to `head` (the log's head when `nil`) into `tables`, chunk by chunk.
-    /// Returns the last position applied.
-    func build(_ name: String, into tables: [String: Database], upTo limit: UInt64?) throws(ProjectionError) -> UInt64 {
-        var done: UInt64 = 0
-        while true {
-            let head: UInt64
-            do { head = try limit ?? log.head().position } catch {
-                throw ProjectionError(.storage, "reading the head failed: \(error)", projection: name)
+    /// Rebuilds every projection in one pass over the log (each chunk is applied to all new generations in one
+    /// transaction), then swaps them all in at once.
+    public func rebuildAll() throws(ProjectionError) {
+        try rebuild(order)
+    }
+
+    private func rebuild(_ names: [String]) throws(ProjectionError) {
+        try exclusively(names) { () throws(ProjectionError) in
+            var starts: [String: State] = [:]
+            var fresh: [String: [String: Database]] = [:]
+            var old: [String: [String: Database]] = [:]
+            for name in names {
+                guard let state = try loadState(name) else {
+                    throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
+                }
+                starts[name] = state
+                fresh[name] = try tables(name, generation: state.generation + 1, fresh: true)
+                old[name] = try tables(name, generation: state.generation, fresh: false)
             }
-            guard done < head else { return done }
-            let range = (done + 1)...min(head, done + UInt64(chunkSize))
+            var built: UInt64 = 0
+            do {
+                while true {
+                    let head = try log.head().position
+                    guard built < head else { break }
+                    let range = (built + 1)...min(head, built + UInt64(chunkSize))
+                    try log.writeViews { txn in
+                        for name in names {
+                            if let tables = fresh[name] { try apply(name, positions: range, tables: tables, in: txn) }
+                        }
+                    }
+                    built = range.upperBound
+                }
+                let done = built
+                // The swap: every guard and the last events first, then the new states, then the drops (a drop
+                // closes its handle at once, so nothing may fail after it).
+                try log.writeViews { txn in
+                    let head = try log.head(in: txn).position
+                    for name in names {
+                        guard let start = starts[name], let current = try Self.loadState(name, meta, txn),
+                            current.generation == start.generation
+                        else {
+                            throw ProjectionError(
+                                .storage, "another rebuild of '\(name)' swapped first", projection: name)
+                        }
+                        if head > done, let tables = fresh[name] {
+                            try apply(name, positions: (done + 1)...head, tables: tables, in: txn)
+                        }
+                    }
+                    for name in names {
+                        guard let start = starts[name] else { continue }
+                        try Self.saveState(
+                            name, State(version: start.version, generation: start.generation + 1, checkpoint: head),
+                            meta, txn)
+                    }
+                    for name in names { for database in (old[name] ?? [:]).values { try txn.drop(database) } }
+                }
+            } catch let stopped as Stopped {
+                throw ProjectionError(.failed, "the rebuild stopped: \(stopped.error)", position: stopped.position)
+            } catch let error as ProjectionError {
+                throw error
+            } catch {
+                // A failed swap may have closed the old tables' handles: open them again on next use.
+                for (name, state) in starts { forget(name, generation: state.generation) }
+                throw ProjectionError(.storage, "rebuilding failed: \(error)")
+            }
+            for (name, state) in starts { forget(name, generation: state.generation) }
+            for name in names { reportLag(name) }
+        }
+    }
+
+    /// Applies events from position 1 to `limit` into `tables`, chunk by chunk. Returns the last position applied.
+    func build(_ name: String, into tables: [String: Database], upTo limit: UInt64) throws(ProjectionError) -> UInt64 {
+        var done: UInt64 = 0
+        while done < limit {
+            let range = (done + 1)...min(limit, done + UInt64(chunkSize))
             do {
                 try log.writeViews { txn in try apply(name, positions: range, tables: tables, in: txn) }
             } catch let stopped as Stopped {
@@ -65,6 +98,7 @@ extension ProjectionRuntime {
             }
             done = range.upperBound
         }
+        return done
     }
 
     func forget(_ name: String, generation: Int) {
@@ -86,70 +120,84 @@ extension ProjectionRuntime {
     }
 
     /// Recomputes a projection from the log into a scratch generation and compares it, row by row, with the active
-    /// one at the same position; reports the first difference. Appends are held for the comparison only.
+    /// one at the same position; reports the first difference. Appends wait for the comparison only.
     public func check(_ name: String) throws(ProjectionError) -> ConsistencyReport {
-        guard let entry = entries[name], let state = try loadState(name) else {
-            throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
-        }
-        let scratch = -state.generation  // never an active generation
-        let fresh = try tables(name, generation: scratch, fresh: true)
-        let upTo = state.checkpoint
-        _ = try build(name, into: fresh, upTo: upTo)
-        let active = try tables(name, generation: state.generation, fresh: false)
-        var report = ConsistencyReport(projection: name, position: upTo, rowsCompared: 0, firstDifference: nil)
-        do {
-            try log.writeViews { txn in
-                // Appends wait while this runs: bring the scratch copy to the view's current position, then compare.
-                guard let current = try Self.loadState(name, meta, txn), current.generation == state.generation else {
-                    throw ProjectionError(
-                        .storage, "'\(name)' was rebuilt during the check; check again", projection: name)
-                }
-                if current.checkpoint > upTo {
-                    try apply(name, positions: (upTo + 1)...current.checkpoint, tables: fresh, in: txn)
-                }
-                report.position = current.checkpoint
-                for table in entry.projection.tables.sorted() {
-                    guard let mine = active[table], let theirs = fresh[table] else { continue }
-                    var expected: [([UInt8], [UInt8])] = []
-                    try ViewReader.walk(txn, theirs, from: []) { key, value in
-                        expected.append((key, value))
-                        return true
-                    }
-                    var index = 0
-                    try ViewReader.walk(txn, mine, from: []) { key, value in
-                        defer { index += 1 }
-                        report.rowsCompared += 1
-                        guard index < expected.count else {
-                            report.firstDifference = "\(table): extra row \(hex(key)) in the view"
-                            return false
-                        }
-                        let (eKey, eValue) = expected[index]
-                        if eKey != key {
-                            report.firstDifference =
-                                "\(table): the view has row \(hex(key)) where the log gives \(hex(eKey))"
-                            return false
-                        }
-                        if eValue != value {
-                            report.firstDifference =
-                                "\(table): row \(hex(key)) holds \(hex(value)); the log gives \(hex(eValue))"
-                            return false
-                        }
-                        return true
-                    }
-                    if report.firstDifference == nil, index < expected.count {
-                        report.firstDifference = "\(table): row \(hex(expected[index].0)) is missing from the view"
-                    }
-                    if report.firstDifference != nil { break }
-                }
-                for database in fresh.values { try txn.drop(database) }
+        try exclusively([name]) { () throws(ProjectionError) -> ConsistencyReport in
+            guard let entry = entries[name], let state = try loadState(name) else {
+                throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
             }
-        } catch let error as ProjectionError {
-            throw error
-        } catch {
-            throw ProjectionError(.storage, "comparing failed: \(error)", projection: name)
+            let scratch = -state.generation  // never an active generation
+            let fresh = try tables(name, generation: scratch, fresh: true)
+            let upTo = state.checkpoint
+            _ = try build(name, into: fresh, upTo: upTo)
+            let active = try tables(name, generation: state.generation, fresh: false)
+            let report: ConsistencyReport
+            do {
+                report = try log.writeViews { txn -> ConsistencyReport in
+                    // Bring the scratch copy to the view's current position, then compare.
+                    guard let current = try Self.loadState(name, meta, txn), current.generation == state.generation
+                    else {
+                        throw ProjectionError(
+                            .storage, "'\(name)' was rebuilt during the check; check again", projection: name)
+                    }
+                    if current.checkpoint > upTo {
+                        try apply(name, positions: (upTo + 1)...current.checkpoint, tables: fresh, in: txn)
+                    }
+                    var result = ConsistencyReport(
+                        projection: name, position: current.checkpoint, rowsCompared: 0, firstDifference: nil)
+                    for table in entry.projection.tables.sorted() {
+                        guard let mine = active[table], let theirs = fresh[table] else { continue }
+                        result.firstDifference = try Self.firstDifference(
+                            table, mine, theirs, txn, count: &result.rowsCompared)
+                        if result.firstDifference != nil { break }
+                    }
+                    for database in fresh.values { try txn.drop(database) }
+                    return result
+                }
+            } catch let error as ProjectionError {
+                forget(name, generation: scratch)
+                throw error
+            } catch {
+                forget(name, generation: scratch)
+                throw ProjectionError(.storage, "comparing failed: \(error)", projection: name)
+            }
+            forget(name, generation: scratch)
+            return report
         }
-        forget(name, generation: scratch)
-        return report
+    }
+
+    static func firstDifference(
+        _ table: String, _ mine: Database, _ theirs: Database, _ txn: borrowing WriteTransaction, count: inout Int
+    ) throws -> String? {
+        var expected: [([UInt8], [UInt8])] = []
+        try ViewReader.walk(txn, theirs, from: []) { key, value in
+            expected.append((key, value))
+            return true
+        }
+        var index = 0
+        var difference: String?
+        try ViewReader.walk(txn, mine, from: []) { key, value in
+            defer { index += 1 }
+            count += 1
+            guard index < expected.count else {
+                difference = "\(table): extra row \(hex(key)) in the view"
+                return false
+            }
+            let (eKey, eValue) = expected[index]
+            if eKey != key {
+                difference = "\(table): the view has row \(hex(key)) where the log gives \(hex(eKey))"
+                return false
+            }
+            if eValue != value {
+                difference = "\(table): row \(hex(key)) holds \(hex(value)); the log gives \(hex(eValue))"
+                return false
+            }
+            return true
+        }
+        if difference == nil, index < expected.count {
+            difference = "\(table): row \(hex(expected[index].0)) is missing from the view"
+        }
+        return difference
     }
 }
 
@@ -182,58 +230,5 @@ extension ProjectionRuntime {
         var views: [ConsistencyReport] = []
         for name in order { views.append(try check(name)) }
         return FullReport(log: report, views: views)
-    }
-}
-
-extension ProjectionRuntime {
-    /// Rebuilds every projection in one pass over the log (each chunk of events is applied to all new generations
-    /// in one transaction), then swaps them all in at once. Memory stays bounded by ``chunkSize``.
-    public func rebuildAll() throws(ProjectionError) {
-        var starts: [String: State] = [:]
-        var fresh: [String: [String: Database]] = [:]
-        var old: [String: [String: Database]] = [:]
-        for name in order {
-            guard let state = try loadState(name) else { continue }
-            starts[name] = state
-            fresh[name] = try tables(name, generation: state.generation + 1, fresh: true)
-            old[name] = try tables(name, generation: state.generation, fresh: false)
-        }
-        var done: UInt64 = 0
-        do {
-            while true {
-                let head = try log.head().position
-                guard done < head else { break }
-                let range = (done + 1)...min(head, done + UInt64(chunkSize))
-                try log.writeViews { txn in
-                    for name in order {
-                        if let tables = fresh[name] { try apply(name, positions: range, tables: tables, in: txn) }
-                    }
-                }
-                done = range.upperBound
-            }
-            try log.writeViews { txn in
-                let head = try log.head().position
-                for name in order {
-                    guard let start = starts[name], let tables = fresh[name],
-                        let current = try Self.loadState(name, meta, txn), current.generation == start.generation
-                    else {
-                        throw ProjectionError(.storage, "another rebuild of '\(name)' swapped first", projection: name)
-                    }
-                    if head > done { try apply(name, positions: (done + 1)...head, tables: tables, in: txn) }
-                    try Self.saveState(
-                        name, State(version: current.version, generation: start.generation + 1, checkpoint: head), meta,
-                        txn)
-                    for database in (old[name] ?? [:]).values { try txn.drop(database) }
-                }
-            }
-        } catch let stopped as Stopped {
-            throw ProjectionError(.failed, "the rebuild stopped: \(stopped.error)", position: stopped.position)
-        } catch let error as ProjectionError {
-            throw error
-        } catch {
-            throw ProjectionError(.storage, "rebuilding failed: \(error)")
-        }
-        for (name, state) in starts { forget(name, generation: state.generation) }
-        for name in order { reportLag(name) }
     }
 }

@@ -53,6 +53,9 @@ enum Bytes {
         return out
     }
 
+    /// The later of two keys in byte order (a cursor never starts a page before its query's range).
+    static func later(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] { a.lexicographicallyPrecedes(b) ? b : a }
+
     /// The key just after `key` in order: where a page after `key` starts.
     static func after(_ key: [UInt8]) -> [UInt8] { key + [0] }
 }

@@ -81,8 +81,12 @@ public struct RepeatDisputesProjection: Projection {
     public let tables = ["parties"]
     let key: SymmetricKey
 
-    /// - Parameter partyKey: the deployment's secret (at least 16 bytes); keep it out of the store.
-    public init(partyKey: [UInt8]) {
+    /// - Parameter partyKey: the deployment's secret, at least 16 bytes; keep it out of the store.
+    /// - Throws: ``ProjectionError`` for a key shorter than 16 bytes.
+    public init(partyKey: [UInt8]) throws(ProjectionError) {
+        guard partyKey.count >= 16 else {
+            throw ProjectionError(.storage, "the party key has \(partyKey.count) bytes; use at least 16 random bytes")
+        }
         key = SymmetricKey(data: partyKey)
     }
 

@@ -10,7 +10,7 @@
 /// | 2 | 1 | level (index in `Level.allCases`) |
 /// | 3 | 1 | channel (index in `Channel.allCases`) |
 /// | 4 | 1 | dispute type (index in `DisputeType.allCases`) |
-/// | 5 | 1 | flags: bit 0 the case is closed (terminal state), bit 1 it has its evaluation, bit 2 the clock of a clock event is a party window (never fires) |
+/// | 5 | 1 | flags: bit 0 the case is closed (terminal state), bit 1 it has its evaluation, bit 2 the clock of a clock event is a party window (never fires), bit 3 a `registered` event's registration has links |
 /// | 6 | 1 | the evaluation's rating for an `evaluated` event, else 0 |
 /// | 7 | 8 | the record's time `at`, microseconds since 1970 (signed) |
 /// | 15 | 8 | for a clock event, the clock's due instant; else 0 |
@@ -32,6 +32,8 @@ public struct RecordHeader: Sendable, Hashable {
     public var evaluated: Bool
     /// For a clock event: the clock is a party's window, which never fires.
     public var window: Bool
+    /// For a `registered` event: the registration links the case to others (a referral or conversion created it).
+    public var hasLinks: Bool
     public var rating: UInt8
     public var at: Instant
     public var due: Instant?
@@ -60,10 +62,13 @@ public struct RecordHeader: Sendable, Hashable {
         due = nil
         deadline = ""
         window = false
+        hasLinks = false
         parties = []
         switch record.event {
         case .evaluated(let value, _): rating = UInt8(clamping: value)
-        case .registered(let registration, _, _): parties = registration.parties
+        case .registered(let registration, _, _):
+            parties = registration.parties
+            hasLinks = !registration.links.isEmpty
         case .deadlineSet(let d):
             deadline = d.id
             due = d.dueAt
@@ -108,7 +113,7 @@ public struct RecordHeader: Sendable, Hashable {
         out.append(index(level))
         out.append(index(channel))
         out.append(index(disputeType))
-        out.append((closed ? 1 : 0) | (evaluated ? 2 : 0) | (window ? 4 : 0))
+        out.append((closed ? 1 : 0) | (evaluated ? 2 : 0) | (window ? 4 : 0) | (hasLinks ? 8 : 0))
         out.append(rating)
         int64(at.microsecondsSinceEpoch)
         int64(due?.microsecondsSinceEpoch ?? 0)
@@ -172,6 +177,7 @@ public struct RecordHeader: Sendable, Hashable {
         closed = b[5] & 1 != 0
         evaluated = b[5] & 2 != 0
         window = b[5] & 4 != 0
+        hasLinks = b[5] & 8 != 0
         rating = b[6]
         at = Instant(microsecondsSinceEpoch: int64(7))
         let dueValue = int64(15)

@@ -16,7 +16,7 @@ import _CaseLedgerTestSupport
             projections: [
                 (CaseSummaryProjection(), .inline), (DeadlinesProjection(), .inline), (BoardProjection(), .inline),
                 (MonthlyStatisticsProjection(), .inline), (WorkloadProjection(), .inline),
-                (RepeatDisputesProjection(partyKey: partyKey), .async),
+                (try RepeatDisputesProjection(partyKey: partyKey), .async),
             ],
             logger: Logger(label: "test"), chunkSize: 9)
     }
@@ -121,10 +121,11 @@ import _CaseLedgerTestSupport
             #expect(try WorkloadProjection.openCases(of: UnitID("v2"), in: runtime) == ["m4"])
 
             // Repeat disputes: p-a is a party of every case; the view holds only keyed hashes.
-            let repeats = RepeatDisputesProjection(partyKey: Self.partyKey)
+            let repeats = try RepeatDisputesProjection(partyKey: Self.partyKey)
             #expect(try repeats.cases(ofParty: "p-a", in: runtime).count == 6)
             #expect(try repeats.repeatParties(in: runtime).count == 2)
-            let other = RepeatDisputesProjection(partyKey: Array("another key entirely, 32 bytes..".utf8))
+            let other = try RepeatDisputesProjection(partyKey: Array("another key entirely, 32 bytes..".utf8))
+            #expect(throws: ProjectionError.self) { _ = try RepeatDisputesProjection(partyKey: [1, 2, 3]) }
             #expect(try other.cases(ofParty: "p-a", in: runtime).isEmpty)
 
             // The case summary holds parties and links.
@@ -156,6 +157,61 @@ import _CaseLedgerTestSupport
                 let report = try runtime.check(status.name)
                 #expect(report.isConsistent, "\(report)")
             }
+        }
+    }
+}
+
+@Suite struct ViewEdgeTests {
+    static func engine(_ log: LMDBEventLog, _ clock: ManualClock) throws -> CaseEngine {
+        CaseEngine(
+            log: log,
+            configuration: .init(
+                directory: County.directory, calendar: try HolidayCalendar.chinaMainland(),
+                definitions: try DefinitionRegistry.national()),
+            clock: clock, logger: Logger(label: "test"))
+    }
+
+    @Test func aCaseReferredAfterABreachIsNotClosedOnTime() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(MonthlyStatisticsProjection(), .inline)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let clock = ManualClock(Timestamp(County.at(2025, 3, 3)))
+            let engine = try Self.engine(log, clock)
+            try await engine.execute(
+                .register(County.registration(.labourMediation, unit: "v1", owner: "m-v1", dispute: .labour)), on: "l1",
+                by: "m-v1")
+            try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "l1", by: "m-v1")
+            clock.set(Timestamp(County.at(2025, 3, 20)))
+            try await engine.tick()
+            try await engine.execute(
+                .refer(
+                    Referral(route: .labourArbitration, newCase: "l1-arb", toUnit: "labour", toPerson: "labour-clerk")),
+                on: "l1", by: "m-v1")
+            let march = try MonthlyStatisticsProjection.statistics(month: "2025-03", under: County.county, in: runtime)
+            #expect(
+                march.closed == 1 && march.closedOnTime == 0 && march.mediationClosed == 1
+                    && march.mediationSucceeded == 0)
+            #expect(march.referrals[.labourArbitration] == 1)
+        }
+    }
+
+    @Test func concurrentRebuildsTakeTurnsAndLeaveAnExactView() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .inline)], logger: Logger(label: "test"),
+                chunkSize: 3)
+            defer { runtime.shutdown() }
+            for i in 0..<60 { _ = try await log.append(to: "s-\(i % 7)", events: [Fixtures.event()]) }
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<4 { group.addTask { (try? runtime.rebuild("counter")) != nil } }
+                var results: [Bool] = []
+                for await ok in group { results.append(ok) }
+                return results
+            }
+            #expect(outcomes.contains(true))
+            #expect(try runtime.check("counter").isConsistent)
+            #expect(try CountingProjection.total(runtime, "counter") == 60)
         }
     }
 }

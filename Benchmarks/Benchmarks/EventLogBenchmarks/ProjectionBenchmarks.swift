@@ -128,11 +128,11 @@ enum CaseloadStore {
     static func remove() { built.withLock { $0?.remove() } }
 }
 
-func allViews() -> [(any Projection, ProjectionRuntime.Mode)] {
+func allViews() throws -> [(any Projection, ProjectionRuntime.Mode)] {
     [
         (CaseSummaryProjection(), .async), (DeadlinesProjection(), .async), (BoardProjection(), .async),
         (MonthlyStatisticsProjection(), .async), (WorkloadProjection(), .async),
-        (RepeatDisputesProjection(partyKey: Array("benchmark party key, 32 bytes...".utf8)), .async),
+        (try RepeatDisputesProjection(partyKey: Array("benchmark party key, 32 bytes...".utf8)), .async),
     ]
 }
 
@@ -152,7 +152,7 @@ func registerProjectionBenchmarks() {
                 log = opened
                 events = try opened.head().position
                 runtime = try ProjectionRuntime(
-                    log: opened, projections: allViews(), logger: Logger(label: "benchmark"), chunkSize: 16_384)
+                    log: opened, projections: try allViews(), logger: Logger(label: "benchmark"), chunkSize: 16_384)
             },
             teardown: {
                 runtime?.shutdown()

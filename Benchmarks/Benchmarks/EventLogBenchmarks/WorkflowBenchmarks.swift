@@ -85,7 +85,7 @@ func registerCommandBenchmark(_ name: String, inlineViews: Bool, coreOnly: Bool 
                     let core: Set<String> = ["caseSummary", "deadlines", "board"]
                     runtime = try ProjectionRuntime(
                         log: opened,
-                        projections: allViews().map { view in
+                        projections: try allViews().map { view in
                             (view.0, !coreOnly || core.contains(view.0.name) ? .inline : .async)
                         },
                         logger: Logger(label: "benchmark"))
