@@ -26,7 +26,7 @@ public struct BoardCounts: Sendable, Hashable {
 
 /// The jurisdiction board: every open case keyed by the place of the dispute, so any division's board is a prefix
 /// scan and rolls up village → township → county → city by construction.
-public struct BoardProjection: Projection {
+public struct BoardProjection: Projection, HeaderAwareProjection {
     public let name = "board"
     public let version = 1
     public let tables = ["open"]
@@ -38,7 +38,11 @@ public struct BoardProjection: Projection {
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        guard let header = event.workflowHeader else { return }
+        try apply(event, header: event.workflowHeader, to: view)
+    }
+
+    func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
+        guard let header else { return }
         let key = Self.key(header.division, event.caseID)
         if header.closed {
             try view.delete(in: "open", key: key)

@@ -27,7 +27,7 @@ public struct CaseSummary: Sendable, Hashable, Codable {
 }
 
 /// The case-summary view: one row per case, from each event's ``RecordHeader`` (no payload is decoded).
-public struct CaseSummaryProjection: Projection {
+public struct CaseSummaryProjection: Projection, HeaderAwareProjection {
     public let name = "caseSummary"
     public let version = 3
     public let tables = ["cases"]
@@ -35,9 +35,12 @@ public struct CaseSummaryProjection: Projection {
     public init() {}
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        guard let header = event.withMetadata({ RecordHeader(bytes: $0) }) else { return }  // not a case event
+        try apply(event, header: event.workflowHeader, to: view)
+    }
+
+    func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
+        guard let header else { return }  // not a case event
         let stream = event.streamID
-        guard stream.hasPrefix("case-") else { return }
         let id = CaseID(String(stream.dropFirst(5)))
         let key = Array(id.rawValue.utf8)
         var summary =

@@ -12,7 +12,7 @@ public struct DeadlineEntry: Sendable, Hashable {
 
 /// The deadlines view: every running or breached clock of an open case (party windows and paused clocks left out),
 /// ordered by due instant, for "overdue at T" and "due within N days" per unit.
-public struct DeadlinesProjection: Projection {
+public struct DeadlinesProjection: Projection, HeaderAwareProjection {
     public let name = "deadlines"
     public let version = 1
     public let tables = ["due", "byCase"]
@@ -28,7 +28,11 @@ public struct DeadlinesProjection: Projection {
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        guard let header = event.workflowHeader else { return }
+        try apply(event, header: event.workflowHeader, to: view)
+    }
+
+    func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
+        guard let header else { return }
         let id = event.caseID
         func remove(_ deadline: String) throws {
             let key = Self.caseKey(id, deadline)

@@ -29,7 +29,7 @@ public struct MonthlyStatistics: Sendable, Hashable {
 
 /// Monthly statistics per division and month: counters per (month, village-level division), updated in place, so
 /// a county's or city's month is one prefix-filtered scan of that month's rows.
-public struct MonthlyStatisticsProjection: Projection {
+public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
     public let name = "monthly"
     public let version = 1
     public let tables = ["months", "caseMeta"]
@@ -52,7 +52,11 @@ public struct MonthlyStatisticsProjection: Projection {
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        guard let header = event.workflowHeader else { return }
+        try apply(event, header: event.workflowHeader, to: view)
+    }
+
+    func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
+        guard let header else { return }
         let id = event.caseID
         let metaKey = Array(id.rawValue.utf8)
         // caseMeta: [breached flag] + str8(state before this command)

@@ -1,5 +1,6 @@
 import CaseLedgerLMDB
 public import CaseLedgerLog
+import CaseLedgerWorkflow
 
 /// A view kept from the log: it sees every event in global order, exactly once, and keeps its rows in its own
 /// tables inside the log's store.
@@ -140,4 +141,9 @@ public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertibl
         if let position { text += " at position \(position)" }
         return text + ": " + message
     }
+}
+
+/// A built-in view that takes the event's workflow header decoded once by the runtime for all views.
+protocol HeaderAwareProjection: Projection {
+    func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws
 }

@@ -1,5 +1,6 @@
 import CaseLedgerLMDB
 public import CaseLedgerLog
+import CaseLedgerWorkflow
 import Foundation
 public import Logging
 public import Metrics
@@ -61,6 +62,11 @@ public final class ProjectionRuntime: Service, Sendable {
     let observers: Mutex<[any CommitObserver]>
     /// Projections under maintenance (a rebuild or a check): one operation at a time per projection.
     let maintenance: Mutex<Set<String>>
+    struct HeaderCache: Sendable {
+        let range: ClosedRange<UInt64>
+        let headers: [RecordHeader?]
+    }
+    let headerCache: Mutex<HeaderCache?>
     /// How many events one transaction of catch-up or rebuild applies.
     public let chunkSize: Int
 
@@ -94,6 +100,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])
+        self.headerCache = Mutex(nil)
         do {
             meta = try log.database(named: "views.meta")
         } catch {
@@ -244,9 +251,16 @@ public final class ProjectionRuntime: Service, Sendable {
     ) throws {
         guard let entry = entries[name] else { return }
         let view = ViewTransaction(txn, databases: tables)
+        // The built-in views share one decoding of each event's header per commit or chunk.
+        let shared = entry.projection as? any HeaderAwareProjection
+        let headers = shared != nil && upcasters.isEmpty ? try self.headers(for: positions, in: txn) : nil
         try log.forEachEvent(positions: positions, in: txn) { event in
             do {
-                try upcasters.withCurrent(event) { current in try entry.projection.apply(current, to: view) }
+                if let shared, let headers {
+                    try shared.apply(event, header: headers[Int(event.position - positions.lowerBound)], to: view)
+                } else {
+                    try upcasters.withCurrent(event) { current in try entry.projection.apply(current, to: view) }
+                }
             } catch let error as LMDBError {
                 throw error  // the store's (a full map is retried after growth), not the projection's
             } catch let error as EventLogError {
@@ -255,6 +269,20 @@ public final class ProjectionRuntime: Service, Sendable {
                 throw Stopped(position: event.position, error: error)
             }
         }
+    }
+
+    /// The workflow headers of the events at `positions`, decoded once for all views of a commit or chunk (events
+    /// never change, so a cached range is always right).
+    func headers(for positions: ClosedRange<UInt64>, in txn: borrowing WriteTransaction) throws -> [RecordHeader?] {
+        if let cached = headerCache.withLock({ $0 }), cached.range == positions { return cached.headers }
+        var headers: [RecordHeader?] = []
+        headers.reserveCapacity(positions.count)
+        try log.forEachEvent(positions: positions, in: txn) { event in headers.append(event.workflowHeader) }
+        guard headers.count == positions.count else {
+            throw ProjectionError(.storage, "the log returned \(headers.count) events for \(positions)")
+        }
+        headerCache.withLock { $0 = HeaderCache(range: positions, headers: headers) }
+        return headers
     }
 
     /// Brings every projection that is behind (asynchronous ones, and inline ones that stopped or started late) up

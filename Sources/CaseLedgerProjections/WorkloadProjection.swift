@@ -4,7 +4,7 @@ import Crypto
 import Foundation
 
 /// Open cases per person (owner, mediators, aid providers) and per unit.
-public struct WorkloadProjection: Projection {
+public struct WorkloadProjection: Projection, HeaderAwareProjection {
     public let name = "workload"
     public let version = 1
     public let tables = ["byPerson", "byUnit", "casePeople"]
@@ -12,7 +12,11 @@ public struct WorkloadProjection: Projection {
     public init() {}
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        guard let header = event.workflowHeader else { return }
+        try apply(event, header: event.workflowHeader, to: view)
+    }
+
+    func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
+        guard let header else { return }
         let id = event.caseID
         let idBytes = Array(id.rawValue.utf8)
         // casePeople: str8(unit) + str8(person)… : who the case counts for now.
@@ -22,14 +26,8 @@ public struct WorkloadProjection: Projection {
         var people: [String] = []
         while offset < stored.count { people.append(Bytes.readStr8(stored, &offset)) }
         var helpers = people.filter { !$0.hasPrefix("owner:") }
-        if event.typeIs("mediationStarted"), case .mediationStarted(let mediators, _) = try event.workflowRecord().event
-        {
-            helpers = mediators.map(\.rawValue)
-        }
-        if event.typeIs("aidProviderAssigned"),
-            case .aidProviderAssigned(let provider, _) = try event.workflowRecord().event
-        {
-            helpers = [provider.rawValue]
+        if event.typeIs("mediationStarted") || event.typeIs("aidProviderAssigned") {
+            helpers = header.people.map(\.rawValue)
         }
         if event.typeIs("escalated") { helpers = [] }
         let newPeople = ["owner:" + header.owner.rawValue] + helpers
@@ -75,7 +73,7 @@ public struct WorkloadProjection: Projection {
 
 /// Repeat disputes per party, keyed by an HMAC-SHA256 of the party's reference under a deployment key: the view
 /// never holds the reference (or an ID number behind it), and without the key the hashes cannot be linked to people.
-public struct RepeatDisputesProjection: Projection {
+public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
     public let name = "repeatDisputes"
     public let version = 1
     public let tables = ["parties"]
@@ -95,7 +93,11 @@ public struct RepeatDisputesProjection: Projection {
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        guard event.typeIs("registered"), let header = event.workflowHeader else { return }
+        try apply(event, header: event.workflowHeader, to: view)
+    }
+
+    func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
+        guard event.typeIs("registered"), let header else { return }
         let id = Array(event.caseID.rawValue.utf8)
         for party in header.parties {
             try view.put(in: "parties", key: hash(party.reference) + id, value: [])

@@ -16,7 +16,7 @@
 /// | 15 | 8 | for a clock event, the clock's due instant; else 0 |
 /// | 23 | 12 | the dispute's division code (ASCII digits) |
 /// | 35 | str8 × 4 | the state after the command, the owning unit, the owner, and the clock's id (empty unless a clock event) |
-/// | … | u8, then per party str8 reference, str8 name, u8 role | for a `registered` event only: the parties (absent otherwise) |
+/// | … | sections, each a tag byte and its data, to the end | tag 1 (a `registered` event): u8 count, then per party str8 reference, str8 name, u8 role; tag 2 (`mediationStarted`, `aidProviderAssigned`): u8 count, then str8 person ids |
 ///
 /// The state, level, unit and owner are the case's after the whole command (the decision's final state), the same
 /// for every record the command wrote. Indices follow the enums' declaration order, which is therefore frozen: new
@@ -44,6 +44,8 @@ public struct RecordHeader: Sendable, Hashable {
     public var deadline: String
     /// For a `registered` event: the parties, so views need not decode the registration.
     public var parties: [Party]
+    /// For `mediationStarted` the mediators, for `aidProviderAssigned` the provider.
+    public var people: [PersonID]
 
     /// The header of `record`, written by a command that left the case in `state`.
     public init(record: WorkflowRecord, state after: CaseState, closed: Bool) {
@@ -64,8 +66,11 @@ public struct RecordHeader: Sendable, Hashable {
         window = false
         hasLinks = false
         parties = []
+        people = []
         switch record.event {
         case .evaluated(let value, _): rating = UInt8(clamping: value)
+        case .mediationStarted(let mediators, _): people = mediators
+        case .aidProviderAssigned(let provider, _): people = [provider]
         case .registered(let registration, _, _):
             parties = registration.parties
             hasLinks = !registration.links.isEmpty
@@ -123,12 +128,18 @@ public struct RecordHeader: Sendable, Hashable {
         str8(owner.rawValue)
         str8(deadline)
         if !parties.isEmpty {
+            out.append(1)
             out.append(UInt8(min(parties.count, 255)))
             for party in parties.prefix(255) {
                 str8(party.reference)
                 str8(party.name)
                 out.append(index(party.role))
             }
+        }
+        if !people.isEmpty {
+            out.append(2)
+            out.append(UInt8(min(people.count, 255)))
+            for person in people.prefix(255) { str8(person.rawValue) }
         }
         return out
     }
@@ -158,18 +169,31 @@ public struct RecordHeader: Sendable, Hashable {
         }
         guard let state = str8(), let unit = str8(), let owner = str8(), let deadline = str8() else { return nil }
         var parties: [Party] = []
-        if offset < b.count {
-            let count = Int(b[offset])
-            offset += 1
-            for _ in 0..<count {
-                guard let reference = str8(), let name = str8(), offset < b.count,
-                    let role = pick(PartyRole.self, offset)
-                else { return nil }
-                offset += 1
-                parties.append(Party(reference: reference, name: name, role: role))
+        var people: [PersonID] = []
+        while offset + 1 < b.count {
+            let tag = b[offset]
+            let count = Int(b[offset + 1])
+            offset += 2
+            switch tag {
+            case 1:
+                for _ in 0..<count {
+                    guard let reference = str8(), let name = str8(), offset < b.count,
+                        let role = pick(PartyRole.self, offset)
+                    else { return nil }
+                    offset += 1
+                    parties.append(Party(reference: reference, name: name, role: role))
+                }
+            case 2:
+                for _ in 0..<count {
+                    guard let person = str8() else { return nil }
+                    people.append(PersonID(person))
+                }
+            default:
+                return nil
             }
         }
         self.parties = parties
+        self.people = people
         self.kind = kind
         self.level = level
         self.channel = channel
