@@ -11,8 +11,9 @@ struct BatchWriter {
     let databases: LMDBEventLog.Databases
     let clock: any EventClock
 
+    /// Returns each request's result, the new head position, and the head position before the batch.
     func write(_ requests: [AppendRequest], in txn: borrowing WriteTransaction) throws
-        -> ([Result<AppendResult, EventLogError>], UInt64)
+        -> ([Result<AppendResult, EventLogError>], UInt64, UInt64)
     {
         var head = try LMDBEventLog.readHead(txn, databases)
         let startPosition = head.position
@@ -89,7 +90,7 @@ struct BatchWriter {
             head.recordedAt = recordedAt
             try txn.put(databases.meta, key: Array("head".utf8), value: LMDBEventLog.encodeHead(head))
         }
-        return (results, head.position)
+        return (results, head.position, startPosition)
     }
 
     private func writeRecord(

@@ -87,13 +87,25 @@ extension LMDBEventLog {
         }
     }
 
+    /// LMDB failures that concern the environment or the parent transaction rather than the observer's own input.
+    static func failsTheCommit(_ error: LMDBError) -> Bool {
+        switch error.code {
+        case .mapFull, .transactionFull, .diskFull, .corrupted, .panic, .badTransaction, .pageNotFound, .closed:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// Runs every observer on a commit's positions, each in its own nested transaction.
     func runObservers(positions: ClosedRange<UInt64>, in txn: borrowing WriteTransaction) throws {
         let current = observers.withLock { $0 }
         for observer in current {
             do {
                 try txn.nested { child in try observer.didWrite(positions: positions, log: self, in: child) }
-            } catch let error as LMDBError where error.code == .mapFull {
+            } catch let error as LMDBError where Self.failsTheCommit(error) {
+                // The store's trouble, not the observer's: the whole commit fails (or, for a full map, is retried
+                // after the map grows), so nothing is committed without its inline views.
                 throw error
             } catch {
                 logger.error(

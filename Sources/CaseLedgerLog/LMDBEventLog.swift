@@ -426,10 +426,10 @@ public final class LMDBEventLog: EventLog {
     private func commit(_ requests: [AppendRequest]) -> [Result<AppendResult, EventLogError>] {
         do {
             let (results, head) = try environment.write { txn in
-                let before = try Self.readHead(txn, databases).position
-                let written = try BatchWriter(databases: databases, clock: configuration.clock).write(requests, in: txn)
-                if written.1 > before { try runObservers(positions: (before + 1)...written.1, in: txn) }
-                return written
+                let (results, head, before) = try BatchWriter(databases: databases, clock: configuration.clock)
+                    .write(requests, in: txn)
+                if head > before { try runObservers(positions: (before + 1)...head, in: txn) }
+                return (results, head)
             }
             notifier.advance(to: head)
             return results

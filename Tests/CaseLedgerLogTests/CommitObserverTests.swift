@@ -67,3 +67,33 @@ import _CaseLedgerTestSupport
         }
     }
 }
+
+@Suite struct CommitObserverStoreFailureTests {
+    /// Writes a value larger than the whole map.
+    final class Hog: CommitObserver {
+        let name = "hog"
+        let database: Database
+        init(log: LMDBEventLog) throws { database = try log.database(named: "test.hog") }
+        func didWrite(positions: ClosedRange<UInt64>, log: LMDBEventLog, in txn: borrowing WriteTransaction) throws {
+            try txn.put(database, key: [1], value: [UInt8](repeating: 7, count: 4 << 20))
+        }
+    }
+
+    @Test func aFullMapInAnObserverFailsTheWholeAppendAndWritesNothing() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.initialMapSize = 1 << 20
+        configuration.maxMapSize = 1 << 20
+        configuration.growsAutomatically = false
+        try await withTemporaryLog(configuration: configuration) { log, _ in
+            log.addCommitObserver(try Hog(log: log))
+            do {
+                _ = try await log.append(to: "case-1", events: [Fixtures.event()])
+                Issue.record("the append committed without its observer's writes")
+            } catch {
+                #expect((error as? EventLogError)?.code == .storageFull, "\(error)")
+            }
+            #expect(try log.head().position == 0)
+            #expect(try log.version(ofStream: "case-1") == 0)
+        }
+    }
+}
