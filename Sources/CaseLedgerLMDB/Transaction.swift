@@ -193,6 +193,11 @@ extension WriteTransaction {
         return value
     }
 
+    /// Deletes every entry of a database, keeping the database and its handle (`mdb_drop` without delete).
+    package func empty(_ database: Database) throws(LMDBError) {
+        try check(mdb_drop(handle.pointer, database.dbi, 0), "mdb_drop(\(database.name), empty)").get()
+    }
+
     /// Deletes a named database and its contents (`mdb_drop`); its handle must not be used afterwards.
     package func drop(_ database: Database) throws(LMDBError) {
         try check(mdb_drop(handle.pointer, database.dbi, 1), "mdb_drop(\(database.name))").get()

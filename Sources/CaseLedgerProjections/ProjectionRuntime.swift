@@ -180,9 +180,7 @@ public final class ProjectionRuntime: Service, Sendable {
             do {
                 let database = try log.database(named: full)
                 if fresh {
-                    try log.writeViews { txn in
-                        try ReadOnlyWalk.clear(txn, database)
-                    }
+                    try log.writeViews { txn in try txn.empty(database) }
                 }
                 handles.withLock { $0[full] = database }
                 result[table] = database
@@ -506,18 +504,5 @@ final class InlineObserver: CommitObserver {
         }
         state.checkpoint = positions.upperBound
         try ProjectionRuntime.saveState(name, state, runtime.meta, txn)
-    }
-}
-
-/// Small helpers over raw tables.
-enum ReadOnlyWalk {
-    /// Deletes every row of `database`, keeping the table.
-    static func clear(_ txn: borrowing WriteTransaction, _ database: Database) throws {
-        var keys: [[UInt8]] = []
-        try ViewReader.walk(txn, database, from: []) { key, _ in
-            keys.append(key)
-            return true
-        }
-        for key in keys { try txn.delete(database, key: key) }
     }
 }

@@ -201,15 +201,8 @@ extension ProjectionRuntime {
     }
 }
 
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    for byte in bytes.prefix(64) {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
-    }
-    return String(decoding: out, as: UTF8.self) + (bytes.count > 64 ? "…" : "")
-}
+/// At most 64 bytes in hex, for reports.
+func hex(_ bytes: [UInt8]) -> String { Bytes.hex(Array(bytes.prefix(64))) + (bytes.count > 64 ? "…" : "") }
 
 extension ProjectionRuntime {
     /// The log's own verification (hash chain, sequences, index) and a consistency check of every view.

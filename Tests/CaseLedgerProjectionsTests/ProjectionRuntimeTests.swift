@@ -190,3 +190,23 @@ struct CountingProjection: Projection {
 
     func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
 }
+
+@Suite struct RebuildLeftoverTests {
+    @Test func aRebuildClearsWhatACrashedRebuildLeftInItsGeneration() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .inline)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            for i in 0..<20 { _ = try await log.append(to: "s-\(i % 3)", events: [Fixtures.event()]) }
+            // A rebuild that died half way left rows in generation 2's table.
+            let leftover = try log.database(named: "v.counter.2.counts")
+            try log.writeViews { txn in
+                for i in 0..<500 { try txn.put(leftover, key: Array("junk-\(i)".utf8), value: [0, 0, 0, 1]) }
+            }
+            try runtime.rebuild("counter")
+            #expect(try runtime.status().first?.generation == 2)
+            #expect(try CountingProjection.total(runtime, "counter") == 20)
+            #expect(try runtime.check("counter").isConsistent)
+        }
+    }
+}
