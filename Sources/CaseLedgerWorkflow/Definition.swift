@@ -247,7 +247,16 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
             guard RuleCatalog.isKnown(d.rule) else {
                 throw fail("deadline '\(d.id)' names unknown rule '\(d.rule)'; use a rule id from legal-rules.md")
             }
-            guard d.period.amount > 0 else { throw fail("deadline '\(d.id)' has a period of \(d.period)") }
+            // Bounded so date arithmetic on configuration from a YAML file can never overflow.
+            guard (1...36_500).contains(d.period.amount) else {
+                throw fail("deadline '\(d.id)' has a period of \(d.period); use 1 to 36500")
+            }
+            if let warn = d.warnBefore, !(0...3_650).contains(warn.amount) {
+                throw fail("deadline '\(d.id)' warns \(warn) before; use 0 to 3650")
+            }
+            if let extensions = d.extensions, !(1...3_650).contains(extensions.maximum.amount) {
+                throw fail("deadline '\(d.id)' allows extensions of \(extensions.maximum); use 1 to 3650")
+            }
             if let c = d.condition, DeadlineCondition(rawValue: c) == nil {
                 throw fail("deadline '\(d.id)' names unknown condition '\(c)'")
             }

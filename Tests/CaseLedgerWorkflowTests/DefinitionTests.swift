@@ -161,6 +161,19 @@ import _CaseLedgerTestSupport
         #expect(
             problem(head + "  legalAid:\n    addStates:\n      - name: limbo\n")?.contains("cannot be reached") == true)
         #expect(problem(head + "  peopleMediation:\n    ladder: [township, village]\n")?.contains("must rise") == true)
+        // Out-of-range numbers are refused before any date arithmetic could overflow on them.
+        #expect(
+            problem(
+                head
+                    + "  legalAid:\n    deadlines:\n      LA6.decision:\n        period: {amount: 9223372036854775807, unit: days}\n"
+            )?
+            .contains("use 1 to 36500") == true)
+        #expect(
+            problem(
+                head
+                    + "  legalAid:\n    deadlines:\n      LA6.decision:\n        warnBefore: {amount: 9223372036854775807, unit: days}\n"
+            )?
+            .contains("use 0 to 3650") == true)
         #expect(problem("region: x\n")?.contains("does not decode") == true)
     }
 
