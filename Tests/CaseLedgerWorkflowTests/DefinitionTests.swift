@@ -1,7 +1,8 @@
 import CaseLedger
-import CaseLedgerWorkflow
 import Testing
 import _CaseLedgerTestSupport
+
+@testable import CaseLedgerWorkflow
 
 /// Workflow definitions as versioned data, validated on load, overridden per region from YAML.
 @Suite struct DefinitionTests {
@@ -189,5 +190,25 @@ import _CaseLedgerTestSupport
         } throws: { error in
             (error as? WorkflowError)?.code == .noDefinition
         }
+    }
+}
+
+@Suite struct BuiltInCommandListTests {
+    @Test("Every command a built-in definition names is on the list an override may not reuse")
+    func builtInCommandsAreComplete() throws {
+        let named = Set(try DefinitionRegistry.national().all.flatMap { $0.transitions.map(\.command) })
+        #expect(
+            named.isSubset(of: Decider.builtInCommands),
+            "missing: \(named.subtracting(Decider.builtInCommands).sorted())")
+        let yaml = """
+            region: x
+            version: v
+            effectiveFrom: 2025-01-01
+            kinds:
+              legalAid:
+                addTransitions:
+                  - {command: approveAid, from: [applied], to: closed}
+            """
+        #expect(throws: DefinitionError.self) { _ = try DefinitionRegistry.national().applying(yaml: yaml) }
     }
 }
