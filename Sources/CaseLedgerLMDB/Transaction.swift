@@ -11,6 +11,8 @@ package struct Database: Sendable, Hashable {
     let dbi: MDB_dbi
     /// The name it was opened with.
     package let name: String
+    /// LMDB's handle number: unique among the environment's open databases.
+    package var handle: UInt32 { UInt32(dbi) }
 }
 
 /// The raw transaction pointer; not Sendable, so it cannot leave the thread that runs the transaction closure.

@@ -40,48 +40,54 @@ public struct CaseSummaryProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard let header else { return }  // not a case event
-        let stream = event.streamID
-        let id = CaseID(String(stream.dropFirst(5)))
-        let key = Array(id.rawValue.utf8)
-        var summary =
-            try view.value(in: "cases", key: key).flatMap(CaseSummary.init(encoded:))
-            ?? CaseSummary(
-                caseID: id, kind: header.kind, state: header.state, level: header.level, unit: header.unit,
-                owner: header.owner, division: header.division, disputeType: header.disputeType,
-                channel: header.channel, closed: header.closed, rating: nil, lastEventAt: header.at,
-                openDeadlines: [:], events: 0)
-        summary.state = header.state
-        summary.level = header.level
-        summary.unit = header.unit
-        summary.owner = header.owner
-        summary.closed = header.closed
-        summary.lastEventAt = max(summary.lastEventAt, header.at)
-        summary.events += 1
-        if event.typeIs("evaluated") { summary.rating = Int(header.rating) }
-        if event.typeIs("registered") { summary.parties = header.parties }
+        let key = event.caseIDBytes
         // The few events whose details are not in the header (links) are decoded: referrals, and the registration
         // of a case a referral created.
+        var link: CaseLink?
+        var links: [CaseLink]?
         if (event.typeIs("registered") && header.hasLinks) || event.typeIs("referred")
             || event.typeIs("legalAidAttached") || event.typeIs("convertedToCase")
         {
-            let record = try event.withPayload { try JSONDecoder().decode(WorkflowRecord.self, from: Data($0)) }
-            switch record.event {
-            case .registered(let registration, _, _):
-                summary.links = registration.links
-            case .referred(_, let newCase, _): summary.links.append(CaseLink(.referredTo, newCase))
-            case .legalAidAttached(let aidCase): summary.links.append(CaseLink(.legalAid, aidCase))
-            case .convertedToCase(let newCase, _): summary.links.append(CaseLink(.convertedTo, newCase))
+            switch try view.workflowRecord(event).event {
+            case .registered(let registration, _, _): links = registration.links
+            case .referred(_, let newCase, _): link = CaseLink(.referredTo, newCase)
+            case .legalAidAttached(let aidCase): link = CaseLink(.legalAid, aidCase)
+            case .convertedToCase(let newCase, _): link = CaseLink(.convertedTo, newCase)
             default: break
             }
         }
-        if !header.deadline.isEmpty {
-            if event.typeIs("deadlineStopped") || event.typeIs("deadlineBreached") {
-                summary.openDeadlines[header.deadline] = nil
-            } else if let due = header.due, !event.typeIs("deadlineApproaching") {
-                summary.openDeadlines[header.deadline] = due
+        let evaluated = event.typeIs("evaluated")
+        let registered = event.typeIs("registered")
+        let clockEnds = event.typeIs("deadlineStopped") || event.typeIs("deadlineBreached")
+        let approaching = event.typeIs("deadlineApproaching")
+        try view.update(in: "cases", key: key, decode: CaseSummary.init(encoded:), encode: \.encoded) { stored in
+            var summary =
+                stored
+                ?? CaseSummary(
+                    caseID: CaseID(String(decoding: key, as: UTF8.self)), kind: header.kind, state: header.state,
+                    level: header.level, unit: header.unit, owner: header.owner, division: header.division,
+                    disputeType: header.disputeType, channel: header.channel, closed: header.closed, rating: nil,
+                    lastEventAt: header.at, openDeadlines: [:], events: 0)
+            summary.state = header.state
+            summary.level = header.level
+            summary.unit = header.unit
+            summary.owner = header.owner
+            summary.closed = header.closed
+            summary.lastEventAt = max(summary.lastEventAt, header.at)
+            summary.events += 1
+            if evaluated { summary.rating = Int(header.rating) }
+            if registered { summary.parties = header.parties }
+            if let links { summary.links = links }
+            if let link { summary.links.append(link) }
+            if !header.deadline.isEmpty {
+                if clockEnds {
+                    summary.openDeadlines[header.deadline] = nil
+                } else if let due = header.due, !approaching {
+                    summary.openDeadlines[header.deadline] = due
+                }
             }
+            stored = summary
         }
-        try view.put(in: "cases", key: key, value: summary.encoded)
     }
 
     /// A case's summary from the view.

@@ -14,17 +14,36 @@ public struct DeadlineEntry: Sendable, Hashable {
 /// ordered by due instant, for "overdue at T" and "due within N days" per unit.
 public struct DeadlinesProjection: Projection, HeaderAwareProjection {
     public let name = "deadlines"
-    public let version = 1
+    public let version = 2
     public let tables = ["due", "byCase"]
 
     public init() {}
 
-    static func dueKey(_ due: Instant, _ id: CaseID, _ deadline: String) -> [UInt8] {
-        Bytes.instant(due) + Array(id.rawValue.utf8) + [0] + Array(deadline.utf8)
+    static func dueKey(_ due: Instant, _ id: [UInt8], _ deadline: String) -> [UInt8] {
+        var key = Bytes.instant(due)
+        key.reserveCapacity(9 + id.count + deadline.utf8.count)
+        key.append(contentsOf: id)
+        key.append(0)
+        key.append(contentsOf: deadline.utf8)
+        return key
     }
 
-    static func caseKey(_ id: CaseID, _ deadline: String) -> [UInt8] {
-        Array(id.rawValue.utf8) + [0] + Array(deadline.utf8)
+    /// A case's listed clocks, as its `byCase` row holds them: `str8(deadline) + due (8 bytes)` each, by name.
+    static func clocks(_ row: [UInt8]?) -> [(deadline: String, due: Instant)] {
+        guard let row else { return [] }
+        var clocks: [(deadline: String, due: Instant)] = []
+        var offset = 0
+        while offset < row.count {
+            let deadline = Bytes.readStr8(row, &offset)
+            guard offset + 8 <= row.count else { break }
+            clocks.append((deadline, Bytes.instant(from: row[offset..<(offset + 8)])))
+            offset += 8
+        }
+        return clocks
+    }
+
+    static func row(_ clocks: [(deadline: String, due: Instant)]) -> [UInt8] {
+        clocks.flatMap { Bytes.str8($0.deadline) + Bytes.instant($0.due) }
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
@@ -33,26 +52,30 @@ public struct DeadlinesProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard let header else { return }
-        let id = event.caseID
+        let clockEvent = !header.deadline.isEmpty && !header.window
+        // A closed case has nothing due; a new owner takes the clocks over.
+        let movesAll = header.closed || event.typeIs("handedOff") || event.typeIs("escalated")
+        guard clockEvent || movesAll else { return }
+        let id = event.caseIDBytes
+        let stored = try view.value(in: "byCase", key: id)
+        var clocks = Self.clocks(stored)
+        let unit = Array(header.unit.rawValue.utf8)
         func remove(_ deadline: String) throws {
-            let key = Self.caseKey(id, deadline)
-            if let stored = try view.value(in: "byCase", key: key) {
-                try view.delete(in: "due", key: Self.dueKey(Bytes.instant(from: stored[...]), id, deadline))
-                try view.delete(in: "byCase", key: key)
-            }
+            guard let index = clocks.firstIndex(where: { $0.deadline == deadline }) else { return }
+            try view.delete(in: "due", key: Self.dueKey(clocks[index].due, id, deadline))
+            clocks.remove(at: index)
         }
         func add(_ deadline: String, _ due: Instant) throws {
-            try view.put(in: "due", key: Self.dueKey(due, id, deadline), value: Array(header.unit.rawValue.utf8))
-            try view.put(
-                in: "byCase", key: Self.caseKey(id, deadline),
-                value: Bytes.instant(due) + Array(header.unit.rawValue.utf8))
+            try view.put(in: "due", key: Self.dueKey(due, id, deadline), value: unit)
+            let index = clocks.firstIndex { !$0.deadline.utf8.lexicographicallyPrecedes(deadline.utf8) }
+            clocks.insert((deadline, due), at: index ?? clocks.endIndex)
         }
-        if !header.deadline.isEmpty, !header.window {
+        if clockEvent {
             if event.typeIs("deadlineSet") || event.typeIs("deadlineResumed"), let due = header.due {
                 try remove(header.deadline)
                 try add(header.deadline, due)
             } else if event.typeIs("deadlineExtended") || event.typeIs("deadlineRecounted"), let due = header.due,
-                try view.value(in: "byCase", key: Self.caseKey(id, header.deadline)) != nil
+                clocks.contains(where: { $0.deadline == header.deadline })
             {
                 // Only a listed (running or breached) clock moves; a paused one stays off the list until it resumes.
                 try remove(header.deadline)
@@ -61,19 +84,22 @@ public struct DeadlinesProjection: Projection, HeaderAwareProjection {
                 try remove(header.deadline)
             }
         }
-        // A closed case has nothing due; a new owner takes the clocks over.
-        if header.closed || event.typeIs("handedOff") || event.typeIs("escalated") {
-            var open: [(String, Instant)] = []
-            let prefix = Array(id.rawValue.utf8) + [0]
-            try view.forEach(in: "byCase", from: prefix) { key, value in
-                guard key.starts(with: prefix) else { return false }
-                open.append((String(decoding: key[prefix.count...], as: UTF8.self), Bytes.instant(from: value[...])))
-                return true
+        if movesAll {
+            for clock in clocks {
+                let key = Self.dueKey(clock.due, id, clock.deadline)
+                if header.closed {
+                    try view.delete(in: "due", key: key)
+                } else {
+                    try view.put(in: "due", key: key, value: unit)
+                }
             }
-            for (deadline, due) in open {
-                try remove(deadline)
-                if !header.closed { try add(deadline, due) }
-            }
+            if header.closed { clocks = [] }
+        }
+        let row = Self.row(clocks)
+        if clocks.isEmpty {
+            if stored != nil { try view.delete(in: "byCase", key: id) }
+        } else if row != stored {
+            try view.put(in: "byCase", key: id, value: row)
         }
     }
 

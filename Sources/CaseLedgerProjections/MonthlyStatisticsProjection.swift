@@ -47,8 +47,14 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
 
     static func monthKey(_ at: Instant, _ division: DivisionCode) -> [UInt8] {
         let date = LegalTime.date(of: at)
-        let month = String(date.description.prefix(7)).replacingOccurrences(of: "-", with: "")
-        return Array(month.utf8) + Array(division.digits.utf8)
+        let year = min(max(date.year, 0), 9999)
+        var key: [UInt8] = []
+        key.reserveCapacity(18)
+        for digit in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10, date.month / 10, date.month % 10] {
+            key.append(UInt8(ascii: "0") + UInt8(digit))
+        }
+        key.append(contentsOf: division.digits.utf8)
+        return key
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
@@ -57,24 +63,9 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard let header else { return }
-        let id = event.caseID
-        let metaKey = Array(id.rawValue.utf8)
-        // caseMeta: [breached flag] + str8(state before this command)
-        let meta = try view.value(in: "caseMeta", key: metaKey) ?? [0, 0]
-        var offset = 1
-        let previousState = Bytes.readStr8(meta, &offset)
-        var breached = meta.first == 1
+        let metaKey = event.caseIDBytes
         var bumps: [Int] = []
         if event.typeIs("registered") { bumps.append(Slot.registered.rawValue) }
-        if event.typeIs("closed") {
-            bumps.append(Slot.closed.rawValue)
-            if !breached { bumps.append(Slot.closedOnTime.rawValue) }
-            if header.kind.isMediation {
-                bumps.append(Slot.mediationClosed.rawValue)
-                if previousState == "agreed" { bumps.append(Slot.mediationSucceeded.rawValue) }
-            }
-        }
-        if event.typeIs("deadlineBreached"), !header.window { breached = true }
         if event.typeIs("evaluated") {
             bumps.append(Slot.evaluations.rawValue)
             if header.rating >= 4 { bumps.append(Slot.satisfied.rawValue) }
@@ -85,35 +76,64 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
             bumps.append(Slot.aidApproved.rawValue)
         }
         if event.typeIs("aidDenied") { bumps.append(Slot.aidDenied.rawValue) }
-        if event.typeIs("referred"), case .referred(let route, _, _) = try event.workflowRecord().event,
+        if event.typeIs("referred"), case .referred(let route, _, _) = try view.workflowRecord(event).event,
             let index = Route.allCases.firstIndex(of: route)
         {
             bumps.append(Slot.referralBase.rawValue + index)
         }
-        if event.typeIs("reviewDecided"), case .reviewDecided(let outcome) = try event.workflowRecord().event,
+        if event.typeIs("reviewDecided"), case .reviewDecided(let outcome) = try view.workflowRecord(event).event,
             let index = ReviewOutcome.allCases.firstIndex(of: outcome)
         {
             bumps.append(Slot.reviewBase.rawValue + index)
         }
-        if !bumps.isEmpty {
-            let key = Self.monthKey(header.at, header.division)
-            var counters = try view.value(in: "months", key: key) ?? [UInt8](repeating: 0, count: Self.slots * 4)
-            for slot in bumps {
-                let base = slot * 4
-                let value = counters[base..<(base + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } &+ 1
-                withUnsafeBytes(of: value.bigEndian) { counters.replaceSubrange(base..<(base + 4), with: $0) }
+        let closing = event.typeIs("closed")
+        let breaches = event.typeIs("deadlineBreached") && !header.window
+        // caseMeta: [breached flag] + str8(state before this command). The state after the whole command is the
+        // "before" of the next one; events of one command share it.
+        try view.update(in: "caseMeta", key: metaKey, decode: { $0 }, encode: { $0 }) { stored in
+            let meta = stored ?? [0, 0]
+            var offset = 1
+            let previousState = Bytes.readStr8(meta, &offset)
+            var breached = meta.first == 1
+            if closing {
+                bumps.append(Slot.closed.rawValue)
+                if !breached { bumps.append(Slot.closedOnTime.rawValue) }
+                if header.kind.isMediation {
+                    bumps.append(Slot.mediationClosed.rawValue)
+                    if previousState == "agreed" { bumps.append(Slot.mediationSucceeded.rawValue) }
+                }
             }
-            try view.put(in: "months", key: key, value: counters)
+            if breaches { breached = true }
+            if header.closed {
+                // The closing command's earlier events (a referral, a settlement) leave the row for its `closed`
+                // event.
+                if closing { stored = nil }
+            } else {
+                stored = [breached ? 1 : 0] + Bytes.str8(header.state)
+            }
         }
-        // The state after the whole command is the "before" of the next one; events of one command share it.
-        if header.closed {
-            // The closing command's earlier events (a referral, a settlement) leave the row for its `closed` event.
-            if event.typeIs("closed") { try view.delete(in: "caseMeta", key: metaKey) }
-        } else {
-            let newMeta = [breached ? 1 : 0] + Bytes.str8(header.state)
-            if newMeta != meta { try view.put(in: "caseMeta", key: metaKey, value: newMeta) }
+        guard !bumps.isEmpty else { return }
+        try view.update(
+            in: "months", key: Self.monthKey(header.at, header.division), decode: Self.counters, encode: Self.bytes
+        ) { stored in
+            var counters = stored ?? [UInt32](repeating: 0, count: Self.slots)
+            for slot in bumps where slot < counters.count { counters[slot] &+= 1 }
+            stored = counters
         }
+    }
 
+    static func counters(_ bytes: [UInt8]) -> [UInt32]? {
+        guard bytes.count == slots * 4 else { return nil }
+        return (0..<slots).map { slot in
+            bytes[(slot * 4)..<(slot * 4 + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        }
+    }
+
+    static func bytes(_ counters: [UInt32]) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(counters.count * 4)
+        for value in counters { withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) } }
+        return out
     }
 
     /// The statistics of `month` (`YYYY-MM`) for `division` and everything in it.

@@ -24,10 +24,28 @@ public protocol Projection: Sendable {
 public struct ViewTransaction: ~Copyable {
     let txn: WriteTransaction
     let databases: [String: Database]
+    /// During a rebuild, rows are read and written here and reach LMDB once per chunk, in key order.
+    let buffer: RowBuffer?
+    /// The event's decoded payload, shared by the views that apply one event.
+    let memo: RecordMemo?
 
-    init(_ txn: borrowing WriteTransaction, databases: [String: Database]) {
+    init(
+        _ txn: borrowing WriteTransaction, databases: [String: Database], buffer: RowBuffer? = nil,
+        memo: RecordMemo? = nil
+    ) {
         self.txn = WriteTransaction(sameAs: txn)
         self.databases = databases
+        self.buffer = buffer
+        self.memo = memo
+    }
+
+    /// The event's JSON payload decoded, once for all the views that apply it.
+    func workflowRecord(_ event: borrowing EventView) throws -> WorkflowRecord {
+        if let memo, memo.position == event.position, let record = memo.record { return record }
+        let record = try event.workflowRecord()
+        memo?.position = event.position
+        memo?.record = record
+        return record
     }
 
     func table(_ name: String) throws(ProjectionError) -> Database {
@@ -39,28 +57,152 @@ public struct ViewTransaction: ~Copyable {
 
     /// The value stored under `key` in `table`, or `nil`.
     public func value(in table: String, key: [UInt8]) throws -> [UInt8]? {
-        try txn.value(try self.table(table), key: key)
+        let database = try self.table(table)
+        guard let buffer else { return try txn.value(database, key: key) }
+        return try buffer.value(database, key: key, txn)
     }
 
     /// Stores `value` under `key` in `table`.
     public func put(in table: String, key: [UInt8], value: [UInt8]) throws {
-        try txn.put(try self.table(table), key: key, value: value)
+        let database = try self.table(table)
+        guard let buffer else { return try txn.put(database, key: key, value: value) }
+        buffer.set(database, key: key, value: value)
     }
 
     /// Deletes `key` from `table`.
     public func delete(in table: String, key: [UInt8]) throws {
-        try txn.delete(try self.table(table), key: key)
+        let database = try self.table(table)
+        guard let buffer else {
+            _ = try txn.delete(database, key: key)
+            return
+        }
+        buffer.set(database, key: key, value: nil)
+    }
+
+    /// Reads the row under `key` decoded, lets `body` change it (`nil`: no row), and stores it again when it
+    /// changed. During a rebuild the decoded row is kept between events and encoded once per chunk.
+    func update<T>(
+        in table: String, key: [UInt8], decode: ([UInt8]) -> T?, encode: @escaping (T) -> [UInt8]?,
+        _ body: (inout T?) throws -> Void
+    ) throws {
+        let database = try self.table(table)
+        if let buffer {
+            try buffer.update(database, key: key, decode: decode, encode: encode, txn, body)
+            return
+        }
+        let stored = try txn.value(database, key: key)
+        var value = stored.flatMap(decode)
+        try body(&value)
+        let new = value.flatMap(encode)
+        guard new != stored else { return }
+        if let new {
+            try txn.put(database, key: key, value: new)
+        } else {
+            _ = try txn.delete(database, key: key)
+        }
     }
 
     /// Visits the rows of `table` with keys at or after `from`, in key order, until `body` returns `false`. Do not
     /// write to `table` inside `body`; collect first.
     public func forEach(in table: String, from: [UInt8] = [], _ body: ([UInt8], [UInt8]) throws -> Bool) throws {
-        try ViewReader.walk(txn, try self.table(table), from: from, body)
+        let database = try self.table(table)
+        try buffer?.flush(database, txn)
+        try ViewReader.walk(txn, database, from: from, body)
     }
 }
 
-@available(*, unavailable)
-extension ViewTransaction: Sendable {}
+/// The last event's decoded payload.
+final class RecordMemo {
+    var position: UInt64 = 0
+    var record: WorkflowRecord?
+}
+
+/// Rows a rebuild reads and writes within one chunk of events: a write-back cache over a generation's tables. Each
+/// row reaches LMDB once per chunk (in key order) however many events touch it, and a row read once is not read from
+/// LMDB again. Its size is bounded by the rows one chunk touches.
+final class RowBuffer {
+    /// A row key hashed as one block of bytes (an array of bytes hashes byte by byte).
+    struct Key: Hashable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+        static func == (a: Key, b: Key) -> Bool { a.bytes == b.bytes }
+    }
+    /// A row as a view keeps it decoded between events, encoded once when the buffer is flushed.
+    final class Typed<T> {
+        var value: T?
+        let encode: (T) -> [UInt8]?
+        init(_ value: T?, encode: @escaping (T) -> [UInt8]?) {
+            self.value = value
+            self.encode = encode
+        }
+    }
+    final class Row {
+        var bytes: [UInt8]?
+        /// The row decoded (a `Typed`), when a view updates it through ``ViewTransaction/update(in:key:decode:encode:_:)``.
+        var typed: AnyObject?
+        var encode: (() -> [UInt8]?)?
+        var dirty: Bool
+        init(bytes: [UInt8]?, dirty: Bool) {
+            self.bytes = bytes
+            self.dirty = dirty
+        }
+        /// The row's current bytes.
+        var current: [UInt8]? { encode?() ?? (typed == nil ? bytes : nil) }
+    }
+    private var tables: [UInt32: [Key: Row]] = [:]
+
+    private func row(_ database: Database, _ key: [UInt8], _ txn: borrowing WriteTransaction) throws -> Row {
+        let id = Key(bytes: key)
+        if let row = tables[database.handle]?[id] { return row }
+        let row = Row(bytes: try txn.value(database, key: key), dirty: false)
+        tables[database.handle, default: [:]][id] = row
+        return row
+    }
+
+    func value(_ database: Database, key: [UInt8], _ txn: borrowing WriteTransaction) throws -> [UInt8]? {
+        try row(database, key, txn).current
+    }
+
+    func set(_ database: Database, key: [UInt8], value: [UInt8]?) {
+        let row = Row(bytes: value, dirty: true)
+        tables[database.handle, default: [:]][Key(bytes: key)] = row
+    }
+
+    func update<T>(
+        _ database: Database, key: [UInt8], decode: ([UInt8]) -> T?, encode: @escaping (T) -> [UInt8]?,
+        _ txn: borrowing WriteTransaction, _ body: (inout T?) throws -> Void
+    ) throws {
+        let row = try row(database, key, txn)
+        let typed: Typed<T>
+        if let kept = row.typed as? Typed<T> {
+            typed = kept
+        } else {
+            typed = Typed(row.current.flatMap(decode), encode: encode)
+            row.typed = typed
+            row.encode = { typed.value.flatMap(typed.encode) }
+        }
+        try body(&typed.value)
+        row.dirty = true
+    }
+
+    /// Writes one table's changed rows to LMDB in key order and forgets the table's rows.
+    func flush(_ database: Database, _ txn: borrowing WriteTransaction) throws {
+        guard let table = tables.removeValue(forKey: database.handle) else { return }
+        let changed = table.filter(\.value.dirty).sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
+        for (key, row) in changed {
+            if let value = row.current {
+                try txn.put(database, key: key.bytes, value: value)
+            } else {
+                _ = try txn.delete(database, key: key.bytes)
+            }
+        }
+    }
+
+    /// Writes every changed row to LMDB; `databases` are the tables the buffer may hold rows of.
+    func flush(_ databases: some Sequence<Database>, _ txn: borrowing WriteTransaction) throws {
+        for database in databases { try flush(database, txn) }
+    }
+}
 
 /// A read-only view of a projection's tables in one snapshot: valid only inside the closure that receives it.
 public struct ViewReader: ~Copyable {

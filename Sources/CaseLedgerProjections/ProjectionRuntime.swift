@@ -207,7 +207,7 @@ public final class ProjectionRuntime: Service, Sendable {
     func loadState(_ name: String) throws(ProjectionError) -> State? {
         do {
             let bytes = try log.readViews { txn in try txn.value(meta, key: Array(name.utf8)) }
-            return try bytes.map { try JSONDecoder().decode(State.self, from: Data($0)) }
+            return try bytes.map(State.init(stored:))
         } catch {
             throw ProjectionError(.storage, "reading the state of '\(name)' failed: \(error)", projection: name)
         }
@@ -216,15 +216,13 @@ public final class ProjectionRuntime: Service, Sendable {
     static func loadState(_ name: String, _ meta: Database, _ txn: borrowing some ReadableTransaction & ~Copyable)
         throws -> State?
     {
-        try txn.value(meta, key: Array(name.utf8)).map { try JSONDecoder().decode(State.self, from: Data($0)) }
+        try txn.value(meta, key: Array(name.utf8)).map(State.init(stored:))
     }
 
     static func saveState(
         _ name: String, _ state: State, _ meta: Database, _ txn: borrowing WriteTransaction
     ) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try txn.put(meta, key: Array(name.utf8), value: Array(try encoder.encode(state)))
+        try txn.put(meta, key: Array(name.utf8), value: state.stored)
     }
 
     func saveState(_ name: String, _ state: State) throws(ProjectionError) {

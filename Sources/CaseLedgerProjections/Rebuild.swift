@@ -38,11 +38,7 @@ extension ProjectionRuntime {
                     let head = try log.head().position
                     guard built < head else { break }
                     let range = (built + 1)...min(head, built + UInt64(chunkSize))
-                    try log.writeViews { txn in
-                        for name in names {
-                            if let tables = fresh[name] { try apply(name, positions: range, tables: tables, in: txn) }
-                        }
-                    }
+                    try log.writeViews { txn in try applyBuffered(names, positions: range, tables: fresh, in: txn) }
                     built = range.upperBound
                 }
                 let done = built
@@ -89,7 +85,9 @@ extension ProjectionRuntime {
         while done < limit {
             let range = (done + 1)...min(limit, done + UInt64(chunkSize))
             do {
-                try log.writeViews { txn in try apply(name, positions: range, tables: tables, in: txn) }
+                try log.writeViews { txn in
+                    try applyBuffered([name], positions: range, tables: [name: tables], in: txn)
+                }
             } catch let stopped as Stopped {
                 throw ProjectionError(
                     .failed, "the rebuild stopped: \(stopped.error)", projection: name, position: stopped.position)
@@ -99,6 +97,49 @@ extension ProjectionRuntime {
             done = range.upperBound
         }
         return done
+    }
+
+    /// Applies the events at `positions` to several projections' tables in one pass over the log: each event is
+    /// decoded once (and its header once) for all of them, and their rows go through a ``RowBuffer`` that reaches
+    /// LMDB once per chunk. Throws ``Stopped`` naming the event a projection threw at.
+    func applyBuffered(
+        _ names: [String], positions: ClosedRange<UInt64>, tables: [String: [String: Database]],
+        in txn: borrowing WriteTransaction
+    ) throws {
+        struct Target {
+            let projection: any Projection
+            let shared: (any HeaderAwareProjection)?
+            let tables: [String: Database]
+        }
+        let targets = names.compactMap { name -> Target? in
+            guard let entry = entries[name], let tables = tables[name] else { return nil }
+            return Target(
+                projection: entry.projection,
+                shared: upcasters.isEmpty ? entry.projection as? any HeaderAwareProjection : nil, tables: tables)
+        }
+        let needsHeader = targets.contains { $0.shared != nil }
+        let buffer = RowBuffer()
+        let memo = RecordMemo()
+        try log.forEachEvent(positions: positions, in: txn) { event in
+            let header = needsHeader ? event.workflowHeader : nil
+            for target in targets {
+                let view = ViewTransaction(txn, databases: target.tables, buffer: buffer, memo: memo)
+                do {
+                    if let shared = target.shared {
+                        try shared.apply(event, header: header, to: view)
+                    } else {
+                        try upcasters.withCurrent(event) { current in try target.projection.apply(current, to: view) }
+                    }
+                } catch let error as LMDBError {
+                    throw error  // the store's, not the projection's
+                } catch let error as EventLogError {
+                    throw error
+                } catch {
+                    throw Stopped(position: event.position, error: error)
+                }
+            }
+        }
+        try buffer.flush(targets.flatMap(\.tables.values), txn)
     }
 
     func forget(_ name: String, generation: Int) {

@@ -84,6 +84,9 @@ extension EventView {
 
     var caseID: CaseID { CaseID(String(streamID.dropFirst(5))) }
 
+    /// The case id's UTF-8 bytes (the stream id after `case-`), without making a `String`.
+    var caseIDBytes: [UInt8] { withStreamIDBytes { Array($0.dropFirst(5)) } }
+
     /// Decodes the JSON payload: only for the rare events whose details are not in the header.
     func workflowRecord() throws -> WorkflowRecord {
         try withPayload { try JSONDecoder().decode(WorkflowRecord.self, from: Data($0)) }

@@ -17,22 +17,32 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard let header else { return }
-        let id = event.caseID
-        let idBytes = Array(id.rawValue.utf8)
-        // casePeople: str8(unit) + str8(person)… : who the case counts for now.
+        let idBytes = event.caseIDBytes
+        // casePeople: str8(unit) + str8("owner:" + owner) + str8(helper)… : who the case counts for now.
         let stored = try view.value(in: "casePeople", key: idBytes) ?? []
+        // The common case first, on bytes: the same unit, owner and helpers as before.
+        var helpersStart = 0
+        for _ in 0..<2 where helpersStart < stored.count {
+            helpersStart = min(stored.count, helpersStart + 1 + Int(stored[helpersStart]))
+        }
+        let helperBytes: [UInt8]
+        if event.typeIs("mediationStarted") || event.typeIs("aidProviderAssigned") {
+            helperBytes = header.people.flatMap { Bytes.str8($0.rawValue) }
+        } else if event.typeIs("escalated") {
+            helperBytes = []
+        } else {
+            helperBytes = Array(stored[helpersStart...])
+        }
+        let newStored = Bytes.str8(header.unit.rawValue) + Bytes.str8("owner:" + header.owner.rawValue) + helperBytes
+        if !header.closed && newStored == stored { return }  // nothing changed for this case
         var offset = 0
         let oldUnit = stored.isEmpty ? "" : Bytes.readStr8(stored, &offset)
         var people: [String] = []
         while offset < stored.count { people.append(Bytes.readStr8(stored, &offset)) }
-        var helpers = people.filter { !$0.hasPrefix("owner:") }
-        if event.typeIs("mediationStarted") || event.typeIs("aidProviderAssigned") {
-            helpers = header.people.map(\.rawValue)
-        }
-        if event.typeIs("escalated") { helpers = [] }
-        let newPeople = ["owner:" + header.owner.rawValue] + helpers
-        let newStored = Bytes.str8(header.unit.rawValue) + newPeople.flatMap(Bytes.str8)
-        if !header.closed && newStored == stored { return }  // nothing changed for this case
+        offset = 0
+        var newPeople: [String] = []
+        while offset < newStored.count { newPeople.append(Bytes.readStr8(newStored, &offset)) }
+        newPeople.removeFirst()  // the unit
         let persons = Set(newPeople.map { $0.hasPrefix("owner:") ? String($0.dropFirst(6)) : $0 })
         let oldPersons = Set(people.map { $0.hasPrefix("owner:") ? String($0.dropFirst(6)) : $0 })
         for person in oldPersons { try view.delete(in: "byPerson", key: Array(person.utf8) + [0] + idBytes) }
@@ -78,6 +88,8 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
     public let version = 1
     public let tables = ["parties"]
     let key: SymmetricKey
+    /// The HMAC with the key already absorbed: copied for each hash instead of deriving the key's pads again.
+    let keyed: HMAC<SHA256>
 
     /// - Parameter partyKey: the deployment's secret, at least 16 bytes; keep it out of the store.
     /// - Throws: ``ProjectionError`` for a key shorter than 16 bytes.
@@ -86,10 +98,14 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
             throw ProjectionError(.storage, "the party key has \(partyKey.count) bytes; use at least 16 random bytes")
         }
         key = SymmetricKey(data: partyKey)
+        keyed = HMAC<SHA256>(key: key)
     }
 
     func hash(_ reference: String) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Array(reference.utf8), using: key))
+        var hmac = keyed
+        var reference = reference
+        reference.withUTF8 { hmac.update(data: $0) }
+        return Array(hmac.finalize())
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {

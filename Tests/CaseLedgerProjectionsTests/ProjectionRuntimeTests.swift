@@ -172,6 +172,30 @@ struct CountingProjection: Projection {
         }
     }
 
+    @Test func aStateRowOfTheEarlierJSONFormatIsReadAndRewrittenInBinary() async throws {
+        try await withTemporaryLog { log, _ in
+            let engine = try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3))))
+            try await Self.scenario(engine, "j", count: 2)
+            let head = try log.head().position
+            // A views.meta row as 0.1 previews wrote it: JSON, 3 events applied, a recorded failure.
+            let meta = try log.database(named: "views.meta")
+            let json = #"{"checkpoint":3,"failedAt":4,"failure":"Refused()","generation":1,"version":1}"#
+            try log.writeViews { txn in try txn.put(meta, key: Array("counter".utf8), value: Array(json.utf8)) }
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let status = try #require(try runtime.status().first)
+            #expect(status.checkpoint == 3 && status.failedAt == 4 && status.failure == "Refused()")
+            #expect(status.generation == 1 && status.lag == head - 3)
+            try runtime.resume("counter")
+            try runtime.catchUp()
+            let stored = try log.readViews { txn in try txn.value(meta, key: Array("counter".utf8)) }
+            #expect(stored?.first == 2, "the row is rewritten in the binary format")
+            let after = try #require(try runtime.status().first)
+            #expect(after.checkpoint == head && after.failedAt == nil && after.failure == nil)
+        }
+    }
+
     @Test func theConsistencyCheckNamesTheFirstDifference() async throws {
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(

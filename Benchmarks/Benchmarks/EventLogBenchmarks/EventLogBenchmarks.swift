@@ -51,9 +51,19 @@ final class ScratchDirectory: Sendable {
             FileManager.default.temporaryDirectory.appendingPathComponent(
                 "caseledger-bench-\(name)-\(UUID().uuidString.prefix(8))"
             ).path
+        kept = false
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    private let kept: Bool
+    /// A directory the benchmarks keep (not removed).
+    init(keeping path: String) {
+        self.path = path
+        kept = true
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func remove() {
+        if !kept { try? FileManager.default.removeItem(atPath: path) }
+    }
 }
 
 /// The baseline: LMDB's C API used directly, with the two databases CaseLedger's log keeps.

@@ -12,8 +12,7 @@ import Synchronization
 /// shared by the projection benchmarks: mediation cases agreed, failed and referred to court, escalated, and legal
 /// aid cases approved and assigned.
 enum CaseloadStore {
-    static let targetEvents: UInt64 = 1_000_000
-    static let built = Mutex<ScratchDirectory?>(nil)
+    static let built = Mutex<[UInt64: ScratchDirectory]>([:])
 
     static func directory() throws -> Directory {
         guard let village = DivisionCode("511124101001"), let township = DivisionCode("511124101000"),
@@ -93,12 +92,19 @@ enum CaseloadStore {
         }
     }
 
-    static func path() async throws -> String {
-        if let directory = built.withLock({ $0 }) { return directory.path }
-        let directory = ScratchDirectory("caseload")
+    /// A store of at least `events` events. `CASELEDGER_BENCH_CASELOAD=DIR` keeps it in `DIR/<events>` and reuses it
+    /// in later runs (for profiling).
+    static func path(events targetEvents: UInt64 = 1_000_000) async throws -> String {
+        if let directory = built.withLock({ $0[targetEvents] }) { return directory.path }
+        let kept = ProcessInfo.processInfo.environment["CASELEDGER_BENCH_CASELOAD"].map { "\($0)/\(targetEvents)" }
+        let directory = kept.map(ScratchDirectory.init(keeping:)) ?? ScratchDirectory("caseload")
+        if kept != nil, FileManager.default.fileExists(atPath: directory.path + "/store/data.mdb") {
+            built.withLock { $0[targetEvents] = directory }
+            return directory.path
+        }
         var configuration = LMDBEventLog.Configuration()
         configuration.durability = .relaxedForBulkImport
-        configuration.initialMapSize = 4 << 30
+        configuration.initialMapSize = max(4 << 30, Int(targetEvents) * 1_600)
         configuration.clock = WorkflowWorkload.FixedClock()
         let log = try LMDBEventLog.open(at: directory.path + "/store", configuration: configuration)
         let engine = try engine(log)
@@ -121,11 +127,11 @@ enum CaseloadStore {
         }
         try log.sync()
         log.close()
-        built.withLock { $0 = directory }
+        built.withLock { $0[targetEvents] = directory }
         return directory.path
     }
 
-    static func remove() { built.withLock { $0?.remove() } }
+    static func remove() { built.withLock { for directory in $0.values { directory.remove() } } }
 }
 
 func allViews() throws -> [(any Projection, ProjectionRuntime.Mode)] {
@@ -136,19 +142,49 @@ func allViews() throws -> [(any Projection, ProjectionRuntime.Mode)] {
     ]
 }
 
-func registerProjectionBenchmarks() {
+/// The peak of the process's anonymous resident memory (heap and stacks, not the mapped store) while `body` runs,
+/// sampled every 10 ms from `/proc/self/status`, in MB.
+func anonymousResidentPeak(_ body: () throws -> Void) rethrows -> Int {
+    func current() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") })
+        else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+    final class Sampler: Sendable {
+        let peak: Atomic<Int>
+        let running = Atomic<Bool>(true)
+        init(_ start: Int) { peak = Atomic(start) }
+    }
+    let sampler = Sampler(current())
+    let thread = Thread {
+        while sampler.running.load(ordering: .relaxed) {
+            let now = current()
+            if now > sampler.peak.load(ordering: .relaxed) { sampler.peak.store(now, ordering: .relaxed) }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+    thread.start()
+    defer { sampler.running.store(false, ordering: .relaxed) }
+    try body()
+    return max(sampler.peak.load(ordering: .relaxed), current()) / 1024
+}
+
+func registerRebuildBenchmark(_ name: String, events target: UInt64, iterations: Int) {
     nonisolated(unsafe) var log: LMDBEventLog?
     nonisolated(unsafe) var runtime: ProjectionRuntime?
     nonisolated(unsafe) var events: UInt64 = 0
+    let anonymousPeak = BenchmarkMetric.custom("Memory (anonymous resident peak, MB)", useScalingFactor: false)
     Benchmark(
-        "Rebuild.CaseLedger.allViews1M",
+        name,
         configuration: .init(
-            maxDuration: .seconds(600), maxIterations: 3,
+            metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident, anonymousPeak],
+            warmupIterations: 0, maxDuration: .seconds(1_800), maxIterations: iterations,
             setup: {
                 var configuration = LMDBEventLog.Configuration()
                 configuration.durability = .relaxedForBulkImport
                 let opened = try LMDBEventLog.open(
-                    at: try await CaseloadStore.path() + "/store", configuration: configuration)
+                    at: try await CaseloadStore.path(events: target) + "/store", configuration: configuration)
                 log = opened
                 events = try opened.head().position
                 runtime = try ProjectionRuntime(
@@ -163,12 +199,51 @@ func registerProjectionBenchmarks() {
     ) { benchmark in
         guard let runtime, let log else { throw BenchmarkFailure("no runtime") }
         for _ in benchmark.scaledIterations {
-            try runtime.rebuildAll()
+            let peak = try anonymousResidentPeak { try runtime.rebuildAll() }
+            benchmark.measurement(anonymousPeak, peak)
             guard try runtime.status().allSatisfy({ $0.checkpoint == events && $0.failedAt == nil }) else {
                 throw BenchmarkFailure("rebuild incomplete")
             }
         }
         blackHole(try log.head())
+    }
+}
+
+func registerProjectionBenchmarks() {
+    registerRebuildBenchmark("Rebuild.CaseLedger.allViews1M", events: 1_000_000, iterations: 3)
+    // 10M events: a long run (the store alone takes minutes to write), so only on request.
+    if ProcessInfo.processInfo.environment["CASELEDGER_BENCH_10M"] == "1" {
+        registerRebuildBenchmark("Rebuild.CaseLedger.allViews10M", events: 10_000_000, iterations: 1)
+    }
+    nonisolated(unsafe) var scanned: LMDBEventLog?
+    Benchmark(
+        "Scan.CaseLedger.headersCaseload1M",
+        configuration: .init(
+            maxDuration: .seconds(20), maxIterations: 5,
+            setup: { scanned = try LMDBEventLog.open(at: try await CaseloadStore.path() + "/store", mode: .readOnly) },
+            teardown: {
+                scanned?.close()
+                scanned = nil
+            })
+    ) { benchmark in
+        // What every rebuild must do at least: read each event in place and decode its workflow header.
+        guard let scanned else { throw BenchmarkFailure("no store") }
+        let head = try scanned.head().position
+        for _ in benchmark.scaledIterations {
+            var headers = 0
+            var states = 0
+            let count = try scanned.forEachEvent(from: 1) { event in
+                if let header = event.withMetadata({ RecordHeader(bytes: $0) }) {
+                    headers += 1
+                    states &+= header.state.utf8.count
+                }
+                return true
+            }
+            guard count == Int(head), headers == count else {
+                throw BenchmarkFailure("scanned \(count) events, \(headers) headers, of \(head)")
+            }
+            blackHole(states)
+        }
     }
     nonisolated(unsafe) var raw: RawLMDBStore?
     nonisolated(unsafe) var rawEvents = 0
