@@ -43,17 +43,16 @@ public struct BoardProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard let header else { return }
-        let key = Self.key(header.division, event.caseID)
+        var key = Array(header.division.digits.utf8)
+        event.withStreamIDBytes { key.append(contentsOf: $0.dropFirst(5)) }
         if header.closed {
             try view.delete(in: "open", key: key)
             return
         }
-        func index<T: CaseIterable & Equatable>(_ value: T) -> UInt8 {
-            UInt8(Array(T.allCases).firstIndex(of: value) ?? 255)
-        }
-        let value =
-            [index(header.kind), index(header.level), index(header.channel)] + Bytes.str8(header.state)
-            + Bytes.str8(header.unit.rawValue)
+        var value: [UInt8] = [header.kind.byteIndex, header.level.byteIndex, header.channel.byteIndex]
+        value.reserveCapacity(5 + header.state.utf8.count + header.unit.rawValue.utf8.count)
+        Bytes.appendStr8(header.state, to: &value)
+        Bytes.appendStr8(header.unit.rawValue, to: &value)
         if try view.value(in: "open", key: key) != value { try view.put(in: "open", key: key, value: value) }
     }
 
@@ -61,10 +60,7 @@ public struct BoardProjection: Projection, HeaderAwareProjection {
         guard key.count > 12, value.count >= 4,
             let division = DivisionCode(String(decoding: key[0..<12], as: UTF8.self))
         else { return nil }
-        func pick<T: CaseIterable>(_ i: Int) -> T? {
-            let all = Array(T.allCases)
-            return Int(value[i]) < all.count ? all[Int(value[i])] : nil
-        }
+        func pick<T: ByteCoded>(_ i: Int) -> T? { T(byteIndex: value[i]) }
         guard let kind: CaseKind = pick(0), let level: Level = pick(1), let channel: Channel = pick(2) else {
             return nil
         }

@@ -7,9 +7,7 @@ extension CaseSummary {
     /// clocks then (str8 id, due 8) each; u8 count of parties then (str8 reference, str8 name, role byte) each; u8
     /// count of links then (relation byte, str8 case) each.
     var encoded: [UInt8] {
-        func index<T: CaseIterable & Equatable>(_ value: T) -> UInt8 {
-            UInt8(Array(T.allCases).firstIndex(of: value) ?? 255)
-        }
+        func index<T: ByteCoded>(_ value: T) -> UInt8 { value.byteIndex }
         var out: [UInt8] = [1, index(kind), index(level), index(channel), index(disputeType), closed ? 1 : 0]
         out.append(rating.map { UInt8(clamping: $0) } ?? 255)
         out += Bytes.instant(lastEventAt)
@@ -30,10 +28,7 @@ extension CaseSummary {
 
     init?(encoded b: [UInt8]) {
         guard b.count >= 31, b[0] == 1 else { return nil }
-        func pick<T: CaseIterable>(_ byte: UInt8) -> T? {
-            let all = Array(T.allCases)
-            return Int(byte) < all.count ? all[Int(byte)] : nil
-        }
+        func pick<T: ByteCoded>(_ byte: UInt8) -> T? { T(byteIndex: byte) }
         guard let kind: CaseKind = pick(b[1]), let level: Level = pick(b[2]), let channel: Channel = pick(b[3]),
             let dispute: DisputeType = pick(b[4]),
             let division = DivisionCode(String(decoding: b[19..<31], as: UTF8.self))

@@ -45,9 +45,15 @@ public struct CaseSummaryProjection: Projection, HeaderAwareProjection {
         // of a case a referral created.
         var link: CaseLink?
         var links: [CaseLink]?
-        if (event.typeIs("registered") && header.hasLinks) || event.typeIs("referred")
-            || event.typeIs("legalAidAttached") || event.typeIs("convertedToCase")
+        let registered = event.typeIs("registered")
+        if registered, let carried = header.links {
+            links = carried
+        } else if let carried = header.links {
+            link = carried.first
+        } else if (registered && header.hasLinks) || event.typeIs("referred") || event.typeIs("legalAidAttached")
+            || event.typeIs("convertedToCase")
         {
+            // A header written before it carried links: decode the payload.
             switch try view.workflowRecord(event).event {
             case .registered(let registration, _, _): links = registration.links
             case .referred(_, let newCase, _): link = CaseLink(.referredTo, newCase)
@@ -57,7 +63,6 @@ public struct CaseSummaryProjection: Projection, HeaderAwareProjection {
             }
         }
         let evaluated = event.typeIs("evaluated")
-        let registered = event.typeIs("registered")
         let clockEnds = event.typeIs("deadlineStopped") || event.typeIs("deadlineBreached")
         let approaching = event.typeIs("deadlineApproaching")
         try view.update(in: "cases", key: key, decode: CaseSummary.init(encoded:), encode: \.encoded) { stored in

@@ -76,15 +76,20 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
             bumps.append(Slot.aidApproved.rawValue)
         }
         if event.typeIs("aidDenied") { bumps.append(Slot.aidDenied.rawValue) }
-        if event.typeIs("referred"), case .referred(let route, _, _) = try view.workflowRecord(event).event,
-            let index = Route.allCases.firstIndex(of: route)
-        {
-            bumps.append(Slot.referralBase.rawValue + index)
+        if event.typeIs("referred") {
+            // Headers written before the route was in them: decode the payload.
+            var route = header.route
+            if route == nil, case .referred(let decoded, _, _) = try view.workflowRecord(event).event {
+                route = decoded
+            }
+            if let index = route?.byteIndex, index < 6 { bumps.append(Slot.referralBase.rawValue + Int(index)) }
         }
-        if event.typeIs("reviewDecided"), case .reviewDecided(let outcome) = try view.workflowRecord(event).event,
-            let index = ReviewOutcome.allCases.firstIndex(of: outcome)
-        {
-            bumps.append(Slot.reviewBase.rawValue + index)
+        if event.typeIs("reviewDecided") {
+            var outcome = header.reviewOutcome
+            if outcome == nil, case .reviewDecided(let decoded) = try view.workflowRecord(event).event {
+                outcome = decoded
+            }
+            if let index = outcome?.byteIndex, index < 6 { bumps.append(Slot.reviewBase.rawValue + Int(index)) }
         }
         let closing = event.typeIs("closed")
         let breaches = event.typeIs("deadlineBreached") && !header.window

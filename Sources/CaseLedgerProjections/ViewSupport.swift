@@ -27,6 +27,12 @@ enum Bytes {
         return [UInt8(utf8.count)] + utf8
     }
 
+    static func appendStr8(_ text: String, to out: inout [UInt8]) {
+        let count = min(text.utf8.count, 255)
+        out.append(UInt8(count))
+        out.append(contentsOf: text.utf8.prefix(count))
+    }
+
     /// Reads a length-prefixed string at `offset`, advancing it.
     static func readStr8(_ bytes: [UInt8], _ offset: inout Int) -> String {
         guard offset < bytes.count else { return "" }

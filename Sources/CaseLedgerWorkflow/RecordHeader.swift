@@ -16,7 +16,10 @@
 /// | 15 | 8 | for a clock event, the clock's due instant; else 0 |
 /// | 23 | 12 | the dispute's division code (ASCII digits) |
 /// | 35 | str8 × 4 | the state after the command, the owning unit, the owner, and the clock's id (empty unless a clock event) |
-/// | … | sections, each a tag byte and its data, to the end | tag 1 (a `registered` event): u8 count, then per party str8 reference, str8 name, u8 role; tag 2 (`mediationStarted`, `aidProviderAssigned`): u8 count, then str8 person ids |
+/// | … | sections, each a tag byte and its data, to the end | tag 1 (a `registered` event): u8 count, then per party str8 reference, str8 name, u8 role; tag 2 (`mediationStarted`, `aidProviderAssigned`): u8 count, then str8 person ids; tag 3 (a `registered` event with links, `referred`, `legalAidAttached`, `convertedToCase`): u8 count, then per link u8 relation (index in `CaseLink.Relation.allCases`) and str8 case id; tag 4 (`referred`): u8 route (index in `Route.allCases`); tag 5 (`reviewDecided`): u8 outcome (index in `ReviewOutcome.allCases`) |
+///
+/// Headers written before tags 3–5 existed lack them: ``links``, ``route`` and ``reviewOutcome`` are then `nil` and a
+/// reader decodes the payload instead.
 ///
 /// The state, level, unit and owner are the case's after the whole command (the decision's final state), the same
 /// for every record the command wrote. Indices follow the enums' declaration order, which is therefore frozen: new
@@ -46,6 +49,13 @@ public struct RecordHeader: Sendable, Hashable {
     public var parties: [Party]
     /// For `mediationStarted` the mediators, for `aidProviderAssigned` the provider.
     public var people: [PersonID]
+    /// The links the event adds to its case: a registration's links, a referral's new case, an attached legal aid
+    /// case, a conversion's new case; `nil` for other events and for headers written without this section.
+    public var links: [CaseLink]?
+    /// A `referred` event's route (`nil` otherwise, or in a header written without it).
+    public var route: Route?
+    /// A `reviewDecided` event's outcome (`nil` otherwise, or in a header written without it).
+    public var reviewOutcome: ReviewOutcome?
 
     /// The header of `record`, written by a command that left the case in `state`.
     public init(record: WorkflowRecord, state after: CaseState, closed: Bool) {
@@ -67,6 +77,9 @@ public struct RecordHeader: Sendable, Hashable {
         hasLinks = false
         parties = []
         people = []
+        links = nil
+        route = nil
+        reviewOutcome = nil
         switch record.event {
         case .evaluated(let value, _): rating = UInt8(clamping: value)
         case .mediationStarted(let mediators, _): people = mediators
@@ -74,6 +87,13 @@ public struct RecordHeader: Sendable, Hashable {
         case .registered(let registration, _, _):
             parties = registration.parties
             hasLinks = !registration.links.isEmpty
+            if hasLinks { links = registration.links }
+        case .referred(let route, let newCase, _):
+            self.route = route
+            links = [CaseLink(.referredTo, newCase)]
+        case .legalAidAttached(let aidCase): links = [CaseLink(.legalAid, aidCase)]
+        case .convertedToCase(let newCase, _): links = [CaseLink(.convertedTo, newCase)]
+        case .reviewDecided(let outcome): reviewOutcome = outcome
         case .deadlineSet(let d):
             deadline = d.id
             due = d.dueAt
@@ -101,12 +121,7 @@ public struct RecordHeader: Sendable, Hashable {
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64)
-        func index<T: CaseIterable & Equatable>(_ value: T) -> UInt8 {
-            UInt8(
-                truncatingIfNeeded: T.allCases.firstIndex(of: value).map {
-                    T.allCases.distance(from: T.allCases.startIndex, to: $0)
-                } ?? 255)
-        }
+        func index<T: ByteCoded>(_ value: T) -> UInt8 { value.byteIndex }
         func int64(_ value: Int64) { withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) } }
         func str8(_ text: String) {
             let utf8 = Array(text.utf8.prefix(255))
@@ -141,6 +156,22 @@ public struct RecordHeader: Sendable, Hashable {
             out.append(UInt8(min(people.count, 255)))
             for person in people.prefix(255) { str8(person.rawValue) }
         }
+        if let links {
+            out.append(3)
+            out.append(UInt8(min(links.count, 255)))
+            for link in links.prefix(255) {
+                out.append(index(link.relation))
+                str8(link.other.rawValue)
+            }
+        }
+        if let route {
+            out.append(4)
+            out.append(index(route))
+        }
+        if let reviewOutcome {
+            out.append(5)
+            out.append(index(reviewOutcome))
+        }
         return out
     }
 
@@ -148,10 +179,7 @@ public struct RecordHeader: Sendable, Hashable {
     public init?(bytes: some Collection<UInt8>) {
         let b = Array(bytes)
         guard b.count >= 39, b[0] == Self.format else { return nil }
-        func pick<T: CaseIterable>(_ type: T.Type, _ i: Int) -> T? {
-            let all = Array(T.allCases)
-            return Int(b[i]) < all.count ? all[Int(b[i])] : nil
-        }
+        func pick<T: ByteCoded>(_ type: T.Type, _ i: Int) -> T? { T(byteIndex: b[i]) }
         func int64(_ offset: Int) -> Int64 {
             b[offset..<(offset + 8)].reduce(Int64(0)) { ($0 << 8) | Int64($1) }
         }
@@ -170,11 +198,29 @@ public struct RecordHeader: Sendable, Hashable {
         guard let state = str8(), let unit = str8(), let owner = str8(), let deadline = str8() else { return nil }
         var parties: [Party] = []
         var people: [PersonID] = []
+        var links: [CaseLink]?
+        var route: Route?
+        var reviewOutcome: ReviewOutcome?
         while offset + 1 < b.count {
             let tag = b[offset]
             let count = Int(b[offset + 1])
             offset += 2
             switch tag {
+            case 3:
+                var found: [CaseLink] = []
+                for _ in 0..<count {
+                    guard offset < b.count, let relation = pick(CaseLink.Relation.self, offset) else { return nil }
+                    offset += 1
+                    guard let other = str8() else { return nil }
+                    found.append(CaseLink(relation, CaseID(other)))
+                }
+                links = found
+            case 4:
+                guard let value = pick(Route.self, offset - 1) else { return nil }
+                route = value
+            case 5:
+                guard let value = pick(ReviewOutcome.self, offset - 1) else { return nil }
+                reviewOutcome = value
             case 1:
                 for _ in 0..<count {
                     guard let reference = str8(), let name = str8(), offset < b.count,
@@ -194,6 +240,9 @@ public struct RecordHeader: Sendable, Hashable {
         }
         self.parties = parties
         self.people = people
+        self.links = links
+        self.route = route
+        self.reviewOutcome = reviewOutcome
         self.kind = kind
         self.level = level
         self.channel = channel
@@ -213,3 +262,30 @@ public struct RecordHeader: Sendable, Hashable {
         self.deadline = deadline
     }
 }
+
+/// An enum stored as one byte: its index in `allCases`, in declaration order (frozen: new cases are only appended).
+/// The cases are listed once per type, not rebuilt for every byte read or written.
+package protocol ByteCoded: CaseIterable, Equatable {
+    static var byIndex: [Self] { get }
+}
+
+extension ByteCoded {
+    /// The index in `allCases`; 255 for none.
+    package var byteIndex: UInt8 { UInt8(truncatingIfNeeded: Self.byIndex.firstIndex(of: self) ?? 255) }
+
+    /// The case at `byteIndex`, or `nil` past the last one.
+    package init?(byteIndex: UInt8) {
+        let all = Self.byIndex
+        guard Int(byteIndex) < all.count else { return nil }
+        self = all[Int(byteIndex)]
+    }
+}
+
+extension CaseKind: ByteCoded { package static let byIndex = Array(allCases) }
+extension Level: ByteCoded { package static let byIndex = Array(allCases) }
+extension Channel: ByteCoded { package static let byIndex = Array(allCases) }
+extension DisputeType: ByteCoded { package static let byIndex = Array(allCases) }
+extension PartyRole: ByteCoded { package static let byIndex = Array(allCases) }
+extension CaseLink.Relation: ByteCoded { package static let byIndex = Array(allCases) }
+extension Route: ByteCoded { package static let byIndex = Array(allCases) }
+extension ReviewOutcome: ByteCoded { package static let byIndex = Array(allCases) }

@@ -205,6 +205,59 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test func headersWrittenBeforeTheyCarriedLinksGiveTheSameViews() async throws {
+        // A store whose headers lack the links, route and review-outcome sections (as written before they existed):
+        // the views decode those payloads instead and end with the same rows.
+        let views: [any Projection] = [
+            CaseSummaryProjection(), DeadlinesProjection(), BoardProjection(), MonthlyStatisticsProjection(),
+            WorkloadProjection(), try RepeatDisputesProjection(partyKey: BuiltInViewTests.partyKey),
+        ]
+        func rows(_ log: LMDBEventLog) throws -> [String: [[UInt8]]] {
+            let runtime = try ProjectionRuntime(
+                log: log, projections: views.map { ($0, .async) }, logger: Logger(label: "test"), chunkSize: 4)
+            defer { runtime.shutdown() }
+            try runtime.catchUp()
+            var rows: [String: [[UInt8]]] = [:]
+            for view in views {
+                for table in view.tables {
+                    rows[view.name + "." + table] = try ProjectionRuntimeTests.dump(runtime, view.name, table)
+                }
+            }
+            return rows
+        }
+        try await withTemporaryLog { log, _ in
+            let engine = try Self.engine(log, ManualClock(Timestamp(County.at(2025, 3, 3))))
+            try await BuiltInViewTests.county(engine)
+            let events = try log.read(from: 1, direction: .forwards, limit: 10_000)
+            var stripped = 0
+            try await withTemporaryLog { older, _ in
+                for event in events {
+                    var metadata = Array(event.metadata)
+                    if var header = RecordHeader(bytes: metadata),
+                        header.links != nil || header.route != nil || header.reviewOutcome != nil
+                    {
+                        header.links = nil
+                        header.route = nil
+                        header.reviewOutcome = nil
+                        metadata = header.bytes
+                        stripped += 1
+                    }
+                    _ = try await older.append(
+                        to: event.streamID,
+                        events: [
+                            NewEvent(
+                                type: event.type, schemaVersion: event.schemaVersion, actor: event.actor,
+                                metadata: metadata, payload: Array(event.payload))
+                        ])
+                }
+                #expect(stripped >= 2, "a referral and the registration it created")
+                let current = try rows(log)
+                #expect(current["monthly.months"]?.isEmpty == false)
+                #expect(try rows(older) == current)
+            }
+        }
+    }
+
     @Test func concurrentRebuildsTakeTurnsAndLeaveAnExactView() async throws {
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(

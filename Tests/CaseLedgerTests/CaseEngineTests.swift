@@ -417,9 +417,13 @@ enum CalendarCoverageTests {
                     #expect(header.deadline == d.id && header.due == d.dueAt)
                 case .registered(let registration, _, _):
                     #expect(header.parties == registration.parties && !header.parties.isEmpty)
-                case .referred:
+                    #expect(header.links == (registration.links.isEmpty ? nil : registration.links))
+                    #expect(header.hasLinks == !registration.links.isEmpty)
+                case .referred(let route, let newCase, _):
                     #expect(header.state == "closed" && header.closed && header.unit == "v1")
-                default: break
+                    #expect(header.route == route && header.links == [CaseLink(.referredTo, newCase)])
+                default:
+                    #expect(header.links == nil && header.route == nil && header.reviewOutcome == nil)
                 }
                 checked += 1
             }
@@ -430,6 +434,18 @@ enum CalendarCoverageTests {
             #expect(header.kind == .labourArbitration && header.unit == "labour" && header.owner == "labour-clerk")
             #expect(RecordHeader(bytes: header.bytes) == header)
             #expect(RecordHeader(bytes: [UInt8]()) == nil)
+            // Links, a route and a review outcome round-trip; a header written without those sections still reads.
+            var full = header
+            full.links = [CaseLink(.referredFrom, "m1"), CaseLink(.legalAid, "a7")]
+            full.route = .administrativeAdjudication
+            full.reviewOutcome = .dismissed
+            #expect(RecordHeader(bytes: full.bytes) == full)
+            var older = full
+            older.links = nil
+            older.route = nil
+            older.reviewOutcome = nil
+            #expect(RecordHeader(bytes: full.bytes.prefix(older.bytes.count)) == older)
+            #expect(RecordHeader(bytes: full.bytes + [4, 200]) == nil, "an unknown route index is refused")
             #expect(RecordHeader(bytes: [2] + header.bytes.dropFirst()) == nil)
         }
     }

@@ -145,7 +145,7 @@ func allViews() throws -> [(any Projection, ProjectionRuntime.Mode)] {
 /// The peak of the process's anonymous resident memory (heap and stacks, not the mapped store) while `body` runs,
 /// sampled every 10 ms from `/proc/self/status`, in MB.
 func anonymousResidentPeak(_ body: () throws -> Void) rethrows -> Int {
-    func current() -> Int {
+    @Sendable func current() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") })
         else { return 0 }
