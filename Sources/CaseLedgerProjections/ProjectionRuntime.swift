@@ -311,7 +311,7 @@ public final class ProjectionRuntime: Service, Sendable {
                     guard var current = try Self.loadState(name, meta, txn), current.checkpoint == state.checkpoint,
                         current.generation == state.generation
                     else { return false }
-                    try apply(name, positions: range, tables: tables, in: txn)
+                    try applyBuffered([name], positions: range, tables: [name: tables], in: txn)
                     current.checkpoint = range.upperBound
                     try Self.saveState(name, current, meta, txn)
                     return true

@@ -35,27 +35,51 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
         }
         let newStored = Bytes.str8(header.unit.rawValue) + Bytes.str8("owner:" + header.owner.rawValue) + helperBytes
         if !header.closed && newStored == stored { return }  // nothing changed for this case
-        var offset = 0
-        let oldUnit = stored.isEmpty ? "" : Bytes.readStr8(stored, &offset)
-        var people: [String] = []
-        while offset < stored.count { people.append(Bytes.readStr8(stored, &offset)) }
-        offset = 0
-        var newPeople: [String] = []
-        while offset < newStored.count { newPeople.append(Bytes.readStr8(newStored, &offset)) }
-        newPeople.removeFirst()  // the unit
-        let persons = Set(newPeople.map { $0.hasPrefix("owner:") ? String($0.dropFirst(6)) : $0 })
-        let oldPersons = Set(people.map { $0.hasPrefix("owner:") ? String($0.dropFirst(6)) : $0 })
-        for person in oldPersons { try view.delete(in: "byPerson", key: Array(person.utf8) + [0] + idBytes) }
-        if !oldUnit.isEmpty { try view.delete(in: "byUnit", key: Array(oldUnit.utf8) + [0] + idBytes) }
+        // What changed: remove the index rows the case no longer has, add the new ones.
+        let (oldUnit, oldPersons) = Self.entries(stored)
+        let (newUnit, newPersons) = header.closed ? ([], []) : Self.entries(newStored)
+        func key(_ name: [UInt8]) -> [UInt8] {
+            var key = name
+            key.reserveCapacity(name.count + 1 + idBytes.count)
+            key.append(0)
+            key.append(contentsOf: idBytes)
+            return key
+        }
+        for person in oldPersons where !newPersons.contains(person) {
+            try view.delete(in: "byPerson", key: key(person))
+        }
+        for person in newPersons where !oldPersons.contains(person) {
+            try view.put(in: "byPerson", key: key(person), value: [])
+        }
+        if oldUnit != newUnit {
+            if !oldUnit.isEmpty { try view.delete(in: "byUnit", key: key(oldUnit)) }
+            if !newUnit.isEmpty { try view.put(in: "byUnit", key: key(newUnit), value: []) }
+        }
         if header.closed {
-            try view.delete(in: "casePeople", key: idBytes)
-            return
+            if !stored.isEmpty { try view.delete(in: "casePeople", key: idBytes) }
+        } else {
+            try view.put(in: "casePeople", key: idBytes, value: newStored)
         }
-        for person in persons.sorted() {
-            try view.put(in: "byPerson", key: Array(person.utf8) + [0] + idBytes, value: [])
+    }
+
+    /// A `casePeople` row's unit and distinct persons (the owner without its `owner:` mark).
+    static func entries(_ row: [UInt8]) -> (unit: [UInt8], persons: [[UInt8]]) {
+        var offset = 0
+        func next() -> ArraySlice<UInt8>? {
+            guard offset < row.count else { return nil }
+            let start = offset + 1
+            offset = min(row.count, start + Int(row[offset]))
+            return row[min(start, offset)..<offset]
         }
-        try view.put(in: "byUnit", key: Array(header.unit.rawValue.utf8) + [0] + idBytes, value: [])
-        try view.put(in: "casePeople", key: idBytes, value: newStored)
+        guard let unit = next() else { return ([], []) }
+        let mark = Array("owner:".utf8)
+        var persons: [[UInt8]] = []
+        while var field = next() {
+            if field.starts(with: mark) { field = field.dropFirst(mark.count) }
+            let person = Array(field)
+            if !persons.contains(person) { persons.append(person) }
+        }
+        return (Array(unit), persons)
     }
 
     /// The open cases a person works on (as owner, mediator or aid provider).

@@ -264,28 +264,66 @@ public struct RecordHeader: Sendable, Hashable {
 }
 
 /// An enum stored as one byte: its index in `allCases`, in declaration order (frozen: new cases are only appended).
-/// The cases are listed once per type, not rebuilt for every byte read or written.
+/// The cases are listed once per type, not rebuilt for every byte read or written, and each type has concrete
+/// (not generic) accessors, so callers in other modules pay no generic dispatch.
 package protocol ByteCoded: CaseIterable, Equatable {
-    static var byIndex: [Self] { get }
+    /// The index in `allCases`; 255 for none.
+    var byteIndex: UInt8 { get }
+    /// The case at `byteIndex`, or `nil` past the last one.
+    init?(byteIndex: UInt8)
 }
 
-extension ByteCoded {
-    /// The index in `allCases`; 255 for none.
-    package var byteIndex: UInt8 { UInt8(truncatingIfNeeded: Self.byIndex.firstIndex(of: self) ?? 255) }
+/// A table of an enum's cases in declaration order.
+struct CaseTable<T: Equatable>: Sendable where T: Sendable {
+    let cases: [T]
+    func index(_ value: T) -> UInt8 { UInt8(truncatingIfNeeded: cases.firstIndex(of: value) ?? 255) }
+    func value(_ index: UInt8) -> T? { Int(index) < cases.count ? cases[Int(index)] : nil }
+}
 
-    /// The case at `byteIndex`, or `nil` past the last one.
+private let caseKinds = CaseTable(cases: CaseKind.allCases)
+private let levels = CaseTable(cases: Level.allCases)
+private let channels = CaseTable(cases: Channel.allCases)
+private let disputeTypes = CaseTable(cases: DisputeType.allCases)
+private let partyRoles = CaseTable(cases: PartyRole.allCases)
+private let relations = CaseTable(cases: CaseLink.Relation.allCases)
+private let routes = CaseTable(cases: Route.allCases)
+private let reviewOutcomes = CaseTable(cases: ReviewOutcome.allCases)
+
+extension CaseKind: ByteCoded {
+    package var byteIndex: UInt8 { caseKinds.index(self) }
+    package init?(byteIndex: UInt8) { guard let value = caseKinds.value(byteIndex) else { return nil }; self = value }
+}
+extension Level: ByteCoded {
+    package var byteIndex: UInt8 { levels.index(self) }
+    package init?(byteIndex: UInt8) { guard let value = levels.value(byteIndex) else { return nil }; self = value }
+}
+extension Channel: ByteCoded {
+    package var byteIndex: UInt8 { channels.index(self) }
+    package init?(byteIndex: UInt8) { guard let value = channels.value(byteIndex) else { return nil }; self = value }
+}
+extension DisputeType: ByteCoded {
+    package var byteIndex: UInt8 { disputeTypes.index(self) }
     package init?(byteIndex: UInt8) {
-        let all = Self.byIndex
-        guard Int(byteIndex) < all.count else { return nil }
-        self = all[Int(byteIndex)]
+        guard let value = disputeTypes.value(byteIndex) else { return nil }
+        self = value
     }
 }
-
-extension CaseKind: ByteCoded { package static let byIndex = Array(allCases) }
-extension Level: ByteCoded { package static let byIndex = Array(allCases) }
-extension Channel: ByteCoded { package static let byIndex = Array(allCases) }
-extension DisputeType: ByteCoded { package static let byIndex = Array(allCases) }
-extension PartyRole: ByteCoded { package static let byIndex = Array(allCases) }
-extension CaseLink.Relation: ByteCoded { package static let byIndex = Array(allCases) }
-extension Route: ByteCoded { package static let byIndex = Array(allCases) }
-extension ReviewOutcome: ByteCoded { package static let byIndex = Array(allCases) }
+extension PartyRole: ByteCoded {
+    package var byteIndex: UInt8 { partyRoles.index(self) }
+    package init?(byteIndex: UInt8) { guard let value = partyRoles.value(byteIndex) else { return nil }; self = value }
+}
+extension CaseLink.Relation: ByteCoded {
+    package var byteIndex: UInt8 { relations.index(self) }
+    package init?(byteIndex: UInt8) { guard let value = relations.value(byteIndex) else { return nil }; self = value }
+}
+extension Route: ByteCoded {
+    package var byteIndex: UInt8 { routes.index(self) }
+    package init?(byteIndex: UInt8) { guard let value = routes.value(byteIndex) else { return nil }; self = value }
+}
+extension ReviewOutcome: ByteCoded {
+    package var byteIndex: UInt8 { reviewOutcomes.index(self) }
+    package init?(byteIndex: UInt8) {
+        guard let value = reviewOutcomes.value(byteIndex) else { return nil }
+        self = value
+    }
+}
