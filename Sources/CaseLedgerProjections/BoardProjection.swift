@@ -38,7 +38,7 @@ public struct BoardProjection: Projection, HeaderAwareProjection {
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        try apply(event, header: event.workflowHeader, to: view)
+        try apply(event, header: try event.checkedWorkflowHeader(), to: view)
     }
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {

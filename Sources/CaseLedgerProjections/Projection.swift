@@ -260,6 +260,9 @@ public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let duplicateName = Code(name: "duplicateName")
         /// The store failed.
         public static let storage = Code(name: "storage")
+        /// An event the projection must read is not in a shape this version reads (a case event without a record
+        /// header, or with a newer one).
+        public static let unreadableEvent = Code(name: "unreadableEvent")
         public var description: String { name }
     }
 

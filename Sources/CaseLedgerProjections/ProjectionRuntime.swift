@@ -253,7 +253,9 @@ public final class ProjectionRuntime: Service, Sendable {
         try log.forEachEvent(positions: positions, in: txn) { event in
             do {
                 if let shared, let headers {
-                    try shared.apply(event, header: headers[Int(event.position - positions.lowerBound)], to: view)
+                    let header = headers[Int(event.position - positions.lowerBound)]
+                    if header == nil, event.isCaseEvent { throw EventView.unreadable(event.position) }
+                    try shared.apply(event, header: header, to: view)
                 } else {
                     try upcasters.withCurrent(event) { current in try entry.projection.apply(current, to: view) }
                 }

@@ -82,10 +82,31 @@ extension DivisionCode {
 }
 
 extension EventView {
-    /// The workflow header of a case event, or `nil` for other events.
+    /// The workflow header of a case event, or `nil` for other events (and for a case event without a readable one).
     var workflowHeader: RecordHeader? {
-        guard streamID.hasPrefix("case-") else { return nil }
+        guard isCaseEvent else { return nil }
         return withMetadata { RecordHeader(bytes: $0) }
+    }
+
+    /// The event belongs to a case stream (`case-<id>`).
+    var isCaseEvent: Bool { withStreamIDBytes { $0.starts(with: "case-".utf8) } }
+
+    /// The workflow header of a case event, `nil` for events of other streams.
+    ///
+    /// - Throws: ``ProjectionError`` `unreadableEvent` for a case event whose metadata holds no header this version
+    ///   reads (written by another writer, or a newer header format): the view stops there instead of skipping it.
+    func checkedWorkflowHeader() throws(ProjectionError) -> RecordHeader? {
+        guard isCaseEvent else { return nil }
+        guard let header = withMetadata({ RecordHeader(bytes: $0) }) else { throw Self.unreadable(position) }
+        return header
+    }
+
+    static func unreadable(_ position: UInt64) -> ProjectionError {
+        ProjectionError(
+            .unreadableEvent,
+            "the case event at position \(position) has no record header this version reads (written by another "
+                + "writer or a newer CaseLedger); add an upcaster that supplies it, or upgrade",
+            position: position)
     }
 
     var caseID: CaseID { CaseID(String(streamID.dropFirst(5))) }

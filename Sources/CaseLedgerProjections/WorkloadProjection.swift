@@ -12,7 +12,7 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
     public init() {}
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        try apply(event, header: event.workflowHeader, to: view)
+        try apply(event, header: try event.checkedWorkflowHeader(), to: view)
     }
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
@@ -133,7 +133,7 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
-        try apply(event, header: event.workflowHeader, to: view)
+        try apply(event, header: try event.checkedWorkflowHeader(), to: view)
     }
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {

@@ -258,6 +258,34 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test func aCaseEventWithoutAHeaderStopsTheViewsThereInsteadOfBeingSkipped() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(BoardProjection(), .inline), (DeadlinesProjection(), .async)],
+                logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let engine = try Self.engine(log, ManualClock(Timestamp(County.at(2025, 3, 3))))
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "h1", by: "m-v1")
+            // Another writer's event in a case stream, without a record header; and an event of another stream.
+            let foreign = try await log.append(
+                to: "case-h2", events: [Fixtures.event("imported")])
+            _ = try await log.append(to: "audit-1", events: [Fixtures.event()])
+            let position = foreign.positions.lowerBound
+            try runtime.catchUp()
+            for status in try runtime.status() {
+                #expect(status.failedAt == position && status.checkpoint == position - 1, "\(status)")
+                #expect(status.failure?.contains("no record header") == true, "\(status)")
+            }
+            // Appends go on; a rebuild stops at the same event and leaves the old generation.
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "h3", by: "m-v1")
+            let error = #expect(throws: ProjectionError.self) { try runtime.rebuild("board") }
+            #expect(error?.code == .failed && error?.position == position)
+            #expect(try BoardProjection.counts(under: County.county, in: runtime).total == 1)
+        }
+    }
+
     @Test func concurrentRebuildsTakeTurnsAndLeaveAnExactView() async throws {
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(
