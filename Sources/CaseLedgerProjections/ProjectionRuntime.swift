@@ -67,6 +67,9 @@ public final class ProjectionRuntime: Service, Sendable {
         let headers: [RecordHeader?]
     }
     let headerCache: Mutex<HeaderCache?>
+    /// Queries in flight per generation (`name.generation`), and the generations a swap retired: a retired
+    /// generation's tables are dropped only when its last query ends, and no new query starts on it.
+    let readers: Mutex<(active: [String: Int], retired: Set<String>)>
     /// How many events one transaction of catch-up or rebuild applies.
     public let chunkSize: Int
 
@@ -101,6 +104,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.observers = Mutex([])
         self.maintenance = Mutex([])
         self.headerCache = Mutex(nil)
+        self.readers = Mutex(([:], []))
         do {
             meta = try log.database(named: "views.meta")
         } catch {
@@ -143,6 +147,7 @@ public final class ProjectionRuntime: Service, Sendable {
             } else {
                 _ = try tables(name, generation: state.generation, fresh: false)
                 if try loadState(name) == nil { try saveState(name, state) }
+                if state.generation > 1 { try dropLeftover(name, generation: state.generation - 1) }
             }
             if entry.mode == .inline {
                 let observer = InlineObserver(runtime: self, name: name)
@@ -444,6 +449,20 @@ public final class ProjectionRuntime: Service, Sendable {
                 guard let state = try Self.loadState(name, meta, txn) else {
                     throw ProjectionError(.unknownProjection, "'\(name)' has no state yet", projection: name)
                 }
+                let key = "\(name).\(state.generation)"
+                // A generation a swap retired (this snapshot predates the swap): read again in a new snapshot.
+                let admitted = readers.withLock { readers -> Bool in
+                    guard !readers.retired.contains(key) else { return false }
+                    readers.active[key, default: 0] += 1
+                    return true
+                }
+                guard admitted else { return nil }
+                defer {
+                    readers.withLock { readers in
+                        readers.active[key, default: 1] -= 1
+                        if readers.active[key] == 0 { readers.active[key] = nil }
+                    }
+                }
                 guard let tables = openTables(name, generation: state.generation) else {
                     missing = state.generation
                     return nil
@@ -454,6 +473,56 @@ public final class ProjectionRuntime: Service, Sendable {
             if let generation = missing { _ = try tables(name, generation: generation, fresh: false) }
         }
         throw ProjectionError(.storage, "'\(name)' kept changing generation during the read; retry", projection: name)
+    }
+
+    /// Drops a generation's tables once no query reads them. A swap has already made another generation active, so
+    /// new queries never start on it; the ones that began before the swap finish first (LMDB closes a table's handle
+    /// when it drops the table). When queries outlast `patience`, the tables stay and are dropped when the runtime
+    /// next opens.
+    func retire(_ name: String, generation: Int, tables: [String: Database], patience: Duration = .seconds(60)) {
+        let key = "\(name).\(generation)"
+        readers.withLock { _ = $0.retired.insert(key) }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: patience)
+        while readers.withLock({ $0.active[key] ?? 0 }) > 0 {
+            guard clock.now < deadline else {
+                logger.warning(
+                    "queries still read a retired view generation; its tables are dropped at the next start",
+                    metadata: ["projection": "\(name)", "generation": "\(generation)"])
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        do {
+            try log.writeViews { txn in for database in tables.values { try txn.drop(database) } }
+        } catch {
+            logger.error(
+                "dropping a retired view generation failed; it is dropped at the next start",
+                metadata: ["projection": "\(name)", "generation": "\(generation)", "error": "\(error)"])
+        }
+        forget(name, generation: generation)
+    }
+
+    /// Drops the tables of a generation a swap retired but did not drop (the process ended first).
+    func dropLeftover(_ name: String, generation: Int) throws(ProjectionError) {
+        guard let entry = entries[name] else { return }
+        do {
+            // Only tables that exist: opening a missing one would create it.
+            let existing = try log.readViews { txn in
+                let main = try txn.openMainDatabase()
+                return try entry.projection.tables.filter { table in
+                    try txn.value(main, key: Array(Self.tableName(name, generation, table).utf8)) != nil
+                }
+            }
+            guard !existing.isEmpty else { return }
+            let stale = try existing.map { try log.database(named: Self.tableName(name, generation, $0)) }
+            try log.writeViews { txn in for database in stale { try txn.drop(database) } }
+        } catch {
+            throw ProjectionError(
+                .storage, "dropping the leftover generation \(generation) of '\(name)' failed: \(error)",
+                projection: name)
+        }
+        forget(name, generation: generation)
     }
 
     /// Marks projections as under maintenance for the duration of `body`; a second operation on one of them fails.

@@ -42,8 +42,8 @@ extension ProjectionRuntime {
                     built = range.upperBound
                 }
                 let done = built
-                // The swap: every guard and the last events first, then the new states, then the drops (a drop
-                // closes its handle at once, so nothing may fail after it).
+                // The swap: every guard and the last events first, then the new states. The old generations are
+                // dropped after it, once the queries that still read them end.
                 try log.writeViews { txn in
                     let head = try log.head(in: txn).position
                     for name in names {
@@ -63,18 +63,15 @@ extension ProjectionRuntime {
                             name, State(version: start.version, generation: start.generation + 1, checkpoint: head),
                             meta, txn)
                     }
-                    for name in names { for database in (old[name] ?? [:]).values { try txn.drop(database) } }
                 }
             } catch let stopped as Stopped {
                 throw ProjectionError(.failed, "the rebuild stopped: \(stopped.error)", position: stopped.position)
             } catch let error as ProjectionError {
                 throw error
             } catch {
-                // A failed swap may have closed the old tables' handles: open them again on next use.
-                for (name, state) in starts { forget(name, generation: state.generation) }
                 throw ProjectionError(.storage, "rebuilding failed: \(error)")
             }
-            for (name, state) in starts { forget(name, generation: state.generation) }
+            for (name, state) in starts { retire(name, generation: state.generation, tables: old[name] ?? [:]) }
             for name in names { reportLag(name) }
         }
     }

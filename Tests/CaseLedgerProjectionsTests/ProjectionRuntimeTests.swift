@@ -196,6 +196,67 @@ struct CountingProjection: Projection {
         }
     }
 
+    @Test func aSwapDropsTheOldGenerationOnlyAfterTheQueriesReadingItEnd() async throws {
+        final class Flags: Sendable {
+            let swapped = Atomic<Bool>(false)
+            let rebuilt = Atomic<Bool>(false)
+        }
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .inline)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            for _ in 0..<5 { _ = try await log.append(to: "s-1", events: [Fixtures.event()]) }
+            let flags = Flags()
+            let count = try runtime.read("counter") { reader -> [UInt8]? in
+                // A rebuild and its swap happen while this query reads generation 1.
+                Thread {
+                    do { try runtime.rebuild("counter") } catch { Issue.record("rebuild failed: \(error)") }
+                    flags.rebuilt.store(true, ordering: .sequentiallyConsistent)
+                }.start()
+                Thread {
+                    for _ in 0..<10_000 {
+                        if (try? runtime.status().first?.generation) == 2 { break }
+                        Thread.sleep(forTimeInterval: 0.001)
+                    }
+                    flags.swapped.store(true, ordering: .sequentiallyConsistent)
+                }.start()
+                while !flags.swapped.load(ordering: .sequentiallyConsistent) { Thread.sleep(forTimeInterval: 0.001) }
+                Thread.sleep(forTimeInterval: 0.05)
+                let rebuiltDuringQuery = flags.rebuilt.load(ordering: .sequentiallyConsistent)
+                #expect(!rebuiltDuringQuery, "the rebuild waits for this query")
+                return try reader.value(in: "counts", key: Array("s-1".utf8))
+            }
+            #expect(count == [0, 0, 0, 5])
+            while !flags.rebuilt.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(1)) }
+            #expect(try runtime.status().first?.generation == 2)
+            let old = try log.readViews { txn in try txn.openExistingDatabase(named: "v.counter.1.counts") }
+            #expect(old == nil, "generation 1 is dropped once the query ended")
+            #expect(try runtime.check("counter").isConsistent)
+        }
+    }
+
+    @Test func aRetiredGenerationLeftByAnEndedProcessIsDroppedAtTheNextStart() async throws {
+        try await withTemporaryLog { log, _ in
+            for _ in 0..<3 { _ = try await log.append(to: "s-1", events: [Fixtures.event()]) }
+            do {
+                let runtime = try ProjectionRuntime(
+                    log: log, projections: [(CountingProjection(name: "counter"), .async)],
+                    logger: Logger(label: "test"))
+                defer { runtime.shutdown() }
+                try runtime.rebuild("counter")
+            }
+            // As if the process ended between the swap and the drop: generation 1's table is still there.
+            let stale = try log.database(named: "v.counter.1.counts")
+            try log.writeViews { txn in try txn.put(stale, key: [1], value: [1]) }
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            #expect(try runtime.status().first?.generation == 2)
+            let left = try log.readViews { txn in try txn.openExistingDatabase(named: "v.counter.1.counts") }
+            #expect(left == nil)
+        }
+    }
+
     @Test func theConsistencyCheckNamesTheFirstDifference() async throws {
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(
