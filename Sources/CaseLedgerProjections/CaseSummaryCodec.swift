@@ -26,6 +26,14 @@ extension CaseSummary {
         return out
     }
 
+    /// The summary has more than the row layout keeps (over 255 clocks, parties or links, or a text over 255 bytes).
+    var exceedsRowLimits: Bool {
+        func long(_ text: String) -> Bool { text.utf8.count > 255 }
+        return openDeadlines.count > 255 || parties.count > 255 || links.count > 255 || long(caseID.rawValue)
+            || long(state) || long(unit.rawValue) || long(owner.rawValue) || openDeadlines.keys.contains(where: long)
+            || parties.contains { long($0.reference) || long($0.name) } || links.contains { long($0.other.rawValue) }
+    }
+
     init?(encoded b: [UInt8]) {
         guard b.count >= 31, b[0] == 1 else { return nil }
         func pick<T: ByteCoded>(_ byte: UInt8) -> T? { T(byteIndex: byte) }

@@ -91,6 +91,9 @@ public struct CaseSummaryProjection: Projection, HeaderAwareProjection {
                     summary.openDeadlines[header.deadline] = due
                 }
             }
+            // The row layout caps counts and texts at 255: keep exactly what a stored row would hold, so the rebuild's
+            // buffer (which keeps the decoded row between events) and event-by-event updates agree.
+            if summary.exceedsRowLimits { summary = CaseSummary(encoded: summary.encoded) ?? summary }
             stored = summary
         }
     }

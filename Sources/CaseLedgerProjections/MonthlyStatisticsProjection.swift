@@ -151,6 +151,7 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
             var totals = [Int](repeating: 0, count: slots)
             try reader.forEach(in: "months", from: monthBytes + prefix) { key, value in
                 guard key.starts(with: monthBytes), key[monthBytes.count...].starts(with: prefix) else { return false }
+                guard value.count >= slots * 4 else { return true }  // not a counters row
                 for slot in 0..<slots {
                     totals[slot] += Int(value[(slot * 4)..<(slot * 4 + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
                 }
@@ -168,10 +169,11 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
             s.highRiskReports = totals[Slot.highRisk.rawValue]
             s.legalAidApproved = totals[Slot.aidApproved.rawValue]
             s.legalAidDenied = totals[Slot.aidDenied.rawValue]
-            for (i, route) in Route.allCases.enumerated() where totals[Slot.referralBase.rawValue + i] > 0 {
+            for (i, route) in Route.allCases.prefix(6).enumerated() where totals[Slot.referralBase.rawValue + i] > 0 {
                 s.referrals[route] = totals[Slot.referralBase.rawValue + i]
             }
-            for (i, outcome) in ReviewOutcome.allCases.enumerated() where totals[Slot.reviewBase.rawValue + i] > 0 {
+            for (i, outcome) in ReviewOutcome.allCases.prefix(6).enumerated()
+            where totals[Slot.reviewBase.rawValue + i] > 0 {
                 s.reviewOutcomes[outcome] = totals[Slot.reviewBase.rawValue + i]
             }
             return s

@@ -6,7 +6,7 @@ import Foundation
 /// Open cases per person (owner, mediators, aid providers) and per unit.
 public struct WorkloadProjection: Projection, HeaderAwareProjection {
     public let name = "workload"
-    public let version = 1
+    public let version = 2
     public let tables = ["byPerson", "byUnit", "casePeople"]
 
     public init() {}
