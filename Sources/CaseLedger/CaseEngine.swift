@@ -41,7 +41,7 @@ public final class CaseEngine: Sendable {
     private let clock: any EventClock
     private let logger: Logger
     private let configuration: Mutex<Configuration>
-    private let cache: Mutex<[CaseID: CaseState]>
+    private let cache: Mutex<StateCache>
     private let dueIndex: Mutex<DueIndex>
 
     /// Cases with clocks to fire, by the earliest instant they need a tick, with the case version that instant
@@ -68,7 +68,7 @@ public final class CaseEngine: Sendable {
         self.clock = clock
         self.logger = logger
         self.configuration = Mutex(configuration)
-        self.cache = Mutex([:])
+        self.cache = Mutex(StateCache())
         self.dueIndex = Mutex(DueIndex())
     }
 
@@ -383,8 +383,8 @@ public final class CaseEngine: Sendable {
         let fresh = cache.withLock { cache in
             // A state older than the cached one (a slower writer finishing late) is dropped.
             let fresh = states.filter { id, state in (cache[id]?.version ?? 0) <= state.version }
-            for (id, state) in fresh { cache[id] = state }
-            while cache.count > max(1, capacity), let first = cache.keys.first { cache.removeValue(forKey: first) }
+            for (id, state) in fresh { cache.set(id, state) }
+            cache.trim(to: capacity)
             return fresh
         }
         dueIndex.withLock { index in
@@ -402,7 +402,7 @@ public final class CaseEngine: Sendable {
     }
 
     private func invalidate(_ ids: [CaseID]) {
-        cache.withLock { cache in for id in ids { cache.removeValue(forKey: id) } }
+        cache.withLock { cache in for id in ids { cache.remove(id) } }
     }
 
     // MARK: Clocks

@@ -99,6 +99,12 @@ enum CaseloadStore {
         let kept = ProcessInfo.processInfo.environment["CASELEDGER_BENCH_CASELOAD"].map { "\($0)/\(targetEvents)" }
         let directory = kept.map(ScratchDirectory.init(keeping:)) ?? ScratchDirectory("caseload")
         if kept != nil, FileManager.default.fileExists(atPath: directory.path + "/store/data.mdb") {
+            let log = try LMDBEventLog.open(at: directory.path + "/store", mode: .readOnly)
+            let head = try log.head().position
+            log.close()
+            guard head >= targetEvents else {
+                throw BenchmarkFailure("the kept caseload at \(directory.path) has \(head) events: remove it")
+            }
             built.withLock { $0[targetEvents] = directory }
             return directory.path
         }
