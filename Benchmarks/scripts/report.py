@@ -35,6 +35,8 @@ EVENTS_PER_ITERATION = {
     # past 1M); the rebuild ratio below divides times on the same store, so it is exact.
     "Rebuild.CaseLedger.allViews1M": 1_000_000,
     "Scan.RawLMDB.cursorCaseload1M": 1_000_000,
+    # The zero-copy scan of the same store decoding each event's RecordHeader: the floor of a header-based rebuild.
+    "Scan.CaseLedger.headersCaseload1M": 1_000_000,
     # The raw floor of those commits: 5 durable transactions of 115 events.
     "Append.RawLMDB.durable.rounds5x115": 575,
     # The same five commands of one case decided in memory (no log): the records they produce.
@@ -67,6 +69,10 @@ RATIOS = [
      "Command.CaseLedger.durable.concurrent64x5", "Append.RawLMDB.durable.rounds5x115", None),
     ("Rebuild of all six views vs raw cursor scan of the same caseload store",
      "Rebuild.CaseLedger.allViews1M", "Scan.RawLMDB.cursorCaseload1M", 0.25),
+    ("Header scan (the floor of any header-based rebuild) vs raw cursor scan of the same caseload store",
+     "Scan.CaseLedger.headersCaseload1M", "Scan.RawLMDB.cursorCaseload1M", None),
+    ("Rebuild of all six views vs the header scan of the same caseload store",
+     "Rebuild.CaseLedger.allViews1M", "Scan.CaseLedger.headersCaseload1M", None),
     ("Commands without views vs with all six views inline (≥ 50 % means inline costs ≤ 2×)",
      "Command.CaseLedger.durable.concurrent64x5.inlineViews", "Command.CaseLedger.durable.concurrent64x5", 0.50),
     ("Commands without views vs with case summary, deadlines and board inline",
