@@ -33,10 +33,6 @@ public struct BoardProjection: Projection, HeaderAwareProjection {
 
     public init() {}
 
-    static func key(_ division: DivisionCode, _ id: CaseID) -> [UInt8] {
-        Array(division.digits.utf8) + Array(id.rawValue.utf8)
-    }
-
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
         try apply(event, header: try event.checkedWorkflowHeader(), to: view)
     }

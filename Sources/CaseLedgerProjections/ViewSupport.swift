@@ -109,8 +109,6 @@ extension EventView {
             position: position)
     }
 
-    var caseID: CaseID { CaseID(String(streamID.dropFirst(5))) }
-
     /// The case id's UTF-8 bytes (the stream id after `case-`), without making a `String`.
     var caseIDBytes: [UInt8] { withStreamIDBytes { Array($0.dropFirst(5)) } }
 

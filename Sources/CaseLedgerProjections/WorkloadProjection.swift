@@ -138,7 +138,7 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard event.typeIs("registered"), let header else { return }
-        let id = Array(event.caseID.rawValue.utf8)
+        let id = event.caseIDBytes
         for party in header.parties {
             try view.put(in: "parties", key: hash(party.reference) + id, value: [])
         }
