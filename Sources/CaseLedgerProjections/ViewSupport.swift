@@ -62,6 +62,20 @@ enum Bytes {
     /// The later of two keys in byte order (a cursor never starts a page before its query's range).
     static func later(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] { a.lexicographicallyPrecedes(b) ? b : a }
 
+    /// The first key after every key that starts with `prefix` (the prefix plus one, as a big-endian number), or
+    /// `nil` when there is none (all bytes 0xFF).
+    static func successor(_ prefix: [UInt8]) -> [UInt8]? {
+        var next = prefix
+        while let last = next.last {
+            if last < 0xFF {
+                next[next.count - 1] = last + 1
+                return next
+            }
+            next.removeLast()
+        }
+        return nil
+    }
+
     /// The key just after `key` in order: where a page after `key` starts.
     static func after(_ key: [UInt8]) -> [UInt8] { key + [0] }
 }

@@ -82,27 +82,49 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
         return (Array(unit), persons)
     }
 
-    /// The open cases a person works on (as owner, mediator or aid provider).
-    public static func openCases(of person: PersonID, in runtime: ProjectionRuntime) throws -> [CaseID] {
-        try list("byPerson", Array(person.rawValue.utf8) + [0], runtime)
+    /// The open cases a person works on (as owner, mediator or aid provider), a page at a time in case-id order.
+    public static func openCases(
+        of person: PersonID, after cursor: String? = nil, limit: Int = 100, in runtime: ProjectionRuntime
+    ) throws -> Page<CaseID> {
+        try list("byPerson", Array(person.rawValue.utf8) + [0], cursor, limit, runtime)
     }
 
-    /// The open cases a unit owns.
-    public static func openCases(of unit: UnitID, in runtime: ProjectionRuntime) throws -> [CaseID] {
-        try list("byUnit", Array(unit.rawValue.utf8) + [0], runtime)
+    /// The open cases a unit owns, a page at a time in case-id order.
+    public static func openCases(
+        of unit: UnitID, after cursor: String? = nil, limit: Int = 100, in runtime: ProjectionRuntime
+    ) throws -> Page<CaseID> {
+        try list("byUnit", Array(unit.rawValue.utf8) + [0], cursor, limit, runtime)
     }
 
-    static func list(_ table: String, _ prefix: [UInt8], _ runtime: ProjectionRuntime) throws -> [CaseID] {
-        try runtime.read("workload") { reader in
+    static func list(
+        _ table: String, _ prefix: [UInt8], _ cursor: String?, _ limit: Int, _ runtime: ProjectionRuntime
+    ) throws -> Page<CaseID> {
+        let start = Bytes.later(cursor.flatMap(Bytes.unhex).map(Bytes.after) ?? prefix, prefix)
+        return try runtime.read("workload") { reader in
             var ids: [CaseID] = []
-            try reader.forEach(in: table, from: prefix) { key, _ in
+            var last: [UInt8]?
+            var more = false
+            try reader.forEach(in: table, from: start) { key, _ in
                 guard key.starts(with: prefix) else { return false }
+                guard ids.count < max(1, limit) else {
+                    more = true
+                    return false
+                }
+                last = key
                 ids.append(CaseID(String(decoding: key[prefix.count...], as: UTF8.self)))
                 return true
             }
-            return ids
+            return Page(items: ids, next: more ? last.map(Bytes.hex) : nil)
         }
     }
+}
+
+/// A party with several cases, as the repeat-disputes view lists it.
+public struct RepeatParty: Sendable, Hashable {
+    /// The keyed hash of the party's reference, in hex.
+    public var partyHash: String
+    /// How many cases the party is in.
+    public var cases: Int
 }
 
 /// Repeat disputes per party, keyed by an HMAC-SHA256 of the party's reference under a deployment key: the view
@@ -158,24 +180,40 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
         }
     }
 
-    /// Parties (by hash, hex) with at least `minimum` cases, with their case counts.
-    public func repeatParties(minimum: Int = 2, in runtime: ProjectionRuntime) throws -> [String: Int] {
-        try runtime.read(name) { reader in
-            var counts: [String: Int] = [:]
+    /// Parties (by hash, hex) with at least `minimum` cases and their case counts, a page at a time in hash order.
+    /// The cursor names the last party of a page.
+    public func repeatParties(
+        minimum: Int = 2, after cursor: String? = nil, limit: Int = 100, in runtime: ProjectionRuntime
+    ) throws -> Page<RepeatParty> {
+        // The first key after every key of the cursor's party: its hash plus one.
+        let start = cursor.flatMap(Bytes.unhex).flatMap(Bytes.successor) ?? []
+        return try runtime.read(name) { reader in
+            var parties: [RepeatParty] = []
             var current: [UInt8] = []
             var count = 0
-            try reader.forEach(in: "parties") { key, _ in
+            var more = false
+            func close() -> Bool {
+                guard !current.isEmpty, count >= minimum else { return true }
+                guard parties.count < max(1, limit) else {
+                    more = true
+                    return false
+                }
+                parties.append(RepeatParty(partyHash: Bytes.hex(current), cases: count))
+                return true
+            }
+            try reader.forEach(in: "parties", from: start) { key, _ in
                 let party = Array(key.prefix(32))
                 if party != current {
-                    if count >= minimum { counts[Bytes.hex(current)] = count }
+                    guard close() else { return false }
                     current = party
                     count = 0
                 }
                 count += 1
                 return true
             }
-            if count >= minimum { counts[Bytes.hex(current)] = count }
-            return counts
+            if !more { _ = close() }
+            return Page(items: parties, next: more ? parties.last?.partyHash : nil)
         }
     }
+
 }

@@ -115,15 +115,22 @@ import _CaseLedgerTestSupport
                     .registered == 0)
 
             // Workload: owners, mediators and aid providers.
-            #expect(try WorkloadProjection.openCases(of: PersonID("m-t1"), in: runtime) == ["m3"])
-            #expect(try WorkloadProjection.openCases(of: PersonID("lawyer-1"), in: runtime) == ["a1"])
-            #expect(try WorkloadProjection.openCases(of: PersonID("m-v1"), in: runtime).isEmpty)
-            #expect(try WorkloadProjection.openCases(of: UnitID("v2"), in: runtime) == ["m4"])
+            #expect(try WorkloadProjection.openCases(of: PersonID("m-t1"), in: runtime).items == ["m3"])
+            #expect(try WorkloadProjection.openCases(of: PersonID("lawyer-1"), in: runtime).items == ["a1"])
+            #expect(try WorkloadProjection.openCases(of: PersonID("m-v1"), in: runtime).items.isEmpty)
+            #expect(try WorkloadProjection.openCases(of: UnitID("v2"), in: runtime).items == ["m4"])
 
             // Repeat disputes: p-a is a party of every case; the view holds only keyed hashes.
             let repeats = try RepeatDisputesProjection(partyKey: Self.partyKey)
             #expect(try repeats.cases(ofParty: "p-a", in: runtime).count == 6)
-            #expect(try repeats.repeatParties(in: runtime).count == 2)
+            let all = try repeats.repeatParties(in: runtime)
+            #expect(all.items.count == 2 && all.items.allSatisfy { $0.cases == 6 } && all.next == nil)
+            let firstParty = try repeats.repeatParties(limit: 1, in: runtime)
+            let secondParty = try repeats.repeatParties(after: firstParty.next, limit: 1, in: runtime)
+            #expect(firstParty.items.count == 1 && firstParty.next == firstParty.items.first?.partyHash)
+            #expect(secondParty.items.count == 1 && secondParty.next == nil)
+            #expect(firstParty.items + secondParty.items == all.items)
+            #expect(try repeats.repeatParties(minimum: 7, in: runtime).items.isEmpty)
             let other = try RepeatDisputesProjection(partyKey: Array("another key entirely, 32 bytes..".utf8))
             #expect(throws: ProjectionError.self) { _ = try RepeatDisputesProjection(partyKey: [1, 2, 3]) }
             #expect(try other.cases(ofParty: "p-a", in: runtime).isEmpty)
@@ -283,6 +290,33 @@ import _CaseLedgerTestSupport
             let error = #expect(throws: ProjectionError.self) { try runtime.rebuild("board") }
             #expect(error?.code == .failed && error?.position == position)
             #expect(try BoardProjection.counts(under: County.county, in: runtime).total == 1)
+        }
+    }
+
+    @Test func workloadListsArePagedWithStableCursors() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(WorkloadProjection(), .inline)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let engine = try Self.engine(log, ManualClock(Timestamp(County.at(2025, 3, 3))))
+            // e1, e3, e5, e7 are handed off to m-v1b and stay open; the even ones are closed.
+            try await ProjectionRuntimeTests.scenario(engine, "e", count: 8)
+            var pages: [[CaseID]] = []
+            var cursor: String?
+            repeat {
+                let page = try WorkloadProjection.openCases(of: PersonID("m-v1b"), after: cursor, limit: 3, in: runtime)
+                pages.append(page.items)
+                cursor = page.next
+            } while cursor != nil && pages.count < 10
+            #expect(pages == [["e1", "e3", "e5"], ["e7"]])
+            let unit = try WorkloadProjection.openCases(of: UnitID("v1"), limit: 2, in: runtime)
+            #expect(unit.items == ["e1", "e3"] && unit.next != nil)
+            // A case closed between pages does not shift the next page.
+            try await engine.execute(.reachAgreement(form: .oral, terms: "t"), on: "e3", by: "m-v1b")
+            try await engine.execute(.close(outcome: "performed"), on: "e3", by: "m-v1b")
+            #expect(try WorkloadProjection.openCases(of: UnitID("v1"), in: runtime).items == ["e1", "e5", "e7"])
+            let rest = try WorkloadProjection.openCases(of: UnitID("v1"), after: unit.next, limit: 2, in: runtime)
+            #expect(rest.items == ["e5", "e7"] && rest.next == nil)
         }
     }
 
