@@ -113,6 +113,9 @@ public struct ViewTransaction: ~Copyable {
     }
 }
 
+@available(*, unavailable)
+extension ViewTransaction: Sendable {}
+
 /// The last event's decoded payload.
 final class RecordMemo {
     var position: UInt64 = 0

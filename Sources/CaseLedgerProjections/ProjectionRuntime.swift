@@ -253,24 +253,35 @@ public final class ProjectionRuntime: Service, Sendable {
         guard let entry = entries[name] else { return }
         let view = ViewTransaction(txn, databases: tables)
         // The built-in views share one decoding of each event's header per commit or chunk.
-        let shared = entry.projection as? any HeaderAwareProjection
-        let headers = shared != nil && upcasters.isEmpty ? try self.headers(for: positions, in: txn) : nil
+        let shared = upcasters.isEmpty ? entry.projection as? any HeaderAwareProjection : nil
+        let headers = shared != nil ? try self.headers(for: positions, in: txn) : nil
         try log.forEachEvent(positions: positions, in: txn) { event in
-            do {
-                if let shared, let headers {
-                    let header = headers[Int(event.position - positions.lowerBound)]
-                    if header == nil, event.isCaseEvent { throw EventView.unreadable(event.position) }
-                    try shared.apply(event, header: header, to: view)
-                } else {
-                    try upcasters.withCurrent(event) { current in try entry.projection.apply(current, to: view) }
-                }
-            } catch let error as LMDBError {
-                throw error  // the store's (a full map is retried after growth), not the projection's
-            } catch let error as EventLogError {
-                throw error
-            } catch {
-                throw Stopped(position: event.position, error: error)
+            let header = headers?[Int(event.position - positions.lowerBound)]
+            try applyEvent(event, to: entry.projection, shared: shared, header: header, view: view)
+        }
+    }
+
+    /// Applies one event to one projection, the same way on every path (inline, catch-up, rebuild, check): a built-in
+    /// view takes the event's shared header, and a case event without one stops it; any other projection sees the
+    /// upcast event. The store's own errors pass through (a full map is retried after growth); anything else the
+    /// projection throws becomes ``Stopped`` at this event.
+    func applyEvent(
+        _ event: borrowing EventView, to projection: any Projection, shared: (any HeaderAwareProjection)?,
+        header: RecordHeader?, view: borrowing ViewTransaction
+    ) throws {
+        do {
+            if let shared {
+                if header == nil, event.isCaseEvent { throw EventView.unreadable(event.position) }
+                try shared.apply(event, header: header, to: view)
+            } else {
+                try upcasters.withCurrent(event) { current in try projection.apply(current, to: view) }
             }
+        } catch let error as LMDBError {
+            throw error
+        } catch let error as EventLogError {
+            throw error
+        } catch {
+            throw Stopped(position: event.position, error: error)
         }
     }
 

@@ -119,23 +119,9 @@ extension ProjectionRuntime {
         let memo = RecordMemo()
         try log.forEachEvent(positions: positions, in: txn) { event in
             let header = needsHeader ? event.workflowHeader : nil
-            let unreadable = needsHeader && header == nil && event.isCaseEvent
             for target in targets {
                 let view = ViewTransaction(txn, databases: target.tables, buffer: buffer, memo: memo)
-                do {
-                    if let shared = target.shared {
-                        if unreadable { throw EventView.unreadable(event.position) }
-                        try shared.apply(event, header: header, to: view)
-                    } else {
-                        try upcasters.withCurrent(event) { current in try target.projection.apply(current, to: view) }
-                    }
-                } catch let error as LMDBError {
-                    throw error  // the store's, not the projection's
-                } catch let error as EventLogError {
-                    throw error
-                } catch {
-                    throw Stopped(position: event.position, error: error)
-                }
+                try applyEvent(event, to: target.projection, shared: target.shared, header: header, view: view)
             }
         }
         try buffer.flush(targets.flatMap(\.tables.values), txn)
