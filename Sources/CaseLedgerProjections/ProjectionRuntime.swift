@@ -147,7 +147,7 @@ public final class ProjectionRuntime: Service, Sendable {
             } else {
                 _ = try tables(name, generation: state.generation, fresh: false)
                 if try loadState(name) == nil { try saveState(name, state) }
-                if state.generation > 1 { try dropLeftover(name, generation: state.generation - 1) }
+                try dropLeftovers(name, keeping: state.generation)
             }
             if entry.mode == .inline {
                 let observer = InlineObserver(runtime: self, name: name)
@@ -514,26 +514,37 @@ public final class ProjectionRuntime: Service, Sendable {
         forget(name, generation: generation)
     }
 
-    /// Drops the tables of a generation a swap retired but did not drop (the process ended first).
-    func dropLeftover(_ name: String, generation: Int) throws(ProjectionError) {
-        guard let entry = entries[name] else { return }
+    /// Drops the tables of every generation before the active one: generations a swap retired but did not drop (the
+    /// process ended first, or queries outlasted the wait). Later generations (another process's rebuild under way)
+    /// and a check's scratch tables (emptied by the next check) are left alone, as is a read-only log.
+    func dropLeftovers(_ name: String, keeping active: Int) throws(ProjectionError) {
+        guard let entry = entries[name], log.accessMode == .readWrite else { return }
+        let prefix = Array("v.\(name).".utf8)
+        var leftovers: [(generation: Int, table: String)] = []
         do {
-            // Only tables that exist: opening a missing one would create it.
-            let existing = try log.readViews { txn in
-                let main = try txn.openMainDatabase()
-                return try entry.projection.tables.filter { table in
-                    try txn.value(main, key: Array(Self.tableName(name, generation, table).utf8)) != nil
+            // The environment's main database lists the named ones; opening a missing table would create it.
+            try log.readViews { txn in
+                try ViewReader.walk(txn, try txn.openMainDatabase(), from: prefix) { key, _ in
+                    guard key.starts(with: prefix) else { return false }
+                    let rest = String(decoding: key[prefix.count...], as: UTF8.self)
+                    guard let dot = rest.firstIndex(of: "."), let generation = Int(rest[..<dot]),
+                        generation > 0, generation < active
+                    else { return true }
+                    let table = String(rest[rest.index(after: dot)...])
+                    if entry.projection.tables.contains(table) { leftovers.append((generation, table)) }
+                    return true
                 }
             }
-            guard !existing.isEmpty else { return }
-            let stale = try existing.map { try log.database(named: Self.tableName(name, generation, $0)) }
+            guard !leftovers.isEmpty else { return }
+            let stale = try leftovers.map { try log.database(named: Self.tableName(name, $0.generation, $0.table)) }
             try log.writeViews { txn in for database in stale { try txn.drop(database) } }
         } catch {
             throw ProjectionError(
-                .storage, "dropping the leftover generation \(generation) of '\(name)' failed: \(error)",
-                projection: name)
+                .storage, "dropping leftover tables of '\(name)' failed: \(error)", projection: name)
         }
-        forget(name, generation: generation)
+        for generation in Set(leftovers.map(\.generation)) { forget(name, generation: generation) }
+        logger.info(
+            "dropped leftover view tables", metadata: ["projection": "\(name)", "tables": "\(leftovers.count)"])
     }
 
     /// Marks projections as under maintenance for the duration of `body`; a second operation on one of them fails.

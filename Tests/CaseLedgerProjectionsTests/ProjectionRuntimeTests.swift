@@ -245,15 +245,24 @@ struct CountingProjection: Projection {
                 defer { runtime.shutdown() }
                 try runtime.rebuild("counter")
             }
-            // As if the process ended between the swap and the drop: generation 1's table is still there.
-            let stale = try log.database(named: "v.counter.1.counts")
-            try log.writeViews { txn in try txn.put(stale, key: [1], value: [1]) }
+            // As if the process ended between the swap and the drop: generation 1's table is still there. A later
+            // generation (another process's rebuild), a check's scratch table and another projection's stay.
+            let kept = ["v.counter.3.counts", "v.counter.-2.counts", "v.counterX.1.counts"]
+            for table in ["v.counter.1.counts"] + kept {
+                let stale = try log.database(named: table)
+                try log.writeViews { txn in try txn.put(stale, key: [1], value: [1]) }
+            }
             let runtime = try ProjectionRuntime(
                 log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "test"))
             defer { runtime.shutdown() }
             #expect(try runtime.status().first?.generation == 2)
             let left = try log.readViews { txn in try txn.openExistingDatabase(named: "v.counter.1.counts") }
             #expect(left == nil)
+            for table in kept {
+                let other = try log.readViews { txn in try txn.openExistingDatabase(named: table) }
+                #expect(other != nil, "\(table)")
+            }
+            #expect(try runtime.check("counter").isConsistent)
         }
     }
 
