@@ -115,10 +115,15 @@ extension ProjectionRuntime {
                 shared: upcasters.isEmpty ? entry.projection as? any HeaderAwareProjection : nil, tables: tables)
         }
         let needsHeader = targets.contains { $0.shared != nil }
+        // One pass for several views decodes each header in place; passes for one view at a time (catch-up, checks)
+        // share the headers decoded for the range, as the inline views of a commit do.
+        let cached = needsHeader && targets.count == 1 ? try headers(for: positions, in: txn) : nil
         let buffer = RowBuffer()
         let memo = RecordMemo()
         try log.forEachEvent(positions: positions, in: txn) { event in
-            let header = needsHeader ? event.workflowHeader : nil
+            let header =
+                cached.map { $0[Int(event.position - positions.lowerBound)] }
+                ?? (needsHeader ? event.workflowHeader : nil)
             for target in targets {
                 let view = ViewTransaction(txn, databases: target.tables, buffer: buffer, memo: memo)
                 try applyEvent(event, to: target.projection, shared: target.shared, header: header, view: view)
