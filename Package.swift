@@ -16,9 +16,10 @@ let package = Package(
         .library(name: "CaseLedgerWorkflow", targets: ["CaseLedgerWorkflow"]),
         .library(name: "CaseLedger", targets: ["CaseLedger"]),
         .library(name: "CaseLedgerProjections", targets: ["CaseLedgerProjections"]),
-        .executable(name: "caseledger-example", targets: ["caseledger-example"]),
+        .executable(name: "caseledger", targets: ["caseledger"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -71,10 +72,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // README's main job until the CLI exists: append, read back and verify on an embedded store.
+        // The `caseledger` tool: simulate, exec, replay, verify, stats, export, backup and views, on the public API.
         .executableTarget(
-            name: "caseledger-example",
-            dependencies: ["CaseLedgerLog"]
+            name: "caseledger",
+            dependencies: [
+                "CaseLedger", "CaseLedgerLog", "CaseLedgerWorkflow", "CaseLedgerProjections",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // A child process for the crash-safety test: appends under group commit until it is killed.
         .executableTarget(
@@ -105,6 +111,10 @@ let package = Package(
                 "CaseLedger", "CaseLedgerWorkflow", "CaseLedgerLog", "_CaseLedgerTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "CaseLedgerToolTests",
+            dependencies: ["caseledger", "CaseLedgerLog", "_CaseLedgerTestSupport"]
         ),
         .testTarget(
             name: "CaseLedgerLMDBTests",

@@ -77,6 +77,23 @@ public enum CaseCommand: Sendable, Hashable, Codable {
     case openArbitration
     case openLitigation
 
+    // JSON names for the values a case carries without a label (commands are never stored; this is the shape
+    // the `caseledger exec` lines use, Docs/Commands.md).
+    enum RegisterCodingKeys: String, CodingKey { case _0 = "registration" }
+    enum ExtendDeadlineCodingKeys: String, CodingKey { case _0 = "extension" }
+    enum FlagRiskCodingKeys: String, CodingKey { case _0 = "report" }
+    enum EscalateCodingKeys: String, CodingKey { case _0 = "escalation" }
+    enum SignAgreementCodingKeys: String, CodingKey { case _0 = "signer" }
+    enum ReferCodingKeys: String, CodingKey { case _0 = "referral" }
+    enum AssignProviderCodingKeys: String, CodingKey { case _0 = "provider" }
+    enum ReassignProviderCodingKeys: String, CodingKey {
+        case _0 = "provider"
+        case reason
+    }
+    enum DecideReviewCodingKeys: String, CodingKey { case _0 = "outcome" }
+    enum IssueAwardCodingKeys: String, CodingKey { case _0 = "award" }
+    enum AnswerCodingKeys: String, CodingKey { case _0 = "answer" }
+
     /// The command's name, as transitions name it.
     public var name: String {
         switch self {

@@ -1,0 +1,430 @@
+import ArgumentParser
+import CaseLedger
+import CaseLedgerLog
+import CaseLedgerProjections
+import CaseLedgerWorkflow
+import Foundation
+
+/// An engine for reading: the store's directory when it has one (reading needs none), refusing clocks past the
+/// calendar (reading sets none).
+func readingEngine(_ store: OpenStore) throws -> CaseEngine {
+    let directory = (try? store.directory()) ?? Directory()
+    return try engine(store, directory: directory, calendar: .refuse, clock: SystemClock())
+}
+
+/// The stored events of a case stream, in order.
+func streamEvents(_ log: LMDBEventLog, _ caseID: CaseID) throws -> [RecordedEvent] {
+    var events: [RecordedEvent] = []
+    let stream = CaseEngine.streamID(of: caseID)
+    while true {
+        let batch = try log.read(
+            stream: stream, from: UInt64(events.count + 1), direction: .forwards, limit: 1_024)
+        events += batch
+        if batch.count < 1_024 { return events }
+    }
+}
+
+// MARK: replay
+
+struct Replay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a case's full timeline, with the state after each event.",
+        discussion: """
+            Each event: its time, actor, owning unit and level after it, the event, a sentence saying what \
+            happened, and the state after it. --at shows the case as it was at that time (events after it are \
+            left out). The state is folded from the log through the case's definition version, as an audit needs.
+
+            Examples:
+              caseledger replay --store /tmp/jingyan --case 2025-c01-000042
+              caseledger replay --store /tmp/jingyan --case 2025-c01-000042 --at 2025-03-01T12:00 --json
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(name: .customLong("case"), help: "The case id.")
+    var caseID: String
+
+    @Option(help: "Show the case as it was at this time (YYYY-MM-DD[THH:MM[:SS]] in Asia/Shanghai, or ISO 8601).")
+    var at: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        if let at, parseTime(at) == nil { throw ValidationError("--at '\(at)' is not a date or time") }
+    }
+
+    func run() async throws {
+        try await running("replay") {
+            let store = try OpenStore(options)
+            defer { store.close() }
+            let engine = try readingEngine(store)
+            let id = CaseID(caseID)
+            var records = try engine.history(of: id)
+            guard !records.isEmpty else { throw ToolError("no case '\(caseID)' in the store") }
+            let stored = try streamEvents(store.log, id)
+            let limit = at.flatMap(parseTime)
+            if let limit { records = records.filter { $0.at <= limit } }
+            let definitions = try DefinitionRegistry.national()
+            var rows: [[String: Any]] = []
+            var state: CaseState?
+            for (index, record) in records.enumerated() {
+                state = try CaseState.fold(id: id, records: records[...index], definitions: definitions)
+                var row: [String: Any] = [
+                    "at": show(record.at), "actor": record.actor.rawValue, "event": record.event.name,
+                    "sentence": sentence(for: record.event, actor: record.actor),
+                ]
+                if index < stored.count {
+                    row["position"] = stored[index].position
+                    row["version"] = stored[index].streamVersion
+                }
+                if let state {
+                    row["unit"] = state.unit.rawValue
+                    row["level"] = state.level.rawValue
+                    row["state"] = state.state
+                }
+                rows.append(row)
+            }
+            if json {
+                var output: [String: Any] = ["case": caseID, "events": rows]
+                if let at { output["at"] = at }
+                if let state { output["stateNow"] = Self.summary(state) }
+                print(jsonLine(output))
+                return
+            }
+            if let state {
+                print(
+                    "Case \(caseID): \(state.kind) (definition \(state.definitionVersion)), \(records.count) events"
+                        + (at.map { " up to \($0)" } ?? ""))
+            }
+            print(
+                table(
+                    ["TIME", "ACTOR", "UNIT", "LEVEL", "EVENT", "STATE AFTER"],
+                    rows.map {
+                        [
+                            $0["at"] as? String ?? "", $0["actor"] as? String ?? "", $0["unit"] as? String ?? "",
+                            $0["level"] as? String ?? "", $0["event"] as? String ?? "", $0["state"] as? String ?? "",
+                        ]
+                    }))
+            print("")
+            for row in rows {
+                print("\(row["at"] as? String ?? "")  \(row["sentence"] as? String ?? "")")
+            }
+            if let state {
+                let summary = Self.summary(state)
+                print("")
+                print(
+                    "State\(at.map { " at \($0)" } ?? ""): \(state.state), level \(state.level), unit \(state.unit), "
+                        + "owner \(state.owner)\(state.closedAt.map { ", closed \(show($0))" } ?? "")")
+                if let deadlines = summary["openDeadlines"] as? [[String: Any]], !deadlines.isEmpty {
+                    for d in deadlines {
+                        print("  open clock \(d["id"] as? String ?? ""): due \(d["due"] as? String ?? "")")
+                    }
+                }
+            }
+        }
+    }
+
+    static func summary(_ state: CaseState) -> [String: Any] {
+        var out: [String: Any] = [
+            "kind": state.kind.rawValue, "definitionVersion": state.definitionVersion, "state": state.state,
+            "level": state.level.rawValue, "unit": state.unit.rawValue, "owner": state.owner.rawValue,
+            "version": state.version, "registeredAt": show(state.registeredAt),
+            "openDeadlines": state.deadlines.filter(\.isOpen).map { ["id": $0.id, "due": show($0.end.dueAt)] },
+        ]
+        if let closedAt = state.closedAt { out["closedAt"] = show(closedAt) }
+        if let outcome = state.outcome { out["outcome"] = outcome }
+        if let evaluation = state.evaluation { out["rating"] = evaluation.rating }
+        return out
+    }
+}
+
+// MARK: verify
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify the store: hash chain, positions, versions, stream index, views, and every case's state.",
+        discussion: """
+            Checks, in order: the SHA-256 hash chain, gap-free positions and stream versions, and the stream index \
+            (the log's own verification); each view against a recomputation from the log; then re-derives every \
+            case's state by folding its events through the definition version in force when it was registered. \
+            Exit 0 when all holds; otherwise 1, naming the first failing position and what failed.
+
+            Examples:
+              caseledger verify --store /tmp/jingyan
+              caseledger verify --store /tmp/jingyan --json
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @Flag(help: "Skip the views' consistency check (faster on a large store).")
+    var skipViews = false
+
+    func run() async throws {
+        try await running("verify") {
+            let store = try OpenStore(options)
+            defer { store.close() }
+            var result: [String: Any] = [:]
+            var failure: (position: UInt64?, what: String)?
+            let log: VerificationReport
+            do {
+                log = try store.log.verify()
+            } catch {
+                throw ToolError("verifying the log could not run: \(error)")
+            }
+            result["events"] = log.eventsChecked
+            result["streams"] = log.streamsChecked
+            if let f = log.failure { failure = (f.position, "\(f.kind): \(f.message)") }
+            if failure == nil, !skipViews {
+                try store.catchUp()
+                var views: [[String: Any]] = []
+                for name in try store.runtime.status().map(\.name) {
+                    let report: ProjectionRuntime.ConsistencyReport
+                    do {
+                        report = try store.runtime.check(name)
+                    } catch {
+                        throw ToolError("checking the view '\(name)' could not run: \(error)")
+                    }
+                    views.append(["view": name, "rows": report.rowsCompared, "consistent": report.isConsistent])
+                    if let difference = report.firstDifference, failure == nil {
+                        failure = (
+                            nil, "view '\(name)' differs from the log at position \(report.position): \(difference)"
+                        )
+                    }
+                }
+                result["views"] = views
+            }
+            if failure == nil {
+                let (cases, caseFailure) = try Self.rederive(store)
+                result["cases"] = cases
+                if let caseFailure { failure = caseFailure }
+            }
+            result["ok"] = failure == nil
+            if let failure {
+                result["failure"] = ["position": failure.position.map { $0 as Any } ?? NSNull(), "what": failure.what]
+            }
+            if json {
+                print(jsonLine(result))
+            } else {
+                print(
+                    "hash chain, positions, versions and stream index: \(log.failure == nil ? "ok" : "FAILED") "
+                        + "(\(log.eventsChecked) events, \(log.streamsChecked) streams)")
+                if let views = result["views"] as? [[String: Any]] {
+                    for view in views {
+                        print(
+                            "view \(view["view"] ?? ""): \(view["consistent"] as? Bool == true ? "ok" : "DIFFERS") (\(view["rows"] ?? 0) rows)"
+                        )
+                    }
+                }
+                if let cases = result["cases"] { print("cases re-derived through their definitions: \(cases)") }
+            }
+            if let failure {
+                printError(
+                    "caseledger verify: FAILED"
+                        + (failure.position.map { " at position \($0)" } ?? "") + ": \(failure.what)")
+                throw Status.checkFailed
+            }
+            if !json { print("verified: all holds") }
+        }
+    }
+
+    /// Folds every case through its definition version; the first case event that cannot follow the ones before it
+    /// (or a registration under a version not in force then) is the failure.
+    static func rederive(_ store: OpenStore) throws -> (Int, (UInt64?, String)?) {
+        let engine = try readingEngine(store)
+        let definitions = try DefinitionRegistry.national()
+        var cases: [(CaseID, UInt64)] = []
+        var seen = Set<String>()
+        var position: UInt64 = 1
+        while true {
+            let batch = try store.log.read(from: position, direction: .forwards, limit: 4_096)
+            for event in batch where event.streamVersion == 1 {
+                let stream = event.streamID
+                if stream.hasPrefix("case-"), seen.insert(stream).inserted {
+                    cases.append((CaseID(String(stream.dropFirst(5))), event.position))
+                }
+            }
+            guard let last = batch.last, batch.count == 4_096 else { break }
+            position = last.position + 1
+        }
+        for (id, first) in cases {
+            let records: [WorkflowRecord]
+            do {
+                records = try engine.history(of: id)
+            } catch {
+                return (cases.count, (first, "case \(id) does not decode: \(error)"))
+            }
+            if case .registered(let registration, let version, _)? = records.first?.event,
+                let inForce = definitions.inForce(kind: registration.kind, on: LegalTime.date(of: records[0].at)),
+                inForce.version != version
+            {
+                return (
+                    cases.count,
+                    (first, "case \(id) was registered under \(version), but \(inForce.version) was in force then")
+                )
+            }
+            do {
+                _ = try CaseState.fold(id: id, records: records, definitions: definitions)
+            } catch {
+                // Find the first record that does not follow, and its position.
+                let stored = try streamEvents(store.log, id)
+                var failing = records.count - 1
+                for count in 1...records.count {
+                    if (try? CaseState.fold(id: id, records: records[..<count], definitions: definitions)) == nil {
+                        failing = count - 1
+                        break
+                    }
+                }
+                let at = failing < stored.count ? stored[failing].position : first
+                return (cases.count, (at, "case \(id), event \(failing + 1) does not follow: \(error)"))
+            }
+        }
+        return (cases.count, nil)
+    }
+}
+
+// MARK: export
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export events as JSON Lines or CSV, filtered by case, unit, kind and time.",
+        discussion: """
+            One event per line: position, recorded time, stream, case, stream version, type, actor, unit (the \
+            case's owning unit after the event), case kind and the event's JSON. Filters combine; --from is \
+            inclusive and --to exclusive (recorded times).
+
+            Examples:
+              caseledger export --store /tmp/jingyan --case 2025-c01-000042
+              caseledger export --store /tmp/jingyan --format csv --kind legalAid --from 2025-03-01 --to 2025-04-01
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case jsonl, csv }
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "jsonl or csv.")
+    var format: Format = .jsonl
+
+    @Option(name: .customLong("case"), help: "Only this case's events.")
+    var caseID: String?
+
+    @Option(help: "Only events of cases owned by this unit.")
+    var unit: String?
+
+    @Option(help: "Only events of cases of this kind (e.g. peopleMediation, legalAid).")
+    var kind: String?
+
+    @Option(help: "Recorded at or after this time.")
+    var from: String?
+
+    @Option(help: "Recorded before this time.")
+    var to: String?
+
+    @Option(help: "Write to this file instead of standard output.")
+    var output: String?
+
+    func validate() throws {
+        if let from, parseTime(from) == nil { throw ValidationError("--from '\(from)' is not a date or time") }
+        if let to, parseTime(to) == nil { throw ValidationError("--to '\(to)' is not a date or time") }
+        if let kind, CaseKind(rawValue: kind) == nil {
+            throw ValidationError(
+                "--kind must be one of \(CaseKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        try await running("export") {
+            let store = try OpenStore(options)
+            defer { store.close() }
+            let sink: FileHandle
+            if let output {
+                guard FileManager.default.createFile(atPath: output, contents: nil),
+                    let handle = FileHandle(forWritingAtPath: output)
+                else { throw ToolError("cannot write \(output)") }
+                sink = handle
+            } else {
+                sink = FileHandle.standardOutput
+            }
+            defer { if output != nil { try? sink.close() } }
+            var buffer = Data()
+            func emit(_ line: String) throws {
+                buffer.append(contentsOf: Array((line + "\n").utf8))
+                if buffer.count >= 1 << 16 {
+                    try sink.write(contentsOf: buffer)
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            let columns = [
+                "position", "recordedAt", "stream", "case", "version", "type", "actor", "unit", "kind", "event",
+            ]
+            if format == .csv { try emit(columns.joined(separator: ",")) }
+            let lower = from.flatMap(parseTime).map(Timestamp.init)
+            let upper = to.flatMap(parseTime).map(Timestamp.init)
+            var kinds: [String: String] = [:]
+            var position: UInt64 = 1
+            if let lower, let first = try store.log.firstPosition(recordedAtOrAfter: lower) { position = first }
+            let only = caseID.map { CaseEngine.streamID(of: CaseID($0)) }
+            let events: (UInt64) throws -> [RecordedEvent] = { start in
+                if let only {
+                    return try store.log.read(stream: only, from: start, direction: .forwards, limit: 1_024)
+                }
+                return try store.log.read(from: start, direction: .forwards, limit: 1_024)
+            }
+            var next: UInt64 = only == nil ? position : 1
+            scan: while true {
+                let batch = try events(next)
+                for event in batch {
+                    let stream = event.streamID
+                    if event.streamVersion == 1, stream.hasPrefix("case-"),
+                        let kind = Self.kind(of: event)
+                    {
+                        kinds[stream] = kind
+                    }
+                    if let lower, event.recordedAt < lower { continue }
+                    if let upper, event.recordedAt >= upper { break scan }
+                    if let unit, event.actor.unit != unit { continue }
+                    if let kind, kinds[stream] != kind { continue }
+                    let caseName = stream.hasPrefix("case-") ? String(stream.dropFirst(5)) : ""
+                    let values: [String] = [
+                        String(event.position), show(event.recordedAt), stream, caseName, String(event.streamVersion),
+                        event.type, event.actor.userID, event.actor.unit, kinds[stream] ?? "",
+                        String(decoding: event.payload, as: UTF8.self),
+                    ]
+                    if format == .csv {
+                        try emit(values.map(Self.csvField).joined(separator: ","))
+                    } else {
+                        var object: [String: Any] = Dictionary(
+                            uniqueKeysWithValues: zip(columns, values.map { $0 as Any }))
+                        object["position"] = event.position
+                        object["version"] = event.streamVersion
+                        object["event"] =
+                            (try? JSONSerialization.jsonObject(with: Data(event.payload), options: [.fragmentsAllowed]))
+                            ?? String(decoding: event.payload, as: UTF8.self)
+                        try emit(jsonLine(object))
+                    }
+                }
+                guard batch.count == 1_024, let last = batch.last else { break }
+                next = (only == nil ? last.position : last.streamVersion) + 1
+            }
+            if !buffer.isEmpty { try sink.write(contentsOf: buffer) }
+        }
+    }
+
+    /// The case kind of a registration event.
+    static func kind(of event: RecordedEvent) -> String? {
+        guard event.type == "registered",
+            let record = try? JSONDecoder().decode(WorkflowRecord.self, from: Data(event.payload)),
+            case .registered(let registration, _, _) = record.event
+        else { return nil }
+        return registration.kind.rawValue
+    }
+
+    /// RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled.
+    static func csvField(_ value: String) -> String {
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

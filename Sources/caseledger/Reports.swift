@@ -1,0 +1,354 @@
+import ArgumentParser
+import CaseLedger
+import CaseLedgerLog
+import CaseLedgerProjections
+import CaseLedgerWorkflow
+import Foundation
+
+/// The division a report covers: a 12-digit division code, a unit id of the store's directory (its division), or,
+/// when `code` is nil, the top division of the directory.
+func division(_ code: String?, in store: OpenStore) throws -> DivisionCode {
+    if let code, let division = DivisionCode(code) { return division }
+    let directory: Directory
+    do {
+        directory = try store.directory()
+    } catch {
+        throw ToolError("give --unit as a 12-digit division code: \(error)")
+    }
+    if let code {
+        guard let unit = directory.unit(UnitID(code)) else {
+            throw ToolError("'\(code)' is neither a division code nor a unit of the store's directory")
+        }
+        return unit.division
+    }
+    // The highest level; among equals, the lowest code.
+    let divisions = directory.units.values.map(\.division)
+    guard let top = divisions.min(by: { $0.level != $1.level ? $0.level > $1.level : $0.digits < $1.digits })
+    else { throw ToolError("the store's directory has no units; give --unit") }
+    return top
+}
+
+// MARK: stats
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The monthly report of a jurisdiction (domain.md §6).",
+        discussion: """
+            Registered, closed, mediation success rate, on-time completion rate, satisfaction rate (ratings of 4 or \
+            5), escalations, high-risk reports, referrals by route, legal aid approved and denied, administrative \
+            review outcomes and evaluations received, for the month, under a division (a 12-digit code, or a unit \
+            id whose division is used; the directory's top division by default).
+
+            Examples:
+              caseledger stats --store /tmp/jingyan --month 2025-06
+              caseledger stats --store /tmp/jingyan --month 2025-06 --unit 511121101000 --format csv
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "The month, YYYY-MM.")
+    var month: String
+
+    @Option(help: "A division code or unit id (default: the whole store).")
+    var unit: String?
+
+    @Option(help: "table, json or csv.")
+    var format: Format = .table
+
+    func validate() throws {
+        let parts = month.split(separator: "-")
+        guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let m = Int(parts[1]), (1...12).contains(m),
+            Int(parts[0]) != nil
+        else { throw ValidationError("--month must look like 2025-06") }
+    }
+
+    func run() async throws {
+        try await running("stats") {
+            let store = try OpenStore(options)
+            defer { store.close() }
+            try store.catchUp()
+            let under = try division(unit, in: store)
+            let s: MonthlyStatistics
+            do {
+                s = try MonthlyStatisticsProjection.statistics(month: month, under: under, in: store.runtime)
+            } catch {
+                throw ToolError("reading the monthly statistics failed: \(error)")
+            }
+            let rows = Self.rows(s)
+            switch format {
+            case .json:
+                var object: [String: Any] = ["month": month, "division": under.digits]
+                for (key, _, value) in rows { object[key] = value }
+                print(jsonLine(object))
+            case .csv:
+                print("figure,value")
+                for (key, _, value) in rows { print("\(key),\(Self.text(value, csv: true))") }
+            case .table:
+                print("Monthly statistics \(month), division \(under.digits) (\(under.level))")
+                print(table(["FIGURE", "VALUE"], rows.map { [$0.1, Self.text($0.2, csv: false)] }))
+            }
+        }
+    }
+
+    /// (machine key, label, value): counts are Int, rates Double in 0…1 or NSNull when undefined.
+    static func rows(_ s: MonthlyStatistics) -> [(String, String, Any)] {
+        func rate(_ value: Double?) -> Any { value.map { ($0 * 10_000).rounded() / 10_000 } ?? NSNull() }
+        var rows: [(String, String, Any)] = [
+            ("registered", "Registered", s.registered),
+            ("closed", "Closed", s.closed),
+            ("mediationSuccessRate", "Mediation success rate", rate(s.mediationSuccessRate)),
+            ("onTimeRate", "On-time completion rate", rate(s.onTimeRate)),
+            ("satisfactionRate", "Satisfaction rate", rate(s.satisfactionRate)),
+            ("evaluations", "Evaluations received", s.evaluations),
+            ("escalations", "Escalations", s.escalations),
+            ("highRiskReports", "High-risk reports", s.highRiskReports),
+            ("legalAidApproved", "Legal aid approved", s.legalAidApproved),
+            ("legalAidDenied", "Legal aid denied", s.legalAidDenied),
+        ]
+        for route in Route.allCases {
+            rows.append(("referrals.\(route.rawValue)", "Referrals to \(route.rawValue)", s.referrals[route] ?? 0))
+        }
+        for outcome in ReviewOutcome.allCases {
+            rows.append(
+                (
+                    "reviewOutcomes.\(outcome.rawValue)", "Review decisions: \(outcome.rawValue)",
+                    s.reviewOutcomes[outcome] ?? 0
+                ))
+        }
+        return rows
+    }
+
+    static func text(_ value: Any, csv: Bool) -> String {
+        switch value {
+        case let double as Double: return csv ? String(double) : String(format: "%.1f %%", double * 100)
+        case is NSNull: return csv ? "" : "-"
+        default: return "\(value)"
+        }
+    }
+}
+
+// MARK: overdue
+
+struct Overdue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cases whose statutory clocks are overdue at a time (限时办结), earliest first.",
+        discussion: """
+            Examples:
+              caseledger overdue --store /tmp/jingyan --at 2025-12-31T23:59
+              caseledger overdue --store /tmp/jingyan --unit c01-t03 --json
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "The time (default: now).")
+    var at: String?
+
+    @Option(help: "Only cases of this unit.")
+    var unit: String?
+
+    @Option(help: "At most this many cases.")
+    var limit = 50
+
+    @Flag(help: "Print JSON Lines.")
+    var json = false
+
+    func validate() throws {
+        if let at, parseTime(at) == nil { throw ValidationError("--at '\(at)' is not a date or time") }
+        guard limit > 0 else { throw ValidationError("--limit must be positive") }
+    }
+
+    func run() async throws {
+        try await running("overdue") {
+            let store = try OpenStore(options)
+            defer { store.close() }
+            try store.catchUp()
+            let time = at.flatMap(parseTime) ?? Instant(SystemClock().now())
+            var entries: [DeadlineEntry] = []
+            var cursor: String?
+            var more = false
+            repeat {
+                let page: Page<DeadlineEntry>
+                do {
+                    page = try DeadlinesProjection.overdue(
+                        at: time, unit: unit.map { UnitID($0) }, after: cursor,
+                        limit: min(500, limit + 1 - entries.count),
+                        in: store.runtime)
+                } catch {
+                    throw ToolError("reading the deadlines view failed: \(error)")
+                }
+                entries += page.items
+                cursor = page.next
+            } while cursor != nil && entries.count <= limit
+            if entries.count > limit {
+                more = true
+                entries.removeLast(entries.count - limit)
+            }
+            if json {
+                for e in entries {
+                    print(
+                        jsonLine([
+                            "case": e.caseID.rawValue, "deadline": e.deadline, "due": show(e.due),
+                            "unit": e.unit.rawValue,
+                        ]))
+                }
+                return
+            }
+            print(
+                "Overdue at \(show(time))\(unit.map { " in \($0)" } ?? ""): \(entries.count)\(more ? "+" : "") clocks")
+            print(
+                table(
+                    ["CASE", "CLOCK", "DUE", "UNIT"],
+                    entries.map { [$0.caseID.rawValue, $0.deadline, show($0.due), $0.unit.rawValue] }))
+            if more { print("… more; raise --limit to see them") }
+        }
+    }
+}
+
+// MARK: backup
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent, compacted hot copy of the store, verified after writing.",
+        discussion: """
+            Copies the LMDB store (while writers go on) into an empty directory, flushes it to disk and verifies \
+            the copy's hash chain; then copies directory.yaml and party.key. A copy that fails verification is \
+            kept as data.mdb.unverified and the command fails.
+
+            Example:
+              caseledger backup --store /tmp/jingyan --to /backups/jingyan-2025-12-31
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "The backup directory (must be empty or absent).")
+    var to: String
+
+    func run() async throws {
+        try await running("backup") {
+            let store = try OpenStore(options)
+            defer { store.close() }
+            let report: VerificationReport
+            do {
+                report = try store.log.backup(to: to)
+            } catch let error as EventLogError {
+                let status = error.code == .corrupted ? Status.checkFailed : Status.cannotRun
+                throw ToolError("the backup failed: \(error)", status: status)
+            }
+            for file in [StoreFiles.directory, StoreFiles.partyKey] {
+                let source = options.store + "/" + file
+                guard FileManager.default.fileExists(atPath: source) else { continue }
+                do {
+                    try FileManager.default.copyItem(atPath: source, toPath: to + "/" + file)
+                } catch {
+                    throw ToolError("copying \(file) into the backup failed: \(error)")
+                }
+            }
+            print(
+                "backed up \(report.eventsChecked) events (\(report.streamsChecked) streams) to \(to); verified, head \(report.head.position)"
+            )
+        }
+    }
+}
+
+// MARK: views
+
+struct Views: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The views' checkpoints and lag, and rebuilds.",
+        subcommands: [ViewsStatus.self, ViewsRebuild.self])
+}
+
+struct ViewsStatus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Each view's version, generation, checkpoint, lag behind the log and failure, if any.",
+        discussion: """
+            Example:
+              caseledger views status --store /tmp/jingyan
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Flag(help: "Print JSON Lines.")
+    var json = false
+
+    func run() async throws {
+        try await running("views status") {
+            let store = try OpenStore(options)
+            defer { store.close() }
+            let status: [ProjectionRuntime.Status]
+            do {
+                status = try store.runtime.status()
+            } catch {
+                throw ToolError("reading the views' status failed: \(error)")
+            }
+            if json {
+                for s in status {
+                    var object: [String: Any] = [
+                        "view": s.name, "version": s.version, "generation": s.generation, "checkpoint": s.checkpoint,
+                        "lag": s.lag,
+                    ]
+                    if let at = s.failedAt { object["failedAt"] = at }
+                    if let failure = s.failure { object["failure"] = failure }
+                    print(jsonLine(object))
+                }
+                return
+            }
+            var rows: [[String]] = []
+            for s in status {
+                var failure = ""
+                if let text = s.failure { failure = "at \(s.failedAt ?? 0): \(text)" }
+                rows.append([
+                    s.name, String(s.version), String(s.generation), String(s.checkpoint), String(s.lag), failure,
+                ])
+            }
+            print(table(["VIEW", "VERSION", "GENERATION", "CHECKPOINT", "LAG", "FAILURE"], rows))
+            if status.contains(where: { $0.failure != nil }) { throw Status.checkFailed }
+        }
+    }
+}
+
+struct ViewsRebuild: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild",
+        abstract: "Rebuild one view (or all) from position 1 beside the old one, then swap it in.",
+        discussion: """
+            Views: caseSummary, deadlines, board, monthly, workload, repeatDisputes.
+
+            Examples:
+              caseledger views rebuild --store /tmp/jingyan
+              caseledger views rebuild --store /tmp/jingyan monthly
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Argument(help: "The view to rebuild (all when absent).")
+    var name: String?
+
+    func run() async throws {
+        try await running("views rebuild") {
+            let store = try OpenStore(options)
+            defer { store.close() }
+            let names = try store.runtime.status().map(\.name)
+            let started = ContinuousClock.now
+            do {
+                if let name {
+                    guard names.contains(name) else {
+                        throw ToolError("no view '\(name)'; the views are \(names.joined(separator: ", "))")
+                    }
+                    try store.runtime.rebuild(name)
+                } else {
+                    try store.runtime.rebuildAll()
+                }
+            } catch let error as ProjectionError {
+                throw ToolError("the rebuild failed: \(error)")
+            }
+            let head = try store.log.head().position
+            print(
+                "rebuilt \(name ?? names.joined(separator: ", ")) to position \(head) in \(ContinuousClock.now - started)"
+            )
+        }
+    }
+}

@@ -1,0 +1,289 @@
+import ArgumentParser
+import CaseLedger
+import CaseLedgerLog
+import CaseLedgerProjections
+import CaseLedgerWorkflow
+import Foundation
+import Logging
+import Yams
+
+/// The exit statuses of every subcommand (Docs/Tool.md).
+enum Status {
+    /// A check the command ran found a problem (verification failed, a command line was refused).
+    static let checkFailed = ExitCode(1)
+    /// The command could not run: a store, file or argument it needs is missing or unusable.
+    static let cannotRun = ExitCode(2)
+}
+
+/// A failure that stops a subcommand: the message says what was wrong and what to do.
+struct ToolError: Error, CustomStringConvertible {
+    var message: String
+    var status: ExitCode = Status.cannotRun
+    var description: String { message }
+
+    init(_ message: String, status: ExitCode = Status.cannotRun) {
+        self.message = message
+        self.status = status
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Runs a subcommand's body; a ``ToolError`` or any other error becomes a message on standard error and an exit
+/// status, never a crash.
+func running(_ name: String, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch let error as ToolError {
+        printError("caseledger \(name): \(error.message)")
+        throw error.status
+    } catch {
+        printError("caseledger \(name): \(error)")
+        throw Status.cannotRun
+    }
+}
+
+/// Options every subcommand that works on a store takes.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "The store directory.")
+    var store: String
+
+    @Flag(name: .long, help: "Log the library's informational messages on standard error.")
+    var verbose = false
+}
+
+/// The files a store directory holds besides LMDB's `data.mdb` and `lock.mdb`.
+enum StoreFiles {
+    /// Units and persons, in the YAML of `Directory(yaml:)`.
+    static let directory = "directory.yaml"
+    /// The key of the repeat-disputes view's keyed hash of party references (32 bytes, hexadecimal).
+    static let partyKey = "party.key"
+}
+
+/// A store opened by the tool: the log, its views and its directory of units and persons.
+final class OpenStore {
+    let path: String
+    let log: LMDBEventLog
+    let runtime: ProjectionRuntime
+    let logger: Logger
+
+    /// Opens the store at `path`. `create` allows a new store; otherwise a missing store is an error.
+    init(
+        _ options: StoreOptions, create: Bool = false, durability: LMDBEventLog.Durability = .durable,
+        clock: (any EventClock)? = nil
+    ) throws {
+        path = options.store
+        var logger = Logger(label: "caseledger")
+        logger.logLevel = options.verbose ? .info : .warning
+        self.logger = logger
+        let manager = FileManager.default
+        let exists = manager.fileExists(atPath: path + "/data.mdb")
+        guard exists || create else {
+            throw ToolError("no store at \(path): create one with `caseledger simulate --store \(path)` or `exec`")
+        }
+        var configuration = LMDBEventLog.Configuration()
+        configuration.durability = durability
+        configuration.logger = logger
+        if let clock { configuration.clock = clock }
+        do {
+            log = try LMDBEventLog.open(at: path, configuration: configuration)
+        } catch {
+            throw ToolError("cannot open the store at \(path): \(error)")
+        }
+        do {
+            let key = try Self.partyKey(in: path, create: true)
+            runtime = try ProjectionRuntime(
+                log: log, projections: try Self.views(partyKey: key), logger: logger)
+        } catch {
+            log.close()
+            throw ToolError("cannot open the views of \(path): \(error)")
+        }
+    }
+
+    /// The built-in views, kept asynchronously: the tool brings them up to date (``catchUp()``) before it reads them.
+    static func views(partyKey: [UInt8]) throws -> [(any Projection, ProjectionRuntime.Mode)] {
+        [
+            (CaseSummaryProjection(), .async), (DeadlinesProjection(), .async), (BoardProjection(), .async),
+            (MonthlyStatisticsProjection(), .async), (WorkloadProjection(), .async),
+            (try RepeatDisputesProjection(partyKey: partyKey), .async),
+        ]
+    }
+
+    /// Applies every event not yet in the views.
+    func catchUp() throws {
+        do {
+            _ = try runtime.catchUp()
+        } catch {
+            throw ToolError("bringing the views up to date failed: \(error); see `caseledger views status`")
+        }
+    }
+
+    func close() {
+        runtime.shutdown()
+        log.close()
+    }
+
+    /// The store's directory of units and persons.
+    func directory() throws -> Directory {
+        let file = path + "/" + StoreFiles.directory
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ToolError(
+                "the store has no \(StoreFiles.directory) (units and persons); give one with --directory FILE")
+        }
+        do {
+            return try Directory(yaml: text)
+        } catch {
+            throw ToolError("\(file): \(error.problem)")
+        }
+    }
+
+    /// Writes `directory` as the store's `directory.yaml`.
+    func save(_ directory: Directory) throws {
+        struct File: Encodable {
+            var units: [ServiceUnit]
+            var persons: [Person]
+        }
+        let file = File(
+            units: directory.units.values.sorted { $0.id < $1.id },
+            persons: directory.persons.values.sorted { $0.id < $1.id }.map {
+                // Sets encode in no fixed order; the file should not change between identical runs.
+                $0
+            })
+        let yaml: String
+        do {
+            yaml = try YAMLEncoder().encode(file)
+        } catch {
+            throw ToolError("cannot encode the directory: \(error)")
+        }
+        do {
+            try Data(yaml.utf8).write(to: URL(fileURLWithPath: path + "/" + StoreFiles.directory), options: .atomic)
+        } catch {
+            throw ToolError("cannot write \(path)/\(StoreFiles.directory): \(error)")
+        }
+    }
+
+    /// The store's party key, created (32 random bytes, mode 0600) when `create` and missing.
+    static func partyKey(in path: String, create: Bool) throws -> [UInt8] {
+        let file = path + "/" + StoreFiles.partyKey
+        if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+            let hex = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let key = bytes(hex: hex), key.count >= 16 else {
+                throw ToolError("\(file) is not a hexadecimal key of at least 16 bytes; restore it from a backup")
+            }
+            return key
+        }
+        guard create else { throw ToolError("\(file) is missing; restore it from a backup") }
+        var generator = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let text = key.map { String($0, radix: 16).leftPadded(to: 2) }.joined() + "\n"
+        guard
+            FileManager.default.createFile(
+                atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else { throw ToolError("cannot write \(file)") }
+        return key
+    }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+
+    func rightPadded(to width: Int) -> String {
+        let w = displayWidth
+        return w >= width ? self : self + String(repeating: " ", count: width - w)
+    }
+
+    /// Columns on a terminal: CJK characters take two.
+    var displayWidth: Int {
+        unicodeScalars.reduce(0) { width, scalar in
+            let v = scalar.value
+            let wide =
+                (0x1100...0x115F).contains(v) || (0x2E80...0xA4CF).contains(v) || (0xAC00...0xD7A3).contains(v)
+                || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v) || (0xFF00...0xFF60).contains(v)
+                || (0xFFE0...0xFFE6).contains(v)
+            return width + (wide ? 2 : 1)
+        }
+    }
+}
+
+/// Times as the tool shows them: ISO 8601 in the store's legal time zone (Asia/Shanghai, +08:00).
+func show(_ instant: Instant) -> String { LegalTime.format(instant) }
+
+func show(_ timestamp: Timestamp) -> String { LegalTime.format(Instant(timestamp)) }
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (Asia/Shanghai) or a full ISO 8601 time with an offset or `Z`.
+func parseTime(_ text: String) -> Instant? {
+    if let date = CivilDate(text) { return LegalTime.startOf(date) }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    if let date = formatter.date(from: text) { return Instant(Timestamp(date)) }
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return Instant(Timestamp(date)) }
+    // No offset: local legal time.
+    let parts = text.split(separator: "T", maxSplits: 1)
+    guard parts.count == 2, let date = CivilDate(parts[0]) else { return nil }
+    let clock = parts[1].split(separator: ":")
+    guard (2...3).contains(clock.count), let hour = Int(clock[0]), let minute = Int(clock[1]),
+        (0..<24).contains(hour), (0..<60).contains(minute)
+    else { return nil }
+    let second = clock.count == 3 ? Int(clock[2]) : 0
+    guard let second, (0..<60).contains(second) else { return nil }
+    return LegalTime.instant(date, hour: hour, minute: minute).adding(seconds: Int64(second))
+}
+
+extension Instant {
+    func adding(seconds: Int64) -> Instant {
+        Instant(microsecondsSinceEpoch: microsecondsSinceEpoch + seconds * 1_000_000)
+    }
+}
+
+/// One JSON value per line on standard output, keys sorted so output is stable.
+func jsonLine(_ object: Any) -> String {
+    guard JSONSerialization.isValidJSONObject(object),
+        let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Text columns, padded to the widest cell (CJK aware).
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    var widths = header.map(\.displayWidth)
+    for row in rows {
+        for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.displayWidth) }
+    }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { i, cell in i == cells.count - 1 ? cell : cell.rightPadded(to: widths[i]) }
+            .joined(separator: "  ")
+    }
+    return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line))
+        .joined(separator: "\n")
+}

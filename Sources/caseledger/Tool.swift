@@ -1,0 +1,435 @@
+import ArgumentParser
+import CaseLedger
+import CaseLedgerLog
+import CaseLedgerProjections
+import CaseLedgerWorkflow
+import Foundation
+import Logging
+
+@main
+struct CaseLedgerTool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "caseledger",
+        abstract: "Simulate, run, replay, verify and report on a CaseLedger store.",
+        discussion: """
+            Every subcommand takes --store PATH, the store's directory. Times are shown in the store's legal time \
+            zone (Asia/Shanghai, +08:00) in ISO 8601. Errors go to standard error.
+
+            Exit status: 0 success; 1 a check failed (verify found a problem, or exec refused a line); 2 the \
+            command could not run (no store, an unreadable file, a failure of the store); 64 a usage error.
+
+            Example: caseledger simulate --store /tmp/jingyan && caseledger verify --store /tmp/jingyan
+            """,
+        subcommands: [
+            Simulate.self, Exec.self, Replay.self, Verify.self, Stats.self, Overdue.self, Export.self, Backup.self,
+            Views.self,
+        ])
+}
+
+/// How the tool treats a clock that runs past the years the holiday calendar covers.
+enum CalendarPolicy: String, ExpressibleByArgument, CaseIterable {
+    /// Refuse the command (the library's default): the deadline cannot be counted exactly.
+    case refuse
+    /// Count with weekends only, mark the deadline provisional, and recount when the year is loaded.
+    case provisional
+
+    var beyondCoverage: HolidayCalendar.BeyondCoverage { self == .refuse ? .refuse : .provisional }
+}
+
+func engine(
+    _ store: OpenStore, directory: Directory, calendar policy: CalendarPolicy, clock: any EventClock
+) throws -> CaseEngine {
+    let calendar: HolidayCalendar
+    let definitions: DefinitionRegistry
+    do {
+        calendar = try HolidayCalendar.chinaMainland(beyondCoverage: policy.beyondCoverage)
+        definitions = try DefinitionRegistry.national()
+    } catch {
+        throw ToolError("the shipped calendar or definitions do not load: \(error)")
+    }
+    return CaseEngine(
+        log: store.log, configuration: .init(directory: directory, calendar: calendar, definitions: definitions),
+        clock: clock, logger: store.logger)
+}
+
+// MARK: simulate
+
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a realistic, seeded caseload into a new store through the workflow engine.",
+        discussion: """
+            Builds a county (1 coordination centre, 15 townships, 120 villages, with their mediation committees, \
+            mediators, legal aid centre, review body, labour arbitration commission, court and 12348 desk) or a \
+            city of several counties, and runs each case's commands at their simulated times: mediations agreed, \
+            escalated, failed and referred to court or arbitration, labour disputes, legal aid, administrative \
+            reviews and hotline consultations, with daily clock ticks and the citizens' evaluations. The same seed \
+            gives the same store. The units and persons go to the store's directory.yaml.
+
+            Examples:
+              caseledger simulate --store /tmp/jingyan
+              caseledger simulate --store /tmp/city --counties 13 --cases 100000 --seed 7
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "Cases to register.")
+    var cases = 4_000
+
+    @Option(help: "The seed of the caseload.")
+    var seed: UInt64 = 1
+
+    @Option(help: "The first day cases are registered (YYYY-MM-DD).")
+    var from = "2025-01-01"
+
+    @Option(help: "The last simulated day (YYYY-MM-DD); later steps are left undone, as open cases.")
+    var to = "2025-12-31"
+
+    @Option(help: "Counties in the city (1 for a county).")
+    var counties = 1
+
+    @Option(help: "Clocks past the calendar's years: refuse or provisional.")
+    var beyondCalendar: CalendarPolicy = .refuse
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (1...10_000_000).contains(cases) else { throw ValidationError("--cases must be 1 to 10,000,000") }
+        guard (1...50).contains(counties) else { throw ValidationError("--counties must be 1 to 50") }
+        guard let first = CivilDate(from), let last = CivilDate(to) else {
+            throw ValidationError("--from and --to are dates like 2025-01-01")
+        }
+        guard first <= last else { throw ValidationError("--from must not be after --to") }
+    }
+
+    func run() async throws {
+        try await running("simulate") {
+            guard let first = CivilDate(from), let last = CivilDate(to) else { throw ToolError("bad dates") }
+            let simulation = try Simulation(
+                plan: .init(cases: cases, seed: seed, from: first, to: last, counties: counties))
+            let clock = SimulatedClock(LegalTime.startOf(first))
+            let store = try OpenStore(options, create: true, durability: .relaxedForBulkImport, clock: clock)
+            defer { store.close() }
+            let head = try store.log.head().position
+            guard head == 0 else {
+                throw ToolError(
+                    "the store at \(options.store) already holds \(head) events; simulate into a new directory")
+            }
+            try store.save(simulation.hierarchy.directory)
+            let engine = try engine(
+                store, directory: simulation.hierarchy.directory, calendar: beyondCalendar, clock: clock)
+            let started = ContinuousClock.now
+            let progress = Progress(total: cases)
+            let report = try await simulation.run(engine: engine, clock: clock, progress: progress)
+            progress.finish()
+            try store.catchUp()
+            do {
+                try store.log.sync()
+            } catch {
+                throw ToolError("flushing the store failed: \(error)")
+            }
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let events = try store.log.head().position
+            try printSummary(report, events: events, seconds: seconds)
+            if report.refusedTotal > 0 {
+                printError(
+                    "caseledger simulate: \(report.refusedTotal) commands were refused by the rules; first: "
+                        + report.refused.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(
+                            separator: ", ") + "\n  " + report.firstRefusals.joined(separator: "\n  "))
+                throw Status.checkFailed
+            }
+        }
+    }
+
+    private func printSummary(_ report: Simulation.Report, events: UInt64, seconds: Double) throws {
+        let rate = seconds > 0 ? Int(Double(events) / seconds) : 0
+        if json {
+            print(
+                jsonLine([
+                    "cases": report.casesRegistered, "commands": report.commands, "events": events,
+                    "tickEvents": report.tickEvents, "refused": report.refused,
+                    "seconds": (seconds * 10).rounded() / 10,
+                    "eventsPerSecond": rate, "escalatedCases": report.escalated.prefix(20).map(\.rawValue),
+                ]))
+            return
+        }
+        print(
+            """
+            Simulated \(report.casesRegistered) cases from \(from) to \(to) (seed \(seed), \(counties) \
+            count\(counties == 1 ? "y" : "ies")) into \(options.store)
+              commands run: \(report.commands), refused: \(report.refusedTotal)
+              events: \(events) (clock ticks wrote \(report.tickEvents))
+              time: \(String(format: "%.1f", seconds)) s, \(rate) events/s
+              escalated cases, e.g.: \(report.escalated.prefix(3).map(\.rawValue).joined(separator: ", "))
+            """)
+    }
+}
+
+extension Simulation {
+    /// Runs every case's steps in time order, with a clock tick at the end of each simulated day.
+    func run(engine: CaseEngine, clock: SimulatedClock, progress: Progress) async throws -> Report {
+        var report = Report()
+        var steps: [Step] = []
+        var escalating = Set<CaseID>()
+        for n in 0..<plan.cases {
+            for step in script(case: n) {
+                if case .escalate = step.command { escalating.insert(step.caseID) }
+                if case .flagRisk = step.command { escalating.insert(step.caseID) }
+                steps.append(step)
+            }
+        }
+        let end = LegalTime.endOf(plan.to)
+        steps = steps.filter { $0.at < end }
+        // Time order; at one moment, the case's own order; the sort is stable, so the seed fixes everything.
+        steps.sort { ($0.at, $0.caseID, $0.order) < ($1.at, $1.caseID, $1.order) }
+        var day = plan.from
+        for step in steps {
+            while LegalTime.endOf(day) <= step.at {
+                report.tickEvents += try await tick(engine, clock, at: LegalTime.endOf(day).adding(seconds: -60))
+                day = day.adding(days: 1)
+            }
+            clock.set(step.at)
+            report.commands += 1
+            do {
+                try await engine.execute(step.command, on: step.caseID, by: step.actor)
+                if case .register = step.command {
+                    report.casesRegistered += 1
+                    progress.advance()
+                }
+                if escalating.contains(step.caseID), case .startMediation = step.command,
+                    !report.escalated.contains(step.caseID)
+                {
+                    report.escalated.append(step.caseID)
+                }
+            } catch {
+                if error.code == .storage { throw ToolError("the store failed: \(error)") }
+                let key = error.rule.map { "\(error.code)[\($0)]" } ?? "\(error.code)"
+                report.refused[key, default: 0] += 1
+                if report.firstRefusals.count < 12, !report.firstRefusals.contains(where: { $0.hasPrefix(key) }) {
+                    report.firstRefusals.append("\(key) \(step.command.name): \(error)")
+                }
+            }
+        }
+        while day <= plan.to {
+            report.tickEvents += try await tick(engine, clock, at: LegalTime.endOf(day).adding(seconds: -60))
+            day = day.adding(days: 1)
+        }
+        return report
+    }
+
+    private func tick(_ engine: CaseEngine, _ clock: SimulatedClock, at time: Instant) async throws -> Int {
+        clock.set(time)
+        do {
+            let report = try await engine.tick(now: time)
+            return report.events
+        } catch {
+            throw ToolError("the clock tick of \(show(time)) failed: \(error)")
+        }
+    }
+}
+
+/// A progress bar on standard error when it is a terminal; nothing otherwise.
+final class Progress: @unchecked Sendable {
+    // Used from one task only (the simulation loop); @unchecked because it holds plain counters.
+    private let total: Int
+    private var done = 0
+    private var shown = -1
+    private let enabled = isatty(STDERR_FILENO) != 0
+
+    init(total: Int) { self.total = max(1, total) }
+
+    func advance() {
+        done += 1
+        guard enabled else { return }
+        let percent = done * 100 / total
+        guard percent != shown else { return }
+        shown = percent
+        let filled = percent * 30 / 100
+        FileHandle.standardError.write(
+            Data(
+                "\r[\(String(repeating: "#", count: filled))\(String(repeating: "-", count: 30 - filled))] \(percent)% \(done)/\(total) cases"
+                    .utf8))
+    }
+
+    func finish() {
+        if enabled, shown >= 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+// MARK: exec
+
+struct Exec: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run workflow commands read as JSON Lines; write one JSON result line per command.",
+        discussion: """
+            Each line is {"case": ID, "actor": PERSON, "command": {NAME: {FIELDS}}, "idempotencyKey": KEY?} \
+            (Docs/Commands.md has an example of every command). Lines run in order; a refused or malformed line \
+            gets an error result naming its line number and reason, writes nothing, and the other lines still run. \
+            Commands take the system clock's time. Exit status 1 when any line failed.
+
+            Examples:
+              caseledger exec --store /tmp/jingyan --input commands.jsonl
+              echo '{"case":"2026-000124","actor":"m-v1","command":{"approveAid":{}}}' | caseledger exec --store /tmp/s
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "The JSON Lines file to read (standard input when absent).")
+    var input: String?
+
+    @Option(help: "A directory YAML of units and persons; saved as the store's directory.yaml.")
+    var directory: String?
+
+    @Option(help: "Clocks past the calendar's years: refuse or provisional.")
+    var beyondCalendar: CalendarPolicy = .refuse
+
+    struct Line: Decodable {
+        var `case`: String
+        var actor: String
+        var command: CaseCommand
+        var idempotencyKey: String?
+    }
+
+    func run() async throws {
+        try await running("exec") {
+            let handle: FileHandle
+            if let input {
+                guard let file = FileHandle(forReadingAtPath: input) else {
+                    throw ToolError("cannot read \(input)")
+                }
+                handle = file
+            } else {
+                handle = FileHandle.standardInput
+            }
+            let store = try OpenStore(options, create: true)
+            defer { store.close() }
+            if let directory {
+                guard let text = try? String(contentsOfFile: directory, encoding: .utf8) else {
+                    throw ToolError("cannot read \(directory)")
+                }
+                do {
+                    try store.save(try Directory(yaml: text))
+                } catch let error as DirectoryError {
+                    throw ToolError("\(directory): \(error.problem)")
+                }
+            }
+            let engine = try engine(
+                store, directory: try store.directory(), calendar: beyondCalendar, clock: SystemClock())
+            var failed = 0
+            var number = 0
+            var reader = LineReader(handle)
+            while let text = try reader.next() {
+                number += 1
+                if text.allSatisfy(\.isWhitespace) { continue }
+                let result = await execute(text, line: number, engine: engine)
+                if result["ok"] as? Bool != true { failed += 1 }
+                print(jsonLine(result))
+                fflush(nil)
+            }
+            try store.catchUp()
+            if failed > 0 { throw Status.checkFailed }
+        }
+    }
+
+    /// One line's result object.
+    func execute(_ text: String, line: Int, engine: CaseEngine) async -> [String: Any] {
+        let parsed: Line
+        do {
+            parsed = try JSONDecoder().decode(Line.self, from: Data(text.utf8))
+        } catch {
+            var result: [String: Any] = [
+                "line": line, "ok": false, "error": ["code": "invalidLine", "message": Self.explain(error)],
+            ]
+            // Name the case when the line has one, even if the rest does not decode.
+            if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                let id = object["case"] as? String
+            {
+                result["case"] = id
+            }
+            return result
+        }
+        let caseID = CaseID(parsed.case)
+        guard parsed.actor != PersonID.system.rawValue else {
+            return [
+                "line": line, "ok": false, "case": caseID.rawValue,
+                "error": [
+                    "code": "notAuthorized",
+                    "message": "the actor 'system' is reserved for the engine's clock ticks; name the person acting",
+                ],
+            ]
+        }
+        do {
+            let outcome = try await engine.execute(
+                parsed.command, on: caseID, by: PersonID(parsed.actor), idempotencyKey: parsed.idempotencyKey)
+            var events: [[String: Any]] = []
+            for (id, records) in outcome.records {
+                for record in records { events.append(["case": id.rawValue, "event": record.event.name]) }
+            }
+            return [
+                "line": line, "ok": true, "case": caseID.rawValue, "command": parsed.command.name,
+                "positions": [outcome.positions.lowerBound, outcome.positions.upperBound],
+                "duplicate": outcome.wasDuplicate, "events": events,
+            ]
+        } catch {
+            var detail: [String: Any] = ["code": "\(error.code)", "message": error.message]
+            if let rule = error.rule { detail["rule"] = rule }
+            return ["line": line, "ok": false, "case": caseID.rawValue, "error": detail]
+        }
+    }
+
+    /// A decoding error as a sentence naming the field.
+    static func explain(_ error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "the line" : keys.joined(separator: ".")
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?:
+            let at = path(context)
+            return "missing field '\(key.stringValue)'" + (at == "the line" ? "" : " in \(at)")
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?:
+            return "\(path(context)): \(context.debugDescription)"
+        case .dataCorrupted(let context)?:
+            return context.codingPath.isEmpty
+                ? "not valid JSON" : "\(path(context)): \(context.debugDescription)"
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+/// Lines of a file or pipe, read in blocks (a line may end with `\n` or `\r\n`; the last may lack one).
+struct LineReader {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var ended = false
+
+    init(_ handle: FileHandle) { self.handle = handle }
+
+    mutating func next() throws -> String? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                var end = newline
+                if end > start, buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                let line = String(decoding: buffer[start..<end], as: UTF8.self)
+                start = newline + 1
+                return line
+            }
+            if ended {
+                guard start < buffer.count else { return nil }
+                let line = String(decoding: buffer[start...], as: UTF8.self)
+                start = buffer.count
+                return line
+            }
+            buffer.removeFirst(start)
+            start = 0
+            guard let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty else {
+                ended = true
+                continue
+            }
+            buffer += chunk
+        }
+    }
+}

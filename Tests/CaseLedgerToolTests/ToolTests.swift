@@ -1,0 +1,376 @@
+import Foundation
+import Synchronization
+import Testing
+import _CaseLedgerTestSupport
+
+/// The `caseledger` tool, run as a subprocess exactly as an operator runs it.
+@Suite("caseledger tool")
+struct ToolTests {
+    struct Run {
+        var status: Int32
+        var output: String
+        var error: String
+
+        /// The output's lines parsed as JSON objects.
+        var objects: [[String: Any]] {
+            output.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+    }
+
+    /// The tool, built beside the test bundle.
+    static var toolPath: String {
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("caseledger").path
+    }
+
+    /// Runs `caseledger arguments…`, feeding `input` on standard input.
+    static func tool(_ arguments: [String], input: String? = nil) throws -> Run {
+        try run(toolPath, arguments, input: input)
+    }
+
+    static func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let output = Pipe()
+        let error = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        // Read both pipes to the end before waiting, so a full pipe never blocks the child.
+        let errorData = Mutex(Data())
+        let done = DispatchGroup()
+        let errorHandle = error.fileHandleForReading
+        DispatchQueue.global().async(group: done) {
+            let data = errorHandle.readDataToEndOfFile()
+            errorData.withLock { $0 = data }
+        }
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        done.wait()
+        return Run(
+            status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
+            error: String(decoding: errorData.withLock { $0 }, as: UTF8.self))
+    }
+
+    /// A small simulated county-year, shared by the read-only tests (written once per test that asks).
+    static func simulated(_ directory: TemporaryDirectory, cases: Int = 240, seed: Int = 3) throws -> String {
+        let store = directory.appending("store-\(seed)")
+        let run = try tool(["simulate", "--store", store, "--cases", "\(cases)", "--seed", "\(seed)", "--json"])
+        #expect(run.status == 0, "simulate failed: \(run.error)")
+        let summary = try #require(run.objects.first)
+        #expect(summary["cases"] as? Int == cases)
+        #expect((summary["refused"] as? [String: Int])?.isEmpty == true, "the scripts broke a rule: \(run.output)")
+        return store
+    }
+
+    @Test("simulate → stats → replay → verify round trip")
+    func roundTrip() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory)
+
+            // The monthly statistics agree with the log: June's registrations, counted from the exported events.
+            let stats = try Self.tool(["stats", "--store", store, "--month", "2025-06", "--format", "json"])
+            #expect(stats.status == 0, "\(stats.error)")
+            let figures = try #require(stats.objects.first)
+            let export = try Self.tool(
+                ["export", "--store", store, "--from", "2025-06-01", "--to", "2025-07-01"])
+            #expect(export.status == 0, "\(export.error)")
+            let registered = export.objects.filter { $0["type"] as? String == "registered" }.count
+            #expect(registered > 0)
+            #expect(figures["registered"] as? Int == registered)
+            let table = try Self.tool(["stats", "--store", store, "--month", "2025-06"])
+            #expect(table.output.contains("Mediation success rate"))
+            #expect(table.output.contains("Registered"))
+
+            // An escalated case's timeline: the escalation, the level after it, and the state as it was before.
+            let summary = try Self.tool(["verify", "--store", store, "--json"])
+            #expect(summary.status == 0, "\(summary.error)")
+            #expect(summary.objects.first?["ok"] as? Bool == true)
+            #expect(summary.objects.first?["cases"] as? Int ?? 0 >= 240)
+
+            let all = try Self.tool(["export", "--store", store])
+            let escalation = try #require(all.objects.first { $0["type"] as? String == "escalated" })
+            let caseID = try #require(escalation["case"] as? String)
+            let replay = try Self.tool(["replay", "--store", store, "--case", caseID, "--json"])
+            #expect(replay.status == 0, "\(replay.error)")
+            let timeline = try #require(replay.objects.first?["events"] as? [[String: Any]])
+            let index = try #require(timeline.firstIndex { $0["event"] as? String == "escalated" })
+            #expect(timeline[0]["event"] as? String == "registered")
+            #expect(timeline[0]["level"] as? String == "village")
+            #expect(timeline[index]["level"] as? String != "village")
+            #expect((timeline[index]["sentence"] as? String)?.hasPrefix("Escalated from village") == true)
+            #expect(
+                timeline.map { $0["position"] as? Int ?? 0 } == timeline.map { $0["position"] as? Int ?? 0 }.sorted())
+            let before = try #require(timeline[index - 1]["at"] as? String)
+            let earlier = try Self.tool(["replay", "--store", store, "--case", caseID, "--json", "--at", before])
+            let then = try #require(earlier.objects.first)
+            #expect((then["events"] as? [Any])?.count ?? 0 < timeline.count)
+            #expect((then["stateNow"] as? [String: Any])?["level"] as? String == "village")
+
+            let human = try Self.tool(["replay", "--store", store, "--case", caseID])
+            #expect(human.output.contains("STATE AFTER"))
+            #expect(human.output.contains("Escalated from village"))
+        }
+    }
+
+    @Test("the same seed gives the same caseload")
+    func simulationIsDeterministic() async throws {
+        try await withTemporaryDirectory { directory in
+            let first = try Self.simulated(directory, cases: 80, seed: 11)
+            let second = directory.appending("again")
+            let run = try Self.tool(["simulate", "--store", second, "--cases", "80", "--seed", "11", "--json"])
+            #expect(run.status == 0, "\(run.error)")
+            // Event ids are random per record; everything else (times, streams, contents, order) repeats.
+            func contents(_ store: String) throws -> [String] {
+                try Self.tool(["export", "--store", store]).objects.map { object in
+                    let event = object["event"].flatMap {
+                        try? JSONSerialization.data(withJSONObject: $0, options: .sortedKeys)
+                    }
+                    return "\(object["position"] ?? "") \(object["recordedAt"] ?? "") \(object["stream"] ?? "") "
+                        + String(decoding: event ?? Data(), as: UTF8.self)
+                }
+            }
+            let a = try contents(first)
+            #expect(a.count > 500)
+            #expect(a == (try contents(second)))
+            let other = directory.appending("other")
+            _ = try Self.tool(["simulate", "--store", other, "--cases", "80", "--seed", "12"])
+            #expect(a != (try contents(other)))
+        }
+    }
+
+    /// The fixture county's directory as the YAML `exec --directory` reads.
+    static let directoryYAML = """
+        units:
+          - {id: v1, name: Village 1 committee, kind: mediationCommittee, division: "511124101001"}
+          - {id: t1, name: Township 1 committee, kind: mediationCommittee, division: "511124101000"}
+          - {id: aid, name: County legal aid centre, kind: legalAidCentre, division: "511124000000"}
+        persons:
+          - {id: m-v1, name: Mediator V1, roles: [mediator, staff], units: [v1]}
+          - {id: m-t1, name: Mediator T1, roles: [mediator, staff], units: [t1]}
+          - {id: aid-staff, name: Aid officer, roles: [staff], units: [aid]}
+        """
+
+    static func register(_ id: String, marker: String = "院墙渗水") -> String {
+        """
+        {"case":"\(id)","actor":"m-v1","command":{"register":{"registration":{"kind":"peopleMediation","channel":"window",\
+        "unit":"v1","owner":"m-v1","division":"511124101001","parties":[{"reference":"p-a","name":"张三","role":"applicant"},\
+        {"reference":"p-b","name":"李四","role":"respondent"}],"disputeType":"neighbour","summary":"\(marker)",\
+        "arbitrationAgreement":false,"links":[]}}}}
+        """
+    }
+
+    @Test("exec runs good lines, reports bad ones by line number, and never half-applies a line")
+    func execGoodAndBadLines() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("store")
+            let yaml = directory.appending("county.yaml")
+            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let lines = [
+                Self.register("2026-000001"),
+                #"{"case":"2026-000001","actor":"m-v1","command":{"refuseMediation":{"party":"p-b"}}}"#,
+                "",
+                #"{"case":"2026-000001","actor":"m-v1","command":{"startMediation":{"mediators":["m-v1"],"chosenByParties":false}}}"#,
+                #"{"case":"2026-000001","actor":"m-v1","command":{"flyToTheMoon":{}}}"#,
+                "this is not json",
+                #"{"case":"2026-000001","command":{"supplyMaterials":{}}}"#,
+                #"{"case":"2026-000001","actor":"system","command":{"deemAccept":{}}}"#,
+                Self.register("2026-000002"),
+                Self.register("2026-000002"),
+            ]
+            // Calendar: a case registered late in 2026 has clocks running into 2027, which the shipped calendar does
+            // not cover yet.
+            let run = try Self.tool(
+                ["exec", "--store", store, "--directory", yaml, "--beyond-calendar", "provisional"],
+                input: lines.joined(separator: "\n") + "\n")
+            #expect(run.status == 1, "a failed line makes the exit status 1")
+            let results = run.objects
+            #expect(results.map { $0["line"] as? Int ?? 0 } == [1, 2, 4, 5, 6, 7, 8, 9, 10])
+            #expect(
+                results.map { $0["ok"] as? Bool ?? false } == [
+                    true, true, false, false, false, false, false, true, false,
+                ])
+            func error(_ line: Int) -> [String: Any] {
+                results.first { $0["line"] as? Int == line }?["error"] as? [String: Any] ?? [:]
+            }
+            #expect(error(4)["code"] as? String == "ruleViolation")
+            #expect(error(4)["rule"] as? String == "PM4")
+            #expect(error(5)["code"] as? String == "invalidLine")
+            #expect(error(6)["code"] as? String == "invalidLine")
+            #expect((error(7)["message"] as? String)?.contains("actor") == true)
+            #expect(error(8)["code"] as? String == "notAuthorized")
+            #expect(error(10)["code"] as? String == "caseExists")
+            let first = try #require(results.first)
+            #expect(first["command"] as? String == "register")
+            #expect((first["events"] as? [[String: Any]])?.first?["event"] as? String == "registered")
+
+            // Refused lines wrote nothing: the log holds exactly the events of the three good lines.
+            let written = results.filter { $0["ok"] as? Bool == true }.flatMap { $0["events"] as? [Any] ?? [] }.count
+            let export = try Self.tool(["export", "--store", store])
+            #expect(export.objects.filter { ($0["stream"] as? String)?.hasPrefix("case-") == true }.count == written)
+            let verify = try Self.tool(["verify", "--store", store])
+            #expect(verify.status == 0, "\(verify.error)")
+
+            // An idempotency key repeated: the second line writes nothing and says so.
+            let keyed =
+                #"{"case":"2026-000002","actor":"m-v1","idempotencyKey":"k-1","command":{"startMediation":{"mediators":["m-v1"],"chosenByParties":false}}}"#
+            let again = try Self.tool(
+                ["exec", "--store", store, "--beyond-calendar", "provisional"], input: keyed + "\n" + keyed + "\n")
+            #expect(again.status == 0, "\(again.output) \(again.error)")
+            #expect(again.objects.map { $0["duplicate"] as? Bool ?? false } == [false, true])
+        }
+    }
+
+    @Test("every command example in Docs/Commands.md is a line exec understands")
+    func documentedExamplesDecode() async throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Docs/Commands.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let commands = try #require(text.range(of: "\n## Commands")).upperBound
+        var examples: [String] = []
+        var inside = false
+        for line in text[commands...].split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```json") {
+                inside = true
+            } else if line.hasPrefix("```") {
+                inside = false
+            } else if inside {
+                examples.append(String(line))
+            }
+        }
+        #expect(examples.count >= 60)
+        try await withTemporaryDirectory { directory in
+            let yaml = directory.appending("county.yaml")
+            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let run = try Self.tool(
+                [
+                    "exec", "--store", directory.appending("store"), "--directory", yaml, "--beyond-calendar",
+                    "provisional",
+                ],
+                input: examples.joined(separator: "\n") + "\n")
+            #expect(run.objects.count == examples.count)
+            for result in run.objects {
+                let error = result["error"] as? [String: Any]
+                let line = result["line"] as? Int ?? 0
+                #expect(
+                    error?["code"] as? String != "invalidLine",
+                    "example \(line) does not decode: \(error?["message"] ?? "") — \(examples[max(0, line - 1)])")
+            }
+        }
+    }
+
+    @Test("verify fails on a flipped byte and names the position")
+    func verifyFindsAFlippedByte() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("store")
+            let yaml = directory.appending("county.yaml")
+            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let marker = "MARKER-7f3a9c"
+            let input = [
+                Self.register("2026-000001"), Self.register("2026-000002", marker: marker),
+                Self.register("2026-000003"),
+            ]
+            let run = try Self.tool(
+                ["exec", "--store", store, "--directory", yaml, "--beyond-calendar", "provisional"],
+                input: input.joined(separator: "\n") + "\n")
+            #expect(run.status == 0, "\(run.error)")
+            let positions = try #require(run.objects[1]["positions"] as? [Int])
+            #expect(try Self.tool(["verify", "--store", store]).status == 0)
+
+            // Flip one byte of the marker wherever the file holds it (the record, and any stale page copy).
+            let file = store + "/data.mdb"
+            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+            let needle = Array(marker.utf8)
+            var flipped = 0
+            var i = 0
+            while i + needle.count <= bytes.count {
+                if bytes[i] == needle[0], Array(bytes[i..<(i + needle.count)]) == needle {
+                    bytes[i + 7] ^= 0x01
+                    flipped += 1
+                }
+                i += 1
+            }
+            #expect(flipped >= 1)
+            try Data(bytes).write(to: URL(fileURLWithPath: file))
+
+            let verify = try Self.tool(["verify", "--store", store, "--json"])
+            #expect(verify.status == 1)
+            #expect(verify.error.contains("position \(positions[0])"), "\(verify.error)")
+            let failure = try #require(verify.objects.first?["failure"] as? [String: Any])
+            #expect(failure["position"] as? Int == positions[0])
+        }
+    }
+
+    @Test("backup writes a copy that verifies and holds the same events")
+    func backupEqualsTheOriginal() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 60, seed: 5)
+            let copy = directory.appending("backup")
+            let backup = try Self.tool(["backup", "--store", store, "--to", copy])
+            #expect(backup.status == 0, "\(backup.error)")
+            #expect(FileManager.default.fileExists(atPath: copy + "/party.key"))
+            #expect(try Self.tool(["verify", "--store", copy]).status == 0)
+            let original = try Self.tool(["export", "--store", store]).output
+            #expect(!original.isEmpty)
+            #expect(try Self.tool(["export", "--store", copy]).output == original)
+            // A backup never overwrites: the same target again is refused.
+            #expect(try Self.tool(["backup", "--store", store, "--to", copy]).status == 2)
+        }
+    }
+
+    @Test("the standard mdb_stat and mdb_dump tools read the store")
+    func lmdbToolsReadTheStore() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 30, seed: 9)
+            let head = try Self.tool(["export", "--store", store]).objects.count
+            let stat = try Self.run("/usr/bin/mdb_stat", ["-a", store])
+            #expect(stat.status == 0, "\(stat.error)")
+            let lines = stat.output.split(separator: "\n").map(String.init)
+            let events = try #require(lines.firstIndex(of: "Status of events"))
+            #expect(lines[events...].contains("  Entries: \(head)"))
+            let dump = try Self.run("/usr/bin/mdb_dump", ["-s", "events", store])
+            #expect(dump.status == 0, "\(dump.error)")
+            #expect(dump.output.contains("HEADER=END"))
+            // One key line and one value line per event between the header and DATA=END.
+            let body = dump.output.components(separatedBy: "HEADER=END\n").last ?? ""
+            #expect(body.split(separator: "\n").filter { $0 != "DATA=END" }.count == 2 * head)
+        }
+    }
+
+    @Test("views status, rebuild, and the documented exit statuses")
+    func viewsAndExitStatuses() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 40, seed: 4)
+            let status = try Self.tool(["views", "status", "--store", store, "--json"])
+            #expect(status.status == 0)
+            #expect(
+                Set(status.objects.compactMap { $0["view"] as? String }) == [
+                    "caseSummary", "deadlines", "board", "monthly", "workload", "repeatDisputes",
+                ])
+            #expect(status.objects.allSatisfy { $0["lag"] as? Int == 0 })
+            let generations = status.objects.map { $0["generation"] as? Int ?? 0 }
+            #expect(try Self.tool(["views", "rebuild", "--store", store, "monthly"]).status == 0)
+            let after = try Self.tool(["views", "status", "--store", store, "--json"]).objects
+            let monthly = try #require(after.first { $0["view"] as? String == "monthly" })
+            let index = try #require(status.objects.firstIndex { $0["view"] as? String == "monthly" })
+            #expect(monthly["generation"] as? Int == generations[index] + 1)
+            #expect(try Self.tool(["verify", "--store", store]).status == 0)
+            #expect(try Self.tool(["views", "rebuild", "--store", store, "nosuchview"]).status == 2)
+
+            let missing = try Self.tool(["verify", "--store", directory.appending("nothing-here")])
+            #expect(missing.status == 2)
+            #expect(missing.error.contains("no store"))
+            #expect(try Self.tool(["stats", "--store", store, "--month", "June"]).status == 64)
+            let help = try Self.tool(["replay", "--help"])
+            #expect(help.output.contains("Examples:"))
+        }
+    }
+}
