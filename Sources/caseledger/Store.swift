@@ -144,15 +144,21 @@ final class OpenStore {
 
     /// Writes `directory` as the store's `directory.yaml`.
     func save(_ directory: Directory) throws {
+        // Roles and units are sets: written sorted, so identical runs write identical files.
+        struct Member: Encodable {
+            var id: PersonID
+            var name: String
+            var roles: [String]
+            var units: [UnitID]
+        }
         struct File: Encodable {
             var units: [ServiceUnit]
-            var persons: [Person]
+            var persons: [Member]
         }
         let file = File(
             units: directory.units.values.sorted { $0.id < $1.id },
             persons: directory.persons.values.sorted { $0.id < $1.id }.map {
-                // Sets encode in no fixed order; the file should not change between identical runs.
-                $0
+                Member(id: $0.id, name: $0.name, roles: $0.roles.map(\.rawValue).sorted(), units: $0.units.sorted())
             })
         let yaml: String
         do {
