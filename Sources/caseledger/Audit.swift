@@ -64,7 +64,12 @@ struct Replay: AsyncParsableCommand {
             guard !records.isEmpty else { throw ToolError("no case '\(caseID)' in the store") }
             let stored = try streamEvents(store.log, id)
             let limit = at.flatMap(parseTime)
-            if let limit { records = records.filter { $0.at <= limit } }
+            if let limit {
+                records = records.filter { $0.at <= limit }
+                guard !records.isEmpty else {
+                    throw ToolError("case '\(caseID)' was registered after \(at ?? "")", status: Status.checkFailed)
+                }
+            }
             let definitions = try DefinitionRegistry.national()
             var rows: [[String: Any]] = []
             var state: CaseState?
@@ -88,7 +93,7 @@ struct Replay: AsyncParsableCommand {
             if json {
                 var output: [String: Any] = ["case": caseID, "events": rows]
                 if let at { output["at"] = at }
-                if let state { output["stateNow"] = Self.summary(state) }
+                if let state { output["state"] = Self.summary(state) }
                 print(jsonLine(output))
                 return
             }
@@ -179,7 +184,13 @@ struct Verify: AsyncParsableCommand {
             result["streams"] = log.streamsChecked
             if let f = log.failure { failure = (f.position, "\(f.kind): \(f.message)") }
             if failure == nil, !skipViews {
-                try store.catchUp()
+                do {
+                    try store.catchUp()
+                } catch let error as ToolError where error.status == Status.checkFailed {
+                    failure = (nil, error.message)
+                }
+            }
+            if failure == nil, !skipViews {
                 var views: [[String: Any]] = []
                 for name in try store.runtime.status().map(\.name) {
                     let report: ProjectionRuntime.ConsistencyReport
@@ -293,8 +304,9 @@ struct Export: AsyncParsableCommand {
         abstract: "Export events as JSON Lines or CSV, filtered by case, unit, kind and time.",
         discussion: """
             One event per line: position, recorded time, stream, case, stream version, type, actor, unit (the \
-            case's owning unit after the event), case kind and the event's JSON. Filters combine; --from is \
-            inclusive and --to exclusive (recorded times).
+            case's owning unit after the command that wrote the event), case kind (with --kind, on every event; \
+            otherwise on registrations) and the event's JSON. Filters combine; --from is inclusive and --to \
+            exclusive (recorded times).
 
             Examples:
               caseledger export --store /tmp/jingyan --case 2025-c01-000042
@@ -311,7 +323,7 @@ struct Export: AsyncParsableCommand {
     @Option(name: .customLong("case"), help: "Only this case's events.")
     var caseID: String?
 
-    @Option(help: "Only events of cases owned by this unit.")
+    @Option(help: "Only events written while the case was owned by this unit.")
     var unit: String?
 
     @Option(help: "Only events of cases of this kind (e.g. peopleMediation, legalAid).")
@@ -378,10 +390,13 @@ struct Export: AsyncParsableCommand {
                 let batch = try events(next)
                 for event in batch {
                     let stream = event.streamID
-                    if event.streamVersion == 1, stream.hasPrefix("case-"),
-                        let kind = Self.kind(of: event)
-                    {
-                        kinds[stream] = kind
+                    if kind != nil, stream.hasPrefix("case-"), kinds[stream] == nil {
+                        // The case's kind is in its registration, the stream's first event (maybe before --from).
+                        let first =
+                            event.streamVersion == 1
+                            ? event
+                            : try store.log.read(stream: stream, from: 1, direction: .forwards, limit: 1).first
+                        kinds[stream] = first.flatMap(Self.kind(of:)) ?? ""
                     }
                     if let lower, event.recordedAt < lower { continue }
                     if let upper, event.recordedAt >= upper { break scan }
@@ -390,7 +405,8 @@ struct Export: AsyncParsableCommand {
                     let caseName = stream.hasPrefix("case-") ? String(stream.dropFirst(5)) : ""
                     let values: [String] = [
                         String(event.position), show(event.recordedAt), stream, caseName, String(event.streamVersion),
-                        event.type, event.actor.userID, event.actor.unit, kinds[stream] ?? "",
+                        event.type, event.actor.userID, event.actor.unit,
+                        kinds[stream] ?? Self.kindIfRegistration(event),
                         String(decoding: event.payload, as: UTF8.self),
                     ]
                     if format == .csv {
@@ -410,7 +426,15 @@ struct Export: AsyncParsableCommand {
                 next = (only == nil ? last.position : last.streamVersion) + 1
             }
             if !buffer.isEmpty { try sink.write(contentsOf: buffer) }
+            if let caseID, try store.log.version(ofStream: CaseEngine.streamID(of: CaseID(caseID))) == 0 {
+                throw ToolError("no case '\(caseID)' in the store")
+            }
         }
+    }
+
+    /// The kind when the event is a registration (the kind column without a --kind filter).
+    static func kindIfRegistration(_ event: RecordedEvent) -> String {
+        event.streamVersion == 1 ? kind(of: event) ?? "" : ""
     }
 
     /// The case kind of a registration event.

@@ -32,7 +32,7 @@ func division(_ code: String?, in store: OpenStore) throws -> DivisionCode {
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The monthly report of a jurisdiction (domain.md §6).",
+        abstract: "The monthly report of a jurisdiction (Docs/Tool.md).",
         discussion: """
             Registered, closed, mediation success rate, on-time completion rate, satisfaction rate (ratings of 4 or \
             5), escalations, high-risk reports, referrals by route, legal aid approved and denied, administrative \
@@ -51,7 +51,7 @@ struct Stats: AsyncParsableCommand {
     @Option(help: "The month, YYYY-MM.")
     var month: String
 
-    @Option(help: "A division code or unit id (default: the whole store).")
+    @Option(help: "A division code or unit id (default: the directory's highest division).")
     var unit: String?
 
     @Option(help: "table, json or csv.")
@@ -137,7 +137,7 @@ struct Overdue: AsyncParsableCommand {
         discussion: """
             Examples:
               caseledger overdue --store /tmp/jingyan --at 2025-12-31T23:59
-              caseledger overdue --store /tmp/jingyan --unit c01-t03 --json
+              caseledger overdue --store /tmp/jingyan --unit c01-t03-v2 --json
             """)
 
     @OptionGroup var options: StoreOptions
@@ -145,7 +145,7 @@ struct Overdue: AsyncParsableCommand {
     @Option(help: "The time (default: now).")
     var at: String?
 
-    @Option(help: "Only cases of this unit.")
+    @Option(help: "Only cases this unit owns (exactly this unit, not the units under it).")
     var unit: String?
 
     @Option(help: "At most this many cases.")
@@ -165,6 +165,9 @@ struct Overdue: AsyncParsableCommand {
             defer { store.close() }
             try store.catchUp()
             let time = at.flatMap(parseTime) ?? Instant(SystemClock().now())
+            if let unit, let directory = try? store.directory(), directory.unit(UnitID(unit)) == nil {
+                throw ToolError("no unit '\(unit)' in the store's directory")
+            }
             var entries: [DeadlineEntry] = []
             var cursor: String?
             var more = false
@@ -324,8 +327,16 @@ struct ViewsRebuild: AsyncParsableCommand {
 
     @OptionGroup var options: StoreOptions
 
-    @Argument(help: "The view to rebuild (all when absent).")
+    static let names = ["caseSummary", "deadlines", "board", "monthly", "workload", "repeatDisputes"]
+
+    @Argument(help: "The view to rebuild (all when absent): \(names.joined(separator: ", ")).")
     var name: String?
+
+    func validate() throws {
+        if let name, !Self.names.contains(name) {
+            throw ValidationError("no view '\(name)'; the views are \(Self.names.joined(separator: ", "))")
+        }
+    }
 
     func run() async throws {
         try await running("views rebuild") {
@@ -335,9 +346,6 @@ struct ViewsRebuild: AsyncParsableCommand {
             let started = ContinuousClock.now
             do {
                 if let name {
-                    guard names.contains(name) else {
-                        throw ToolError("no view '\(name)'; the views are \(names.joined(separator: ", "))")
-                    }
                     try store.runtime.rebuild(name)
                 } else {
                     try store.runtime.rebuildAll()

@@ -1,6 +1,7 @@
 import CaseLedger
 import CaseLedgerLog
 import CaseLedgerWorkflow
+import HeapModule
 import Synchronization
 
 /// A seeded, deterministic caseload of one county or a whole city over a date range, run command by command through
@@ -9,8 +10,8 @@ import Synchronization
 ///
 /// The shape follows `domain.md` §7 (Jingyan: one county centre, 15 township stations, about 120 village rooms):
 /// per county, 15 townships of 8 villages each, a mediation committee in each, the county's coordination centre,
-/// legal aid centre, review body, labour arbitration commission, court and 12348 desk; the city adds a commercial
-/// arbitration commission.
+/// legal aid centre, review body, labour arbitration commission, court and 12348 desk; and the city's commercial
+/// arbitration commission (also for a single county, whose contract disputes go there).
 struct Simulation {
     struct Plan {
         var cases: Int
@@ -31,8 +32,11 @@ struct Simulation {
         var refusedTotal: Int { refused.values.reduce(0, +) }
     }
 
-    /// One command at a moment of the simulated time.
-    struct Step {
+    /// One command at a moment of the simulated time; steps run in order of time, then case, then the case's order.
+    struct Step: Comparable {
+        static func < (a: Step, b: Step) -> Bool { (a.at, a.caseID, a.order) < (b.at, b.caseID, b.order) }
+        static func == (a: Step, b: Step) -> Bool { (a.at, a.caseID, a.order) == (b.at, b.caseID, b.order) }
+
         var at: Instant
         var order: Int
         var caseID: CaseID
@@ -171,12 +175,20 @@ struct Simulation {
     // MARK: Scripts
 
     /// The commands of case `n`, from its own random stream (so a case's story does not depend on the others).
-    func script(case n: Int) -> [Step] {
+    /// The day case `n` is registered on, and its random stream from there: the first draws of its story, so the
+    /// run can find each day's cases without writing their stories yet.
+    func registration(case n: Int) -> (day: CivilDate, random: SplitMix) {
         var random = SplitMix(seed: plan.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(n))
         let days = max(1, plan.to.dayNumber - plan.from.dayNumber + 1)
         // Fewer registrations on weekends.
         var day = plan.from.adding(days: random.int(days))
         if day.isWeekend, random.chance(0.6) { day = day.adding(days: day.isoWeekday == 6 ? 2 : 1) }
+        return (day, random)
+    }
+
+    func script(case n: Int) -> [Step] {
+        let (day, stream) = registration(case: n)
+        var random = stream
         let county = hierarchy.counties[random.int(hierarchy.counties.count)]
         let township = county.townships[random.int(county.townships.count)]
         let village = township.villages[random.int(township.villages.count)]

@@ -96,7 +96,8 @@ final class OpenStore {
             throw ToolError("cannot open the store at \(path): \(error)")
         }
         do {
-            let key = try Self.partyKey(in: path, create: true)
+            // A new store gets a new key; an existing store's key is never replaced (the view depends on it).
+            let key = try Self.partyKey(in: path, create: !exists)
             runtime = try ProjectionRuntime(
                 log: log, projections: try Self.views(partyKey: key), logger: logger)
         } catch {
@@ -114,12 +115,30 @@ final class OpenStore {
         ]
     }
 
-    /// Applies every event not yet in the views.
+    /// Applies every event not yet in the views, then makes sure none of them stopped: a stopped view would answer
+    /// queries from before its failing event.
     func catchUp() throws {
         do {
             _ = try runtime.catchUp()
         } catch {
             throw ToolError("bringing the views up to date failed: \(error); see `caseledger views status`")
+        }
+        try requireHealthyViews()
+    }
+
+    /// Throws, with status 1, when a view stopped at an event it could not apply.
+    func requireHealthyViews() throws {
+        let status: [ProjectionRuntime.Status]
+        do {
+            status = try runtime.status()
+        } catch {
+            throw ToolError("reading the views' status failed: \(error)")
+        }
+        if let stopped = status.first(where: { $0.failure != nil }) {
+            throw ToolError(
+                "the view '\(stopped.name)' stopped at position \(stopped.failedAt ?? 0): \(stopped.failure ?? ""); "
+                    + "after a fix, `caseledger views rebuild --store \(path) \(stopped.name)`",
+                status: Status.checkFailed)
         }
     }
 
@@ -183,7 +202,12 @@ final class OpenStore {
             }
             return key
         }
-        guard create else { throw ToolError("\(file) is missing; restore it from a backup") }
+        guard create else {
+            throw ToolError(
+                "\(file) (the key of the repeat-disputes view) is missing: restore it from a backup of the store, or "
+                    + "write a new one (`head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > \(file)`) and run "
+                    + "`caseledger views rebuild --store \(path) repeatDisputes`")
+        }
         var generator = SystemRandomNumberGenerator()
         let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let text = key.map { String($0, radix: 16).leftPadded(to: 2) }.joined() + "\n"

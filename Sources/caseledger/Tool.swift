@@ -4,6 +4,7 @@ import CaseLedgerLog
 import CaseLedgerProjections
 import CaseLedgerWorkflow
 import Foundation
+import HeapModule
 import Logging
 
 @main
@@ -134,9 +135,10 @@ struct Simulate: AsyncParsableCommand {
             try printSummary(report, events: events, seconds: seconds)
             if report.refusedTotal > 0 {
                 printError(
-                    "caseledger simulate: \(report.refusedTotal) commands were refused by the rules; first: "
+                    "caseledger simulate: \(report.refusedTotal) commands were refused by the rules (a refused "
+                        + "command also makes its case's later commands fail); by code: "
                         + report.refused.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(
-                            separator: ", ") + "\n  " + report.firstRefusals.joined(separator: "\n  "))
+                            separator: ", ") + "\n  first of each: " + report.firstRefusals.joined(separator: "\n  "))
                 throw Status.checkFailed
             }
         }
@@ -167,55 +169,59 @@ struct Simulate: AsyncParsableCommand {
 }
 
 extension Simulation {
-    /// Runs every case's steps in time order, with a clock tick at the end of each simulated day.
+    /// Runs every case's steps in time order, with a clock tick at the end of each simulated day. A case's story is
+    /// written on the day it is registered and its steps wait in a heap, so memory follows the open cases, not the
+    /// whole caseload.
     func run(engine: CaseEngine, clock: SimulatedClock, progress: Progress) async throws -> Report {
         var report = Report()
-        var steps: [Step] = []
-        var escalating = Set<CaseID>()
+        let first = plan.from.dayNumber
+        var registering = [[Int]](repeating: [], count: plan.to.dayNumber - first + 1)
         for n in 0..<plan.cases {
-            for step in script(case: n) {
-                if case .escalate = step.command { escalating.insert(step.caseID) }
-                if case .flagRisk = step.command { escalating.insert(step.caseID) }
-                steps.append(step)
-            }
+            let day = registration(case: n).day.dayNumber - first
+            if registering.indices.contains(day) { registering[day].append(n) } else { progress.advance() }
         }
-        let end = LegalTime.endOf(plan.to)
-        steps = steps.filter { $0.at < end }
-        // Time order; at one moment, the case's own order; the sort is stable, so the seed fixes everything.
-        steps.sort { ($0.at, $0.caseID, $0.order) < ($1.at, $1.caseID, $1.order) }
+        var pending = Heap<Step>()
         var day = plan.from
-        for step in steps {
-            while LegalTime.endOf(day) <= step.at {
-                report.tickEvents += try await tick(engine, clock, at: LegalTime.endOf(day).adding(seconds: -60))
-                day = day.adding(days: 1)
-            }
-            clock.set(step.at)
-            report.commands += 1
-            do {
-                try await engine.execute(step.command, on: step.caseID, by: step.actor)
-                if case .register = step.command {
-                    report.casesRegistered += 1
-                    progress.advance()
-                }
-                if escalating.contains(step.caseID), case .startMediation = step.command,
-                    !report.escalated.contains(step.caseID)
-                {
-                    report.escalated.append(step.caseID)
-                }
-            } catch {
-                if error.code == .storage { throw ToolError("the store failed: \(error)") }
-                let key = error.rule.map { "\(error.code)[\($0)]" } ?? "\(error.code)"
-                report.refused[key, default: 0] += 1
-                if report.firstRefusals.count < 12, !report.firstRefusals.contains(where: { $0.hasPrefix(key) }) {
-                    report.firstRefusals.append("\(key) \(step.command.name): \(error)")
-                }
-            }
-        }
         while day <= plan.to {
-            report.tickEvents += try await tick(engine, clock, at: LegalTime.endOf(day).adding(seconds: -60))
+            for n in registering[day.dayNumber - first] {
+                for step in script(case: n) { pending.insert(step) }
+            }
+            registering[day.dayNumber - first] = []
+            let end = LegalTime.endOf(day)
+            while let next = pending.min, next.at < end {
+                let step = pending.removeMin()
+                try await execute(step, engine, clock, &report, progress: progress)
+            }
+            report.tickEvents += try await tick(engine, clock, at: end.adding(seconds: -60))
             day = day.adding(days: 1)
         }
+        // Steps after the last day stay undone: those cases are still open when the simulation ends.
         return report
+    }
+
+    private func execute(
+        _ step: Step, _ engine: CaseEngine, _ clock: SimulatedClock, _ report: inout Report, progress: Progress
+    ) async throws {
+        clock.set(step.at)
+        report.commands += 1
+        do {
+            try await engine.execute(step.command, on: step.caseID, by: step.actor)
+            if case .register = step.command {
+                report.casesRegistered += 1
+                progress.advance()
+            }
+            switch step.command {
+            case .escalate, .flagRisk: if report.escalated.count < 100 { report.escalated.append(step.caseID) }
+            default: break
+            }
+        } catch {
+            if error.code == .storage { throw ToolError("the store failed: \(error)") }
+            let key = error.rule.map { "\(error.code)[\($0)]" } ?? "\(error.code)"
+            report.refused[key, default: 0] += 1
+            if report.firstRefusals.count < 12, !report.firstRefusals.contains(where: { $0.hasPrefix(key) }) {
+                report.firstRefusals.append("\(key) \(step.command.name): \(error)")
+            }
+        }
     }
 
     private func tick(_ engine: CaseEngine, _ clock: SimulatedClock, at time: Instant) async throws -> Int {
@@ -302,7 +308,8 @@ struct Exec: AsyncParsableCommand {
             } else {
                 handle = FileHandle.standardInput
             }
-            let store = try OpenStore(options, create: true)
+            // A new store needs the units and persons its commands name: without --directory, only an existing one.
+            let store = try OpenStore(options, create: directory != nil)
             defer { store.close() }
             if let directory {
                 guard let text = try? String(contentsOfFile: directory, encoding: .utf8) else {

@@ -86,6 +86,14 @@ struct ToolTests {
             let registered = export.objects.filter { $0["type"] as? String == "registered" }.count
             #expect(registered > 0)
             #expect(figures["registered"] as? Int == registered)
+            // A kind filter with a time range still knows the kind of cases registered before the range.
+            let aidInJune = try Self.tool(
+                ["export", "--store", store, "--kind", "legalAid", "--from", "2025-06-01", "--to", "2025-07-01"])
+            let aidAll = try Self.tool(["export", "--store", store, "--kind", "legalAid"]).objects
+            let juneOfAll = aidAll.filter { ($0["recordedAt"] as? String)?.hasPrefix("2025-06") == true }
+            #expect(!juneOfAll.isEmpty)
+            #expect(aidInJune.objects.count == juneOfAll.count)
+            #expect(aidInJune.objects.allSatisfy { $0["kind"] as? String == "legalAid" })
             let table = try Self.tool(["stats", "--store", store, "--month", "2025-06"])
             #expect(table.output.contains("Mediation success rate"))
             #expect(table.output.contains("Registered"))
@@ -113,7 +121,7 @@ struct ToolTests {
             let earlier = try Self.tool(["replay", "--store", store, "--case", caseID, "--json", "--at", before])
             let then = try #require(earlier.objects.first)
             #expect((then["events"] as? [Any])?.count ?? 0 < timeline.count)
-            #expect((then["stateNow"] as? [String: Any])?["level"] as? String == "village")
+            #expect((then["state"] as? [String: Any])?["level"] as? String == "village")
 
             let human = try Self.tool(["replay", "--store", store, "--case", caseID])
             #expect(human.output.contains("STATE AFTER"))
@@ -141,6 +149,8 @@ struct ToolTests {
             let a = try contents(first)
             #expect(a.count > 500)
             #expect(a == (try contents(second)))
+            let yaml = try String(contentsOfFile: first + "/directory.yaml", encoding: .utf8)
+            #expect(yaml == (try String(contentsOfFile: second + "/directory.yaml", encoding: .utf8)))
             let other = directory.appending("other")
             _ = try Self.tool(["simulate", "--store", other, "--cases", "80", "--seed", "12"])
             #expect(a != (try contents(other)))
@@ -363,7 +373,16 @@ struct ToolTests {
             let index = try #require(status.objects.firstIndex { $0["view"] as? String == "monthly" })
             #expect(monthly["generation"] as? Int == generations[index] + 1)
             #expect(try Self.tool(["verify", "--store", store]).status == 0)
-            #expect(try Self.tool(["views", "rebuild", "--store", store, "nosuchview"]).status == 2)
+            #expect(try Self.tool(["views", "rebuild", "--store", store, "nosuchview"]).status == 64)
+
+            // The repeat-disputes view's key is never replaced behind the operator's back.
+            let key = store + "/party.key"
+            try FileManager.default.moveItem(atPath: key, toPath: key + ".away")
+            let noKey = try Self.tool(["stats", "--store", store, "--month", "2025-06"])
+            #expect(noKey.status == 2)
+            #expect(noKey.error.contains("party.key"))
+            #expect(!FileManager.default.fileExists(atPath: key))
+            try FileManager.default.moveItem(atPath: key + ".away", toPath: key)
 
             let missing = try Self.tool(["verify", "--store", directory.appending("nothing-here")])
             #expect(missing.status == 2)
