@@ -13,4 +13,5 @@ if grep -E "^$(pwd)/(Sources|Tests|Benchmarks)/.*: warning:" "$log" >/dev/null; 
     echo "error: the build has warnings in CaseLedger's own code (see above); fix them" >&2
     exit 1
 fi
+scripts/check-tool-public-api.sh
 swift test --skip-build

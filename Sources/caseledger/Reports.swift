@@ -260,6 +260,11 @@ struct Backup: AsyncParsableCommand {
 struct Views: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The views' checkpoints and lag, and rebuilds.",
+        discussion: """
+            Examples:
+              caseledger views status --store /tmp/jingyan
+              caseledger views rebuild --store /tmp/jingyan monthly
+            """,
         subcommands: [ViewsStatus.self, ViewsRebuild.self])
 }
 

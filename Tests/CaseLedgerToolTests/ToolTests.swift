@@ -388,8 +388,15 @@ struct ToolTests {
             #expect(missing.status == 2)
             #expect(missing.error.contains("no store"))
             #expect(try Self.tool(["stats", "--store", store, "--month", "June"]).status == 64)
-            let help = try Self.tool(["replay", "--help"])
-            #expect(help.output.contains("Examples:"))
+            let subcommands = [
+                ["simulate"], ["exec"], ["replay"], ["verify"], ["stats"], ["overdue"], ["export"], ["backup"],
+                ["views"], ["views", "status"], ["views", "rebuild"],
+            ]
+            for subcommand in subcommands {
+                let help = try Self.tool(subcommand + ["--help"])
+                #expect(help.status == 0)
+                #expect(help.output.contains("Example"), "\(subcommand) --help has no example")
+            }
         }
     }
 }
