@@ -70,7 +70,7 @@ struct Replay: AsyncParsableCommand {
                     throw ToolError("case '\(caseID)' was registered after \(at ?? "")", status: Status.checkFailed)
                 }
             }
-            let definitions = try DefinitionRegistry.national()
+            let definitions = try options.definitions()
             var rows: [[String: Any]] = []
             var state: CaseState?
             for (index, record) in records.enumerated() {
@@ -168,8 +168,19 @@ struct Verify: AsyncParsableCommand {
     @Flag(help: "Skip the views' consistency check (faster on a large store).")
     var skipViews = false
 
+    @Flag(
+        help: """
+            Open the store without writing anything (an auditor's copy, read-only media): checks the log and \
+            re-derives the cases, not the views (their check needs scratch tables).
+            """)
+    var readOnly = false
+
     func run() async throws {
         try await running("verify") {
+            if readOnly {
+                try verifyReadOnly()
+                return
+            }
             let store = try OpenStore(options)
             defer { store.close() }
             var result: [String: Any] = [:]
@@ -209,49 +220,88 @@ struct Verify: AsyncParsableCommand {
                 result["views"] = views
             }
             if failure == nil {
-                let (cases, caseFailure) = try Self.rederive(store)
+                let (cases, caseFailure) = try Self.rederive(store.log, options: options)
                 result["cases"] = cases
                 if let caseFailure { failure = caseFailure }
             }
-            result["ok"] = failure == nil
-            if let failure {
-                result["failure"] = ["position": failure.position.map { $0 as Any } ?? NSNull(), "what": failure.what]
-            }
-            if json {
-                print(jsonLine(result))
-            } else {
-                print(
-                    "hash chain, positions, versions and stream index: \(log.failure == nil ? "ok" : "FAILED") "
-                        + "(\(log.eventsChecked) events, \(log.streamsChecked) streams)")
-                if let views = result["views"] as? [[String: Any]] {
-                    for view in views {
-                        print(
-                            "view \(view["view"] ?? ""): \(view["consistent"] as? Bool == true ? "ok" : "DIFFERS") (\(view["rows"] ?? 0) rows)"
-                        )
-                    }
-                }
-                if let cases = result["cases"] { print("cases re-derived through their definitions: \(cases)") }
-            }
-            if let failure {
-                printError(
-                    "caseledger verify: FAILED"
-                        + (failure.position.map { " at position \($0)" } ?? "") + ": \(failure.what)")
-                throw Status.checkFailed
-            }
-            if !json { print("verified: all holds") }
+            try report(result, log: log, failure: failure)
         }
+    }
+
+    /// The log's checks and the cases' re-derivation on a store opened without its lock file, writing nothing.
+    private func verifyReadOnly() throws {
+        guard FileManager.default.fileExists(atPath: options.store + "/data.mdb") else {
+            throw ToolError("no store at \(options.store)")
+        }
+        let store: LMDBEventLog
+        do {
+            store = try LMDBEventLog.open(at: options.store, mode: .readOnlySnapshot)
+        } catch {
+            throw ToolError("cannot open the store at \(options.store) read-only: \(error)")
+        }
+        defer { store.close() }
+        var result: [String: Any] = [:]
+        var failure: (position: UInt64?, what: String)?
+        let log: VerificationReport
+        do {
+            log = try store.verify()
+        } catch {
+            throw ToolError("verifying the log could not run: \(error)")
+        }
+        result["events"] = log.eventsChecked
+        result["streams"] = log.streamsChecked
+        if let f = log.failure { failure = (f.position, "\(f.kind): \(f.message)") }
+        if failure == nil {
+            let (cases, caseFailure) = try Self.rederive(store, options: options)
+            result["cases"] = cases
+            if let caseFailure { failure = caseFailure }
+        }
+        try report(result, log: log, failure: failure)
+    }
+
+    private func report(_ result: [String: Any], log: VerificationReport, failure: (position: UInt64?, what: String)?)
+        throws
+    {
+        var result = result
+        result["ok"] = failure == nil
+        if let failure {
+            result["failure"] = ["position": failure.position.map { $0 as Any } ?? NSNull(), "what": failure.what]
+        }
+        if json {
+            print(jsonLine(result))
+        } else {
+            print(
+                "hash chain, positions, versions and stream index: \(log.failure == nil ? "ok" : "FAILED") "
+                    + "(\(log.eventsChecked) events, \(log.streamsChecked) streams)")
+            if let views = result["views"] as? [[String: Any]] {
+                for view in views {
+                    print(
+                        "view \(view["view"] ?? ""): \(view["consistent"] as? Bool == true ? "ok" : "DIFFERS") (\(view["rows"] ?? 0) rows)"
+                    )
+                }
+            }
+            if let cases = result["cases"] { print("cases re-derived through their definitions: \(cases)") }
+        }
+        if let failure {
+            printError(
+                "caseledger verify: FAILED"
+                    + (failure.position.map { " at position \($0)" } ?? "") + ": \(failure.what)")
+            throw Status.checkFailed
+        }
+        if !json { print("verified: all holds") }
     }
 
     /// Folds every case through its definition version; the first case event that cannot follow the ones before it
     /// (or a registration under a version not in force then) is the failure.
-    static func rederive(_ store: OpenStore) throws -> (Int, (UInt64?, String)?) {
-        let engine = try readingEngine(store)
-        let definitions = try DefinitionRegistry.national()
+    static func rederive(_ log: LMDBEventLog, options: StoreOptions) throws -> (Int, (UInt64?, String)?) {
+        let engine = try engine(
+            log: log, options: options, directory: Directory(), calendar: .refuse, clock: SystemClock())
+        let definitions = try options.definitions()
         var cases: [(CaseID, UInt64)] = []
         var seen = Set<String>()
         var position: UInt64 = 1
         while true {
-            let batch = try store.log.read(from: position, direction: .forwards, limit: 4_096)
+            let batch = try log.read(from: position, direction: .forwards, limit: 4_096)
             for event in batch where event.streamVersion == 1 {
                 let stream = event.streamID
                 if stream.hasPrefix("case-"), seen.insert(stream).inserted {
@@ -281,7 +331,7 @@ struct Verify: AsyncParsableCommand {
                 _ = try CaseState.fold(id: id, records: records, definitions: definitions)
             } catch {
                 // Find the first record that does not follow, and its position.
-                let stored = try streamEvents(store.log, id)
+                let stored = try streamEvents(log, id)
                 var failing = records.count - 1
                 for count in 1...records.count {
                     if (try? CaseState.fold(id: id, records: records[..<count], definitions: definitions)) == nil {

@@ -53,8 +53,40 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "The store directory.")
     var store: String
 
+    @Option(
+        name: .customLong("override"),
+        help: "A region's definition override (YAML), applied to the national definitions; repeat for several.")
+    var overrides: [String] = []
+
     @Flag(name: .long, help: "Log the library's informational messages on standard error.")
     var verbose = false
+
+    /// The national definitions with the region's overrides applied, in the order given.
+    func definitions() throws -> DefinitionRegistry {
+        var registry: DefinitionRegistry
+        do {
+            registry = try DefinitionRegistry.national()
+        } catch {
+            throw ToolError("the shipped definitions do not load: \(error)")
+        }
+        for file in overrides {
+            guard let yaml = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ToolError("cannot read the override \(file)")
+            }
+            do {
+                registry = try registry.applying(yaml: yaml)
+            } catch {
+                throw ToolError("the override \(file) is not valid: \(error)")
+            }
+        }
+        return registry
+    }
+
+    var logger: Logger {
+        var logger = Logger(label: "caseledger")
+        logger.logLevel = verbose ? .info : .warning
+        return logger
+    }
 }
 
 /// The files a store directory holds besides LMDB's `data.mdb` and `lock.mdb`.
@@ -71,6 +103,7 @@ final class OpenStore {
     let log: LMDBEventLog
     let runtime: ProjectionRuntime
     let logger: Logger
+    let options: StoreOptions
 
     /// Opens the store at `path`. `create` allows a new store; otherwise a missing store is an error.
     init(
@@ -78,9 +111,9 @@ final class OpenStore {
         clock: (any EventClock)? = nil
     ) throws {
         path = options.store
-        var logger = Logger(label: "caseledger")
-        logger.logLevel = options.verbose ? .info : .warning
+        let logger = options.logger
         self.logger = logger
+        self.options = options
         let manager = FileManager.default
         let exists = manager.fileExists(atPath: path + "/data.mdb")
         guard exists || create else {

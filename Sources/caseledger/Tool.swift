@@ -37,20 +37,27 @@ enum CalendarPolicy: String, ExpressibleByArgument, CaseIterable {
     var beyondCoverage: HolidayCalendar.BeyondCoverage { self == .refuse ? .refuse : .provisional }
 }
 
+/// A workflow engine over `log` with the store's definitions (national, plus `--override` files).
+func engine(
+    log: LMDBEventLog, options: StoreOptions, directory: Directory, calendar policy: CalendarPolicy,
+    clock: any EventClock
+) throws -> CaseEngine {
+    let calendar: HolidayCalendar
+    do {
+        calendar = try HolidayCalendar.chinaMainland(beyondCoverage: policy.beyondCoverage)
+    } catch {
+        throw ToolError("the shipped calendar does not load: \(error)")
+    }
+    return CaseEngine(
+        log: log,
+        configuration: .init(directory: directory, calendar: calendar, definitions: try options.definitions()),
+        clock: clock, logger: options.logger)
+}
+
 func engine(
     _ store: OpenStore, directory: Directory, calendar policy: CalendarPolicy, clock: any EventClock
 ) throws -> CaseEngine {
-    let calendar: HolidayCalendar
-    let definitions: DefinitionRegistry
-    do {
-        calendar = try HolidayCalendar.chinaMainland(beyondCoverage: policy.beyondCoverage)
-        definitions = try DefinitionRegistry.national()
-    } catch {
-        throw ToolError("the shipped calendar or definitions do not load: \(error)")
-    }
-    return CaseEngine(
-        log: store.log, configuration: .init(directory: directory, calendar: calendar, definitions: definitions),
-        clock: clock, logger: store.logger)
+    try engine(log: store.log, options: store.options, directory: directory, calendar: policy, clock: clock)
 }
 
 // MARK: simulate

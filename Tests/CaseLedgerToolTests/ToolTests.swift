@@ -239,6 +239,56 @@ struct ToolTests {
         }
     }
 
+    @Test("a region's override drives exec, and verify needs it to re-derive the region's cases")
+    func regionOverride() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("store")
+            let yaml = directory.appending("county.yaml")
+            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let override = directory.appending("jingyan.yaml")
+            try """
+            region: "511124000000"
+            version: "jy-2025.1"
+            effectiveFrom: 2025-06-01
+            kinds:
+              peopleMediation:
+                addStates:
+                  - name: intakeReview
+                addTransitions:
+                  - command: sendToIntakeReview
+                    from: [awaitingMediation]
+                    to: intakeReview
+                    rules: [PM9]
+                  - command: completeIntakeReview
+                    from: [intakeReview]
+                    to: awaitingMediation
+                    rules: [PM9]
+            """.write(toFile: override, atomically: true, encoding: .utf8)
+            let custom =
+                #"{"case":"2026-000001","actor":"m-v1","command":{"custom":{"name":"sendToIntakeReview","note":"check the file"}}}"#
+            let run = try Self.tool(
+                [
+                    "exec", "--store", store, "--directory", yaml, "--override", override, "--beyond-calendar",
+                    "provisional",
+                ],
+                input: Self.register("2026-000001") + "\n" + custom + "\n")
+            #expect(run.status == 0, "\(run.output) \(run.error)")
+            #expect(run.objects.last?["events"] as? [[String: Any]] != nil)
+            let withOverride = try Self.tool(["verify", "--store", store, "--override", override])
+            #expect(withOverride.status == 0, "\(withOverride.error)")
+            let replay = try Self.tool([
+                "replay", "--store", store, "--override", override, "--case", "2026-000001", "--json",
+            ])
+            let state = replay.objects.first?["state"] as? [String: Any]
+            #expect(state?["state"] as? String == "intakeReview")
+            #expect((state?["definitionVersion"] as? String)?.hasSuffix("+jy-2025.1") == true)
+            // Without the override the region's definition version is unknown: the first case event fails.
+            let without = try Self.tool(["verify", "--store", store, "--skip-views"])
+            #expect(without.status == 1)
+            #expect(without.error.contains("position 1"), "\(without.error)")
+        }
+    }
+
     @Test("every command example in Docs/Commands.md is a line exec understands")
     func documentedExamplesDecode() async throws {
         let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -327,6 +377,11 @@ struct ToolTests {
             let backup = try Self.tool(["backup", "--store", store, "--to", copy])
             #expect(backup.status == 0, "\(backup.error)")
             #expect(FileManager.default.fileExists(atPath: copy + "/party.key"))
+            // An auditor's read-only verification writes nothing, not even LMDB's lock file.
+            let readOnly = try Self.tool(["verify", "--store", copy, "--read-only", "--json"])
+            #expect(readOnly.status == 0, "\(readOnly.error)")
+            #expect(readOnly.objects.first?["cases"] as? Int ?? 0 > 0)
+            #expect(!FileManager.default.fileExists(atPath: copy + "/lock.mdb"))
             #expect(try Self.tool(["verify", "--store", copy]).status == 0)
             let original = try Self.tool(["export", "--store", store]).output
             #expect(!original.isEmpty)
