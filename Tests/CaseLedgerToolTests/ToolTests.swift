@@ -94,6 +94,19 @@ struct ToolTests {
             #expect(!juneOfAll.isEmpty)
             #expect(aidInJune.objects.count == juneOfAll.count)
             #expect(aidInJune.objects.allSatisfy { $0["kind"] as? String == "legalAid" })
+            // CSV: the same figures; a unit filter keeps only that unit's events.
+            let csv = try Self.tool(["stats", "--store", store, "--month", "2025-06", "--format", "csv"])
+            #expect(csv.output.split(separator: "\n").contains("registered,\(registered)"))
+            let unit = try #require(aidInJune.objects.first?["unit"] as? String)
+            let byUnit = try Self.tool(
+                [
+                    "export", "--store", store, "--unit", unit, "--format", "csv", "--from", "2025-06-01", "--to",
+                    "2025-07-01",
+                ])
+            let rows = byUnit.output.split(separator: "\n").dropFirst()
+            #expect(byUnit.output.hasPrefix("position,recordedAt,stream,case,version,type,actor,unit,kind,event\n"))
+            #expect(rows.count == export.objects.filter { $0["unit"] as? String == unit }.count)
+            #expect(rows.allSatisfy { $0.split(separator: ",")[7] == unit })
             let table = try Self.tool(["stats", "--store", store, "--month", "2025-06"])
             #expect(table.output.contains("Mediation success rate"))
             #expect(table.output.contains("Registered"))
@@ -229,11 +242,12 @@ struct ToolTests {
             let verify = try Self.tool(["verify", "--store", store])
             #expect(verify.status == 0, "\(verify.error)")
 
-            // An idempotency key repeated: the second line writes nothing and says so.
+            // An idempotency key repeated: the second line writes nothing and says so (lines read from a file).
             let keyed =
                 #"{"case":"2026-000002","actor":"m-v1","idempotencyKey":"k-1","command":{"startMediation":{"mediators":["m-v1"],"chosenByParties":false}}}"#
-            let again = try Self.tool(
-                ["exec", "--store", store, "--beyond-calendar", "provisional"], input: keyed + "\n" + keyed + "\n")
+            let file = directory.appending("keyed.jsonl")
+            try (keyed + "\r\n" + keyed).write(toFile: file, atomically: true, encoding: .utf8)
+            let again = try Self.tool(["exec", "--store", store, "--beyond-calendar", "provisional", "--input", file])
             #expect(again.status == 0, "\(again.output) \(again.error)")
             #expect(again.objects.map { $0["duplicate"] as? Bool ?? false } == [false, true])
         }
