@@ -9,7 +9,9 @@ import Foundation
 /// calendar (reading sets none).
 func readingEngine(_ store: OpenStore) throws -> CaseEngine {
     let directory = (try? store.directory()) ?? Directory()
-    return try engine(store, directory: directory, calendar: .refuse, clock: SystemClock())
+    return try engine(
+        log: store.log, options: store.options, directory: directory, calendar: try readingCalendar(),
+        clock: SystemClock())
 }
 
 /// The stored events of a case stream, in order.
@@ -295,7 +297,7 @@ struct Verify: AsyncParsableCommand {
     /// (or a registration under a version not in force then) is the failure.
     static func rederive(_ log: LMDBEventLog, options: StoreOptions) throws -> (Int, (UInt64?, String)?) {
         let engine = try engine(
-            log: log, options: options, directory: Directory(), calendar: .refuse, clock: SystemClock())
+            log: log, options: options, directory: Directory(), calendar: try readingCalendar(), clock: SystemClock())
         let definitions = try options.definitions()
         var cases: [(CaseID, UInt64)] = []
         var seen = Set<String>()
@@ -401,6 +403,9 @@ struct Export: AsyncParsableCommand {
         try await running("export") {
             let store = try OpenStore(options)
             defer { store.close() }
+            if let caseID, try store.log.version(ofStream: CaseEngine.streamID(of: CaseID(caseID))) == 0 {
+                throw ToolError("no case '\(caseID)' in the store")
+            }
             let sink: FileHandle
             if let output {
                 guard FileManager.default.createFile(atPath: output, contents: nil),
@@ -476,9 +481,7 @@ struct Export: AsyncParsableCommand {
                 next = (only == nil ? last.position : last.streamVersion) + 1
             }
             if !buffer.isEmpty { try sink.write(contentsOf: buffer) }
-            if let caseID, try store.log.version(ofStream: CaseEngine.streamID(of: CaseID(caseID))) == 0 {
-                throw ToolError("no case '\(caseID)' in the store")
-            }
+
         }
     }
 

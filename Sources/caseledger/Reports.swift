@@ -359,9 +359,11 @@ struct ViewsRebuild: AsyncParsableCommand {
                 throw ToolError("the rebuild failed: \(error)")
             }
             let head = try store.log.head().position
+            let elapsed = (ContinuousClock.now - started).components
+            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
             print(
-                "rebuilt \(name ?? names.joined(separator: ", ")) to position \(head) in \(ContinuousClock.now - started)"
-            )
+                "rebuilt \(name ?? names.joined(separator: ", ")) to position \(head) in "
+                    + String(format: "%.2f s", seconds))
         }
     }
 }

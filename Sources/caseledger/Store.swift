@@ -117,7 +117,9 @@ final class OpenStore {
         let manager = FileManager.default
         let exists = manager.fileExists(atPath: path + "/data.mdb")
         guard exists || create else {
-            throw ToolError("no store at \(path): create one with `caseledger simulate --store \(path)` or `exec`")
+            throw ToolError(
+                "no store at \(path): create one with `caseledger simulate --store \(path)`, or with `caseledger exec "
+                    + "--store \(path) --directory UNITS.yaml`")
         }
         var configuration = LMDBEventLog.Configuration()
         configuration.durability = durability

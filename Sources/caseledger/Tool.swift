@@ -37,27 +37,61 @@ enum CalendarPolicy: String, ExpressibleByArgument, CaseIterable {
     var beyondCoverage: HolidayCalendar.BeyondCoverage { self == .refuse ? .refuse : .provisional }
 }
 
+/// The holiday calendar of the subcommands that run commands.
+struct CalendarOptions: ParsableArguments {
+    @Option(help: "Clocks past the calendar's years: refuse or provisional.")
+    var beyondCalendar: CalendarPolicy = .refuse
+
+    @Option(
+        name: .customLong("calendar"),
+        help: """
+            A holiday calendar YAML in the shipped file's shape (a year's rest_days, working_days and notice), \
+            added to the shipped 2024–2026 years; a year in the file replaces the shipped one. Repeat for several.
+            """)
+    var files: [String] = []
+
+    func calendar() throws -> HolidayCalendar {
+        do {
+            let shipped = try HolidayCalendar.chinaMainland(beyondCoverage: beyondCalendar.beyondCoverage)
+            var years = shipped.years
+            for file in files {
+                guard let yaml = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw ToolError("cannot read the calendar \(file)")
+                }
+                let loaded: HolidayCalendar
+                do {
+                    loaded = try HolidayCalendar(yaml: yaml)
+                } catch {
+                    throw ToolError("the calendar \(file) is not valid: \(error)")
+                }
+                years.merge(loaded.years) { _, new in new }
+            }
+            return try HolidayCalendar(years: years, beyondCoverage: beyondCalendar.beyondCoverage)
+        } catch let error as ToolError {
+            throw error
+        } catch {
+            throw ToolError("the holiday calendar does not load: \(error)")
+        }
+    }
+}
+
 /// A workflow engine over `log` with the store's definitions (national, plus `--override` files).
 func engine(
-    log: LMDBEventLog, options: StoreOptions, directory: Directory, calendar policy: CalendarPolicy,
-    clock: any EventClock
+    log: LMDBEventLog, options: StoreOptions, directory: Directory, calendar: HolidayCalendar, clock: any EventClock
 ) throws -> CaseEngine {
-    let calendar: HolidayCalendar
-    do {
-        calendar = try HolidayCalendar.chinaMainland(beyondCoverage: policy.beyondCoverage)
-    } catch {
-        throw ToolError("the shipped calendar does not load: \(error)")
-    }
-    return CaseEngine(
+    CaseEngine(
         log: log,
         configuration: .init(directory: directory, calendar: calendar, definitions: try options.definitions()),
         clock: clock, logger: options.logger)
 }
 
-func engine(
-    _ store: OpenStore, directory: Directory, calendar policy: CalendarPolicy, clock: any EventClock
-) throws -> CaseEngine {
-    try engine(log: store.log, options: store.options, directory: directory, calendar: policy, clock: clock)
+/// The shipped calendar, for engines that only read (folding a case sets no clock).
+func readingCalendar() throws -> HolidayCalendar {
+    do {
+        return try HolidayCalendar.chinaMainland()
+    } catch {
+        throw ToolError("the shipped calendar does not load: \(error)")
+    }
 }
 
 // MARK: simulate
@@ -95,8 +129,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Counties in the city (1 for a county).")
     var counties = 1
 
-    @Option(help: "Clocks past the calendar's years: refuse or provisional.")
-    var beyondCalendar: CalendarPolicy = .refuse
+    @OptionGroup var calendar: CalendarOptions
 
     @Flag(help: "Print the summary as JSON.")
     var json = false
@@ -125,17 +158,18 @@ struct Simulate: AsyncParsableCommand {
             }
             try store.save(simulation.hierarchy.directory)
             let engine = try engine(
-                store, directory: simulation.hierarchy.directory, calendar: beyondCalendar, clock: clock)
+                log: store.log, options: options, directory: simulation.hierarchy.directory,
+                calendar: try calendar.calendar(), clock: clock)
             let started = ContinuousClock.now
             let progress = Progress(total: cases)
             let report = try await simulation.run(engine: engine, clock: clock, progress: progress)
             progress.finish()
-            try store.catchUp()
             do {
                 try store.log.sync()
             } catch {
                 throw ToolError("flushing the store failed: \(error)")
             }
+            try store.catchUp()
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let events = try store.log.head().position
@@ -294,8 +328,7 @@ struct Exec: AsyncParsableCommand {
     @Option(help: "A directory YAML of units and persons; saved as the store's directory.yaml.")
     var directory: String?
 
-    @Option(help: "Clocks past the calendar's years: refuse or provisional.")
-    var beyondCalendar: CalendarPolicy = .refuse
+    @OptionGroup var calendar: CalendarOptions
 
     struct Line: Decodable {
         var `case`: String
@@ -329,7 +362,8 @@ struct Exec: AsyncParsableCommand {
                 }
             }
             let engine = try engine(
-                store, directory: try store.directory(), calendar: beyondCalendar, clock: SystemClock())
+                log: store.log, options: options, directory: try store.directory(), calendar: try calendar.calendar(),
+                clock: SystemClock())
             var failed = 0
             var number = 0
             var reader = LineReader(handle)

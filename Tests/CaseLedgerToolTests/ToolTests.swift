@@ -176,10 +176,12 @@ struct ToolTests {
           - {id: v1, name: Village 1 committee, kind: mediationCommittee, division: "511124101001"}
           - {id: t1, name: Township 1 committee, kind: mediationCommittee, division: "511124101000"}
           - {id: aid, name: County legal aid centre, kind: legalAidCentre, division: "511124000000"}
+          - {id: review, name: County review body, kind: reviewBody, division: "511124000000"}
         persons:
           - {id: m-v1, name: Mediator V1, roles: [mediator, staff], units: [v1]}
           - {id: m-t1, name: Mediator T1, roles: [mediator, staff], units: [t1]}
           - {id: aid-staff, name: Aid officer, roles: [staff], units: [aid]}
+          - {id: review-officer, name: Review officer, roles: [staff, adjudicator], units: [review]}
         """
 
     static func register(_ id: String, marker: String = "院墙渗水") -> String {
@@ -300,6 +302,47 @@ struct ToolTests {
             let without = try Self.tool(["verify", "--store", store, "--skip-views"])
             #expect(without.status == 1)
             #expect(without.error.contains("position 1"), "\(without.error)")
+        }
+    }
+
+    @Test("a calendar file adds the years the shipped calendar lacks; without it, such clocks are refused")
+    func calendarFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let yaml = directory.appending("county.yaml")
+            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            // A review registered and accepted today runs clocks of 60 days (AR1, AR7): past 2026, beyond the shipped years.
+            let formatter = DateFormatter()
+            formatter.dateFormat = "yyyy-MM-dd"
+            formatter.timeZone = TimeZone(identifier: "Asia/Shanghai")
+            let day: (Int) -> String = { formatter.string(from: Date().addingTimeInterval(Double($0) * 86_400)) }
+            let year = Calendar(identifier: .gregorian).component(.year, from: Date())
+            // A made-up calendar for the test (no holidays, no swapped days), for this year and the next two.
+            let calendar = directory.appending("calendar.yaml")
+            try (max(2027, year)...(max(2027, year) + 2)).map {
+                "\($0):\n  rest_days: []\n  working_days: []\n  notice: \"test calendar\"\n"
+            }.joined().write(toFile: calendar, atomically: true, encoding: .utf8)
+            let register = """
+                {"case":"2026-000500","actor":"review-officer","command":{"register":{"registration":{"kind":"administrativeReview",\
+                "channel":"window","unit":"review","owner":"review-officer","division":"511124101001","parties":[{"reference":"p-a",\
+                "name":"张三","role":"applicant"},{"reference":"p-b","name":"县市场监督管理局","role":"respondent"}],\
+                "disputeType":"administrativeAct","summary":"不服罚款","review":{"actReference":"罚〔2026〕1号",\
+                "respondent":"县市场监督管理局","actDate":"\(day(-10))","knownOn":"\(day(-5))","rightsNotified":true,\
+                "immovableProperty":false,"obstacleDays":0},"arbitrationAgreement":false,"links":[]}}}}
+                """
+            let accept =
+                #"{"case":"2026-000500","actor":"review-officer","command":{"acceptReview":{"procedure":"standard"}}}"#
+            let input = register + "\n" + accept + "\n"
+            let with = try Self.tool(
+                ["exec", "--store", directory.appending("a"), "--directory", yaml, "--calendar", calendar], input: input
+            )
+            #expect(with.status == 0, "\(with.output) \(with.error)")
+            #expect(with.objects.map { $0["ok"] as? Bool ?? false } == [true, true])
+            let without = try Self.tool(
+                ["exec", "--store", directory.appending("b"), "--directory", yaml], input: input)
+            #expect(without.status == 1)
+            // The registration's own clocks already end in the uncovered year (the AR1 window counted from knownOn).
+            let error = without.objects.first?["error"] as? [String: Any]
+            #expect(error?["code"] as? String == "calendarNotCovered", "\(without.output)")
         }
     }
 
