@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CaseLedgerToolTests",
-            dependencies: ["caseledger", "CaseLedgerLog", "_CaseLedgerTestSupport"]
+            dependencies: ["caseledger", "CaseLedger", "CaseLedgerWorkflow", "_CaseLedgerTestSupport"]
         ),
         .testTarget(
             name: "CaseLedgerLMDBTests",

@@ -18,6 +18,10 @@ echo "== simulate: one county (15 townships, 120 villages), 2025, 4,000 cases"
 summary="$("$tool" simulate --store "$store" --cases 4000 --seed 2025 --from 2025-01-01 --to 2025-12-31)"
 echo "$summary"
 escalated="$(printf '%s\n' "$summary" | sed -n 's/.*escalated cases, e\.g\.: \([^,]*\).*/\1/p')"
+if [ -z "$escalated" ]; then
+    echo "error: the simulation escalated no case to replay" >&2
+    exit 1
+fi
 
 echo; echo "== monthly statistics, June 2025"
 "$tool" stats --store "$store" --month 2025-06

@@ -4,6 +4,7 @@ import CaseLedgerLog
 import CaseLedgerProjections
 import CaseLedgerWorkflow
 import Foundation
+import Synchronization
 
 /// An engine for reading: the store's directory when it has one (reading needs none), refusing clocks past the
 /// calendar (reading sets none).
@@ -67,7 +68,7 @@ struct Replay: AsyncParsableCommand {
             let stored = try streamEvents(store.log, id)
             let limit = at.flatMap(parseTime)
             if let limit {
-                records = records.filter { $0.at <= limit }
+                records = Array(records.prefix { $0.at <= limit })
                 guard !records.isEmpty else {
                     throw ToolError("case '\(caseID)' was registered after \(at ?? "")", status: Status.checkFailed)
                 }
@@ -123,10 +124,10 @@ struct Replay: AsyncParsableCommand {
                 print(
                     "State\(at.map { " at \($0)" } ?? ""): \(state.state), level \(state.level), unit \(state.unit), "
                         + "owner \(state.owner)\(state.closedAt.map { ", closed \(show($0))" } ?? "")")
-                if let deadlines = summary["openDeadlines"] as? [[String: Any]], !deadlines.isEmpty {
-                    for d in deadlines {
-                        print("  open clock \(d["id"] as? String ?? ""): due \(d["due"] as? String ?? "")")
-                    }
+                for clock in summary["clocks"] as? [[String: Any]] ?? [] {
+                    print(
+                        "  clock \(clock["id"] as? String ?? "") (\(clock["status"] as? String ?? "")): due "
+                            + (clock["due"] as? String ?? ""))
                 }
             }
         }
@@ -137,7 +138,10 @@ struct Replay: AsyncParsableCommand {
             "kind": state.kind.rawValue, "definitionVersion": state.definitionVersion, "state": state.state,
             "level": state.level.rawValue, "unit": state.unit.rawValue, "owner": state.owner.rawValue,
             "version": state.version, "registeredAt": show(state.registeredAt),
-            "openDeadlines": state.deadlines.filter(\.isOpen).map { ["id": $0.id, "due": show($0.end.dueAt)] },
+            // Every clock not stopped: running, paused, or breached (still owed, and overdue).
+            "clocks": state.deadlines.filter { $0.status != .stopped }.map {
+                ["id": $0.id, "due": show($0.end.dueAt), "status": $0.status.rawValue]
+            },
         ]
         if let closedAt = state.closedAt { out["closedAt"] = show(closedAt) }
         if let outcome = state.outcome { out["outcome"] = outcome }
@@ -177,8 +181,15 @@ struct Verify: AsyncParsableCommand {
             """)
     var readOnly = false
 
+    /// Set in the child process that does the checking (see ``checkInChild()``).
+    static let childVariable = "CASELEDGER_VERIFY_CHILD"
+
     func run() async throws {
         try await running("verify") {
+            if ProcessInfo.processInfo.environment[Self.childVariable] == nil {
+                try checkInChild()
+                return
+            }
             if readOnly {
                 try verifyReadOnly()
                 return
@@ -186,16 +197,9 @@ struct Verify: AsyncParsableCommand {
             let store = try OpenStore(options)
             defer { store.close() }
             var result: [String: Any] = [:]
-            var failure: (position: UInt64?, what: String)?
-            let log: VerificationReport
-            do {
-                log = try store.log.verify()
-            } catch {
-                throw ToolError("verifying the log could not run: \(error)")
-            }
-            result["events"] = log.eventsChecked
-            result["streams"] = log.streamsChecked
-            if let f = log.failure { failure = (f.position, "\(f.kind): \(f.message)") }
+            var (log, failure) = Self.checkLog(store.log)
+            result["events"] = log?.eventsChecked ?? 0
+            result["streams"] = log?.streamsChecked ?? 0
             if failure == nil, !skipViews {
                 do {
                     try store.catchUp()
@@ -230,6 +234,69 @@ struct Verify: AsyncParsableCommand {
         }
     }
 
+    /// Runs the checks in a child process (this executable again): LMDB trusts its page structure, so a damaged page
+    /// can crash the process that reads it. A crash is then reported as the failure it is, never as a crash of
+    /// `verify`. The child's output and exit status pass through unchanged.
+    private func checkInChild() throws {
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: executable)
+        child.arguments = Array(CommandLine.arguments.dropFirst())
+        var environment = ProcessInfo.processInfo.environment
+        environment[Self.childVariable] = "1"
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        child.environment = environment
+        let errors = Pipe()
+        child.standardError = errors
+        do {
+            try child.run()
+        } catch {
+            throw ToolError("cannot start the verifying process \(executable): \(error)")
+        }
+        // Read standard error while the child runs, so a full pipe cannot block it.
+        let captured = Mutex(Data())
+        let reading = DispatchGroup()
+        let handle = errors.fileHandleForReading
+        DispatchQueue.global().async(group: reading) {
+            let data = handle.readDataToEndOfFile()
+            captured.withLock { $0 = data }
+        }
+        child.waitUntilExit()
+        reading.wait()
+        let text = String(decoding: captured.withLock { $0 }, as: UTF8.self)
+        switch child.terminationReason {
+        case .exit:
+            FileHandle.standardError.write(Data(text.utf8))
+            let status = child.terminationStatus
+            if status != 0 { throw ExitCode(status) }
+        case .uncaughtSignal:
+            // LMDB's own message (an assertion on a page) says what it found, when it printed one.
+            let detail = text.split(separator: "\n").first { $0.contains("mdb.c") || $0.contains("Assertion") }
+            let what =
+                "the store's page structure is damaged: LMDB stopped with signal \(child.terminationStatus) while "
+                + "reading it\(detail.map { " (\($0))" } ?? ""); restore the store from a verified backup"
+            if json {
+                print(jsonLine(["ok": false, "failure": ["position": NSNull(), "what": what]]))
+            }
+            printError("caseledger verify: FAILED: \(what)")
+            throw Status.checkFailed
+        @unknown default:
+            throw ToolError("the verifying process ended in an unknown way")
+        }
+    }
+
+    /// The log's own checks; an error while reading it (a damaged page, an undecodable record) is a failure of the
+    /// store, named by position when the log knows it.
+    private static func checkLog(_ log: LMDBEventLog) -> (VerificationReport?, (position: UInt64?, what: String)?) {
+        do {
+            let report = try log.verify()
+            return (report, report.failure.map { ($0.position, "\($0.kind): \($0.message)") })
+        } catch {
+            return (nil, (error.position, "reading the log failed (\(error.code)): \(error.message)"))
+        }
+    }
+
     /// The log's checks and the cases' re-derivation on a store opened without its lock file, writing nothing.
     private func verifyReadOnly() throws {
         guard FileManager.default.fileExists(atPath: options.store + "/data.mdb") else {
@@ -243,16 +310,9 @@ struct Verify: AsyncParsableCommand {
         }
         defer { store.close() }
         var result: [String: Any] = [:]
-        var failure: (position: UInt64?, what: String)?
-        let log: VerificationReport
-        do {
-            log = try store.verify()
-        } catch {
-            throw ToolError("verifying the log could not run: \(error)")
-        }
-        result["events"] = log.eventsChecked
-        result["streams"] = log.streamsChecked
-        if let f = log.failure { failure = (f.position, "\(f.kind): \(f.message)") }
+        var (log, failure) = Self.checkLog(store)
+        result["events"] = log?.eventsChecked ?? 0
+        result["streams"] = log?.streamsChecked ?? 0
         if failure == nil {
             let (cases, caseFailure) = try Self.rederive(store, options: options)
             result["cases"] = cases
@@ -261,9 +321,9 @@ struct Verify: AsyncParsableCommand {
         try report(result, log: log, failure: failure)
     }
 
-    private func report(_ result: [String: Any], log: VerificationReport, failure: (position: UInt64?, what: String)?)
-        throws
-    {
+    private func report(
+        _ result: [String: Any], log: VerificationReport?, failure: (position: UInt64?, what: String)?
+    ) throws {
         var result = result
         result["ok"] = failure == nil
         if let failure {
@@ -272,9 +332,10 @@ struct Verify: AsyncParsableCommand {
         if json {
             print(jsonLine(result))
         } else {
+            let logOK = log.map { $0.failure == nil } ?? false
             print(
-                "hash chain, positions, versions and stream index: \(log.failure == nil ? "ok" : "FAILED") "
-                    + "(\(log.eventsChecked) events, \(log.streamsChecked) streams)")
+                "hash chain, positions, versions and stream index: \(logOK ? "ok" : "FAILED") "
+                    + "(\(log?.eventsChecked ?? 0) events, \(log?.streamsChecked ?? 0) streams)")
             if let views = result["views"] as? [[String: Any]] {
                 for view in views {
                     print(
@@ -320,14 +381,19 @@ struct Verify: AsyncParsableCommand {
             } catch {
                 return (cases.count, (first, "case \(id) does not decode: \(error)"))
             }
-            if case .registered(let registration, let version, _)? = records.first?.event,
-                let inForce = definitions.inForce(kind: registration.kind, on: LegalTime.date(of: records[0].at)),
-                inForce.version != version
-            {
-                return (
-                    cases.count,
-                    (first, "case \(id) was registered under \(version), but \(inForce.version) was in force then")
-                )
+            if case .registered(let registration, let version, _)? = records.first?.event {
+                let date = LegalTime.date(of: records[0].at)
+                guard let inForce = definitions.inForce(kind: registration.kind, on: date) else {
+                    return (
+                        cases.count, (first, "case \(id): no \(registration.kind) definition was in force on \(date)")
+                    )
+                }
+                if inForce.version != version {
+                    return (
+                        cases.count,
+                        (first, "case \(id) was registered under \(version), but \(inForce.version) was in force then")
+                    )
+                }
             }
             do {
                 _ = try CaseState.fold(id: id, records: records, definitions: definitions)
@@ -393,6 +459,9 @@ struct Export: AsyncParsableCommand {
     func validate() throws {
         if let from, parseTime(from) == nil { throw ValidationError("--from '\(from)' is not a date or time") }
         if let to, parseTime(to) == nil { throw ValidationError("--to '\(to)' is not a date or time") }
+        if let from, let to, let lower = parseTime(from), let upper = parseTime(to), lower >= upper {
+            throw ValidationError("--from must be before --to")
+        }
         if let kind, CaseKind(rawValue: kind) == nil {
             throw ValidationError(
                 "--kind must be one of \(CaseKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -405,6 +474,20 @@ struct Export: AsyncParsableCommand {
             defer { store.close() }
             if let caseID, try store.log.version(ofStream: CaseEngine.streamID(of: CaseID(caseID))) == 0 {
                 throw ToolError("no case '\(caseID)' in the store")
+            }
+            if let unit, let directory = try? store.directory(), directory.unit(UnitID(unit)) == nil {
+                throw ToolError("no unit '\(unit)' in the store's directory")
+            }
+            if let output {
+                // Never write into the store's own directory (an export over data.mdb would destroy the store).
+                let target = URL(fileURLWithPath: output).deletingLastPathComponent().resolvingSymlinksInPath().path
+                let home = URL(fileURLWithPath: options.store).resolvingSymlinksInPath().path
+                guard target != home else {
+                    throw ToolError("--output \(output) is inside the store's directory; write the export elsewhere")
+                }
+                guard !FileManager.default.fileExists(atPath: output) else {
+                    throw ToolError("\(output) already exists; remove it or choose another file")
+                }
             }
             let sink: FileHandle
             if let output {
@@ -425,7 +508,9 @@ struct Export: AsyncParsableCommand {
                 }
             }
             let columns = [
-                "position", "recordedAt", "stream", "case", "version", "type", "actor", "unit", "kind", "event",
+                "position", "recordedAt", "stream", "case", "version", "type", "actor", "unit", "kind", "id",
+                "chainHash",
+                "event",
             ]
             if format == .csv { try emit(columns.joined(separator: ",")) }
             let lower = from.flatMap(parseTime).map(Timestamp.init)
@@ -459,9 +544,10 @@ struct Export: AsyncParsableCommand {
                     if let kind, kinds[stream] != kind { continue }
                     let caseName = stream.hasPrefix("case-") ? String(stream.dropFirst(5)) : ""
                     let values: [String] = [
-                        String(event.position), show(event.recordedAt), stream, caseName, String(event.streamVersion),
-                        event.type, event.actor.userID, event.actor.unit,
-                        kinds[stream] ?? Self.kindIfRegistration(event),
+                        String(event.position), Self.precise(event.recordedAt), stream, caseName,
+                        String(event.streamVersion), event.type, event.actor.userID, event.actor.unit,
+                        kinds[stream] ?? Self.kindIfRegistration(event), event.id.uuidString.lowercased(),
+                        event.chainHash.hex,
                         String(decoding: event.payload, as: UTF8.self),
                     ]
                     if format == .csv {
@@ -483,6 +569,14 @@ struct Export: AsyncParsableCommand {
             if !buffer.isEmpty { try sink.write(contentsOf: buffer) }
 
         }
+    }
+
+    /// A recorded time to the microsecond, as the log keeps it (`2025-01-05T10:28:00.123456+08:00`).
+    static func precise(_ time: Timestamp) -> String {
+        let seconds = show(time)
+        let micros = ((time.microsecondsSinceEpoch % 1_000_000) + 1_000_000) % 1_000_000
+        guard micros != 0, seconds.hasSuffix("+08:00") else { return seconds }
+        return String(seconds.dropLast(6)) + "." + String(micros).leftPadded(to: 6) + "+08:00"
     }
 
     /// The kind when the event is a registration (the kind column without a --kind filter).

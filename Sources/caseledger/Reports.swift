@@ -5,27 +5,36 @@ import CaseLedgerProjections
 import CaseLedgerWorkflow
 import Foundation
 
-/// The division a report covers: a 12-digit division code, a unit id of the store's directory (its division), or,
-/// when `code` is nil, the top division of the directory.
+/// The division a report covers: a unit id of the store's directory (its division), a 12-digit division code that
+/// holds at least one unit, or, when `code` is nil, the smallest division holding every unit of the directory.
 func division(_ code: String?, in store: OpenStore) throws -> DivisionCode {
-    if let code, let division = DivisionCode(code) { return division }
     let directory: Directory
     do {
         directory = try store.directory()
     } catch {
+        // Without a directory any well-formed code goes: nothing can be checked against it.
+        if let code, let division = DivisionCode(code) { return division }
         throw ToolError("give --unit as a 12-digit division code: \(error)")
     }
+    let divisions = directory.units.values.map(\.division)
     if let code {
-        guard let unit = directory.unit(UnitID(code)) else {
+        if let unit = directory.unit(UnitID(code)) { return unit.division }
+        guard let division = DivisionCode(code) else {
             throw ToolError("'\(code)' is neither a division code nor a unit of the store's directory")
         }
-        return unit.division
+        guard divisions.contains(where: { division.contains($0) }) else {
+            throw ToolError("no unit of the store's directory lies in division \(code)")
+        }
+        return division
     }
-    // The highest level; among equals, the lowest code.
-    let divisions = directory.units.values.map(\.division)
-    guard let top = divisions.min(by: { $0.level != $1.level ? $0.level > $1.level : $0.digits < $1.digits })
-    else { throw ToolError("the store's directory has no units; give --unit") }
-    return top
+    // The common ancestor: the lowest level at which every unit's division has the same ancestor.
+    let levels: [Level] = [.village, .township, .county, .city]
+    for level in levels {
+        let ancestors = Set(divisions.map { $0.ancestor(at: level) })
+        if ancestors.count == 1, let only = ancestors.first, let common = only { return common }
+    }
+    guard !divisions.isEmpty else { throw ToolError("the store's directory has no units; give --unit") }
+    throw ToolError("the store's units lie in more than one city; give --unit")
 }
 
 // MARK: stats
@@ -135,6 +144,10 @@ struct Overdue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Cases whose statutory clocks are overdue at a time (限时办结), earliest first.",
         discussion: """
+            The list comes from the live deadlines view: the clocks open now (running, paused, or breached and \
+            still owed) that fall due before --at. A later --at shows what will be overdue by then; an earlier one \
+            does not recreate the past (use `replay --at` for a case's clocks as they were).
+
             Examples:
               caseledger overdue --store /tmp/jingyan --at 2025-12-31T23:59
               caseledger overdue --store /tmp/jingyan --unit c01-t03-v2 --json
@@ -142,7 +155,7 @@ struct Overdue: AsyncParsableCommand {
 
     @OptionGroup var options: StoreOptions
 
-    @Option(help: "The time (default: now).")
+    @Option(help: "Clocks due before this time (default: now).")
     var at: String?
 
     @Option(help: "Only cases this unit owns (exactly this unit, not the units under it).")
@@ -156,7 +169,7 @@ struct Overdue: AsyncParsableCommand {
 
     func validate() throws {
         if let at, parseTime(at) == nil { throw ValidationError("--at '\(at)' is not a date or time") }
-        guard limit > 0 else { throw ValidationError("--limit must be positive") }
+        guard (1...100_000).contains(limit) else { throw ValidationError("--limit must be 1 to 100,000") }
     }
 
     func run() async throws {
@@ -230,28 +243,61 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         try await running("backup") {
-            let store = try OpenStore(options)
-            defer { store.close() }
+            // Only the log is opened: a backup must work even when the views cannot (a lost party.key, say).
+            guard FileManager.default.fileExists(atPath: options.store + "/data.mdb") else {
+                throw ToolError("no store at \(options.store)")
+            }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: to, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ToolError("\(to) is a file; give a new or empty directory")
+            }
+            let log: LMDBEventLog
+            do {
+                log = try LMDBEventLog.open(at: options.store, mode: .readOnly)
+            } catch {
+                throw ToolError("cannot open the store at \(options.store): \(error)")
+            }
+            defer { log.close() }
             let report: VerificationReport
             do {
-                report = try store.log.backup(to: to)
+                report = try log.backup(to: to)
             } catch let error as EventLogError {
                 let status = error.code == .corrupted ? Status.checkFailed : Status.cannotRun
                 throw ToolError("the backup failed: \(error)", status: status)
             }
+            // The copy's head must be the original's record at that position, hash for hash.
+            let original = try log.read(from: report.head.position, direction: .forwards, limit: 1).first
+            guard report.head.position == 0 || original?.chainHash == report.head.chainHash else {
+                throw ToolError(
+                    "the backup's head at position \(report.head.position) does not match the store's record there",
+                    status: Status.checkFailed)
+            }
             for file in [StoreFiles.directory, StoreFiles.partyKey] {
                 let source = options.store + "/" + file
                 guard FileManager.default.fileExists(atPath: source) else { continue }
+                let target = to + "/" + file
                 do {
-                    try FileManager.default.copyItem(atPath: source, toPath: to + "/" + file)
+                    try FileManager.default.copyItem(atPath: source, toPath: target)
                 } catch {
-                    throw ToolError("copying \(file) into the backup failed: \(error)")
+                    throw ToolError("copying \(file) into the backup \(to) failed (\(error)); the backup is incomplete")
+                }
+                guard flush(target) else {
+                    throw ToolError("could not flush \(target) to disk; the backup is incomplete")
                 }
             }
+            guard flush(to) else { throw ToolError("could not flush the backup directory \(to) to disk") }
             print(
-                "backed up \(report.eventsChecked) events (\(report.streamsChecked) streams) to \(to); verified, head \(report.head.position)"
-            )
+                "backed up \(report.eventsChecked) events (\(report.streamsChecked) streams) to \(to); verified, "
+                    + "head \(report.head.position) matches the store")
         }
+    }
+
+    /// `fsync` of a file or directory.
+    private func flush(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return fsync(descriptor) == 0
     }
 }
 

@@ -46,10 +46,13 @@ struct Simulation {
 
     let plan: Plan
     let hierarchy: Hierarchy
+    /// Working days of the official calendar (holidays off, swapped weekend days on); beyond its years, weekdays.
+    let isWorkingDay: @Sendable (CivilDate) -> Bool
 
-    init(plan: Plan) throws {
+    init(plan: Plan, calendar: HolidayCalendar) throws {
         self.plan = plan
         hierarchy = try Hierarchy(counties: plan.counties)
+        isWorkingDay = { date in (try? calendar.isWorkingDay(date)) ?? !date.isWeekend }
     }
 
     // MARK: The hierarchy
@@ -180,9 +183,13 @@ struct Simulation {
     func registration(case n: Int) -> (day: CivilDate, random: SplitMix) {
         var random = SplitMix(seed: plan.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(n))
         let days = max(1, plan.to.dayNumber - plan.from.dayNumber + 1)
-        // Fewer registrations on weekends.
+        // Fewer registrations on rest days (weekends and public holidays): most wait for the next working day.
         var day = plan.from.adding(days: random.int(days))
-        if day.isWeekend, random.chance(0.6) { day = day.adding(days: day.isoWeekday == 6 ? 2 : 1) }
+        if !isWorkingDay(day), random.chance(0.6) {
+            var next = day.adding(days: 1)
+            for _ in 0..<10 where !isWorkingDay(next) { next = next.adding(days: 1) }
+            day = next
+        }
         return (day, random)
     }
 
@@ -199,7 +206,7 @@ struct Simulation {
         ]
         let both = parties.map(\.reference)
         let start = LegalTime.instant(day, hour: 8 + random.int(9), minute: random.int(60))
-        var s = Script(random: random, time: start, id: id)
+        var s = Script(random: random, time: start, id: id, isWorkingDay: isWorkingDay)
         let roll = s.random.double()
         switch roll {
         case ..<0.55:
@@ -221,6 +228,7 @@ struct Simulation {
         var random: SplitMix
         var time: Instant
         let id: CaseID
+        let isWorkingDay: (CivilDate) -> Bool
         var steps: [Step] = []
 
         mutating func add(_ command: CaseCommand, by actor: PersonID, on caseID: CaseID? = nil) {
@@ -231,7 +239,7 @@ struct Simulation {
         mutating func later(days: Int = 0, minutes: Int = 0) {
             if days > 0 {
                 var date = LegalTime.date(of: time).adding(days: days)
-                while date.isWeekend { date = date.adding(days: 1) }
+                for _ in 0..<10 where !isWorkingDay(date) { date = date.adding(days: 1) }
                 time = LegalTime.instant(date, hour: 8 + random.int(9), minute: random.int(60))
             }
             time = time.adding(seconds: Int64(minutes * 60))
@@ -246,12 +254,12 @@ struct Simulation {
             add(.signAgreement(.committeeSeal), by: mediator)
         }
 
-        /// Most citizens evaluate a closed case within days (一单一评); most are satisfied.
-        mutating func evaluate(by actor: PersonID) {
+        /// Most citizens evaluate a closed case within days (一单一评), as the party itself; most are satisfied.
+        mutating func evaluate(byParty party: String) {
             guard random.chance(0.85) else { return }
             later(days: 1 + random.int(5))
             let rating = random.chance(0.93) ? 4 + random.int(2) : 1 + random.int(3)
-            add(.evaluate(rating: rating, comment: rating >= 4 ? "满意" : "处理太慢"), by: actor)
+            add(.evaluate(rating: rating, comment: rating >= 4 ? "满意" : "处理太慢"), by: PersonID("party:\(party)"))
         }
     }
 
@@ -260,6 +268,7 @@ struct Simulation {
         _ township: (code: DivisionCode, unit: UnitID, mediator: PersonID, villages: [Village]),
         _ village: Village, _ parties: [Party], _ both: [String], _ s: inout Script
     ) {
+        let applicant = parties[0].reference
         let disputes: [(DisputeType, Double)] = [
             (.neighbour, 0.25), (.marriage, 0.1), (.debt, 0.15), (.contract, 0.1), (.tort, 0.1), (.property, 0.1),
             (.traffic, 0.06), (.medical, 0.03), (.consumer, 0.06), (.other, 0.05),
@@ -289,7 +298,7 @@ struct Simulation {
             }
             s.later(days: 1 + s.random.int(3), minutes: 0)
             s.add(.close(outcome: "performed"), by: mediator)
-            s.evaluate(by: mediator)
+            s.evaluate(byParty: applicant)
         }
         switch path {
         case ..<0.78:
@@ -392,6 +401,7 @@ struct Simulation {
         _ township: (code: DivisionCode, unit: UnitID, mediator: PersonID, villages: [Village]),
         _ day: CivilDate, _ parties: [Party], _ s: inout Script
     ) {
+        let applicant = parties[0].reference
         let workers = [
             Party(reference: parties[0].reference, name: "劳动者", role: .worker),
             Party(reference: parties[1].reference, name: "用人单位", role: .employer),
@@ -413,7 +423,7 @@ struct Simulation {
             s.agreeInWriting(mediator: mediator, parties: workers.map(\.reference), terms: "分期支付工资")
             s.later(days: 1, minutes: 0)
             s.add(.close(outcome: "performed"), by: mediator)
-            s.evaluate(by: mediator)
+            s.evaluate(byParty: applicant)
             return
         }
         s.later(days: 5 + s.random.int(8), minutes: 0)
@@ -426,7 +436,12 @@ struct Simulation {
             by: mediator)
         s.later(days: 2 + s.random.int(3), minutes: 0)
         s.add(.acceptArbitration, by: clerk, on: newCase)
-        s.later(days: 7 + s.random.int(10), minutes: 0)
+        // The claim's copy goes to the employer, who answers (LD8).
+        s.later(days: 1 + s.random.int(3), minutes: 0)
+        s.add(.serveApplication(on: "用人单位"), by: clerk, on: newCase)
+        s.later(days: 3 + s.random.int(5), minutes: 0)
+        s.add(.recordRespondentAnswer, by: clerk, on: newCase)
+        s.later(days: 3 + s.random.int(6), minutes: 0)
         if s.random.chance(0.3) {
             s.add(.recordArbitralMediation(succeeded: true, statement: "仲裁调解书"), by: clerk, on: newCase)
             return
@@ -518,6 +533,11 @@ struct Simulation {
         }
         s.later(days: 1 + s.random.int(3), minutes: 0)
         s.add(.acceptReview(procedure: .standard), by: officer, on: id)
+        // The application's copy goes to the respondent, who answers (AR6).
+        s.later(days: 1 + s.random.int(3), minutes: 0)
+        s.add(.serveApplication(on: "县市场监督管理局"), by: officer, on: id)
+        s.later(days: 5 + s.random.int(5), minutes: 0)
+        s.add(.recordRespondentAnswer, by: officer, on: id)
         if s.random.chance(0.2) {
             s.later(days: 10 + s.random.int(10), minutes: 0)
             s.add(.startReviewMediation, by: officer, on: id)
@@ -537,6 +557,7 @@ struct Simulation {
     private func consultation(
         _ id: CaseID, _ county: County, _ village: Village, _ parties: [Party], _ s: inout Script
     ) {
+        let applicant = parties[0].reference
         let agent = county.person(county.hotline, "agent")
         s.add(
             .register(
@@ -548,7 +569,7 @@ struct Simulation {
         s.add(.answer("依法解答"), by: agent, on: id)
         s.later(days: 0, minutes: 5)
         s.add(.close(outcome: "answered"), by: agent, on: id)
-        s.evaluate(by: agent)
+        s.evaluate(byParty: applicant)
     }
 }
 

@@ -308,21 +308,50 @@ func show(_ timestamp: Timestamp) -> String { LegalTime.format(Instant(timestamp
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (Asia/Shanghai) or a full ISO 8601 time with an offset or `Z`.
 func parseTime(_ text: String) -> Instant? {
     if let date = CivilDate(text) { return LegalTime.startOf(date) }
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    if let date = formatter.date(from: text) { return Instant(Timestamp(date)) }
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = formatter.date(from: text) { return Instant(Timestamp(date)) }
-    // No offset: local legal time.
-    let parts = text.split(separator: "T", maxSplits: 1)
+    let parts = text.split(separator: "T", maxSplits: 1, omittingEmptySubsequences: false)
     guard parts.count == 2, let date = CivilDate(parts[0]) else { return nil }
-    let clock = parts[1].split(separator: ":")
-    guard (2...3).contains(clock.count), let hour = Int(clock[0]), let minute = Int(clock[1]),
-        (0..<24).contains(hour), (0..<60).contains(minute)
+    var clock = Substring(parts[1])
+    // The offset: none (legal time), Z, or ±HH:MM up to 14 hours.
+    var offsetMinutes = Int(LegalTime.offsetHours) * 60
+    if clock.hasSuffix("Z") {
+        offsetMinutes = 0
+        clock = clock.dropLast()
+    } else if let sign = clock.lastIndex(where: { $0 == "+" || $0 == "-" }) {
+        let offset = clock[clock.index(after: sign)...].split(separator: ":", omittingEmptySubsequences: false)
+        guard offset.count == 2, let hours = twoDigits(offset[0]), let minutes = twoDigits(offset[1]), hours <= 14,
+            minutes < 60
+        else { return nil }
+        offsetMinutes = (hours * 60 + minutes) * (clock[sign] == "-" ? -1 : 1)
+        clock = clock[..<sign]
+    }
+    var micros: Int64 = 0
+    if let dot = clock.firstIndex(of: ".") {
+        let fraction = clock[clock.index(after: dot)...]
+        guard (1...6).contains(fraction.count), fraction.allSatisfy(\.isASCII), fraction.allSatisfy(\.isNumber),
+            let value = Int64(fraction)
+        else { return nil }
+        micros = value * Int64([1, 100_000, 10_000, 1_000, 100, 10, 1][fraction.count])
+        clock = clock[..<dot]
+    }
+    let fields = clock.split(separator: ":", omittingEmptySubsequences: false)
+    guard (2...3).contains(fields.count), let hour = twoDigits(fields[0]), let minute = twoDigits(fields[1]),
+        hour < 24, minute < 60
     else { return nil }
-    let second = clock.count == 3 ? Int(clock[2]) : 0
-    guard let second, (0..<60).contains(second) else { return nil }
-    return LegalTime.instant(date, hour: hour, minute: minute).adding(seconds: Int64(second))
+    var second = 0
+    if fields.count == 3 {
+        guard let value = twoDigits(fields[2]), value < 60 else { return nil }
+        second = value
+    }
+    let local = LegalTime.instant(date, hour: hour, minute: minute).adding(seconds: Int64(second))
+    // `LegalTime.instant` reads the clock in +08:00; move it by the difference to the given offset.
+    let shift = Int64(Int(LegalTime.offsetHours) * 60 - offsetMinutes) * 60
+    return Instant(microsecondsSinceEpoch: local.adding(seconds: shift).microsecondsSinceEpoch + micros)
+}
+
+/// Exactly two ASCII digits.
+private func twoDigits(_ text: Substring) -> Int? {
+    guard text.count == 2, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+    return Int(text)
 }
 
 extension Instant {

@@ -146,8 +146,9 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         try await running("simulate") {
             guard let first = CivilDate(from), let last = CivilDate(to) else { throw ToolError("bad dates") }
+            let holidays = try calendar.calendar()
             let simulation = try Simulation(
-                plan: .init(cases: cases, seed: seed, from: first, to: last, counties: counties))
+                plan: .init(cases: cases, seed: seed, from: first, to: last, counties: counties), calendar: holidays)
             let clock = SimulatedClock(LegalTime.startOf(first))
             let store = try OpenStore(options, create: true, durability: .relaxedForBulkImport, clock: clock)
             defer { store.close() }
@@ -158,18 +159,20 @@ struct Simulate: AsyncParsableCommand {
             }
             try store.save(simulation.hierarchy.directory)
             let engine = try engine(
-                log: store.log, options: options, directory: simulation.hierarchy.directory,
-                calendar: try calendar.calendar(), clock: clock)
+                log: store.log, options: options, directory: simulation.hierarchy.directory, calendar: holidays,
+                clock: clock)
             let started = ContinuousClock.now
             let progress = Progress(total: cases)
             let report = try await simulation.run(engine: engine, clock: clock, progress: progress)
             progress.finish()
             do {
+                // The commands first (a stopped view must not leave them unflushed), then the views' catch-up.
                 try store.log.sync()
-            } catch {
+                try store.catchUp()
+                try store.log.sync()
+            } catch let error as EventLogError {
                 throw ToolError("flushing the store failed: \(error)")
             }
-            try store.catchUp()
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let events = try store.log.head().position
@@ -199,7 +202,7 @@ struct Simulate: AsyncParsableCommand {
         }
         print(
             """
-            Simulated \(report.casesRegistered) cases from \(from) to \(to) (seed \(seed), \(counties) \
+            Simulated \(report.casesRegistered) case\(report.casesRegistered == 1 ? "" : "s") from \(from) to \(to) (seed \(seed), \(counties) \
             count\(counties == 1 ? "y" : "ies")) into \(options.store)
               commands run: \(report.commands), refused: \(report.refusedTotal)
               events: \(events) (clock ticks wrote \(report.tickEvents))
@@ -339,6 +342,12 @@ struct Exec: AsyncParsableCommand {
 
     func run() async throws {
         try await running("exec") {
+            var isDirectory: ObjCBool = false
+            if let input, FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory),
+                isDirectory.boolValue
+            {
+                throw ToolError("\(input) is a directory; give a JSON Lines file")
+            }
             let handle: FileHandle
             if let input {
                 guard let file = FileHandle(forReadingAtPath: input) else {
@@ -348,36 +357,65 @@ struct Exec: AsyncParsableCommand {
             } else {
                 handle = FileHandle.standardInput
             }
-            // A new store needs the units and persons its commands name: without --directory, only an existing one.
-            let store = try OpenStore(options, create: directory != nil)
-            defer { store.close() }
+            // Everything given is read and checked before a store is touched, so a bad file creates nothing.
+            var units: Directory?
             if let directory {
                 guard let text = try? String(contentsOfFile: directory, encoding: .utf8) else {
                     throw ToolError("cannot read \(directory)")
                 }
                 do {
-                    try store.save(try Directory(yaml: text))
+                    units = try Directory(yaml: text)
                 } catch let error as DirectoryError {
                     throw ToolError("\(directory): \(error.problem)")
                 }
             }
+            let holidays = try calendar.calendar()
+            _ = try options.definitions()
+            // A new store needs the units and persons its commands name: without --directory, only an existing one.
+            let store = try OpenStore(options, create: units != nil)
+            defer { store.close() }
+            if let units { try store.save(units) }
             let engine = try engine(
-                log: store.log, options: options, directory: try store.directory(), calendar: try calendar.calendar(),
+                log: store.log, options: options, directory: try store.directory(), calendar: holidays,
                 clock: SystemClock())
             var failed = 0
             var number = 0
             var reader = LineReader(handle)
-            while let text = try reader.next() {
+            while let line = try reader.next() {
                 number += 1
-                if text.allSatisfy(\.isWhitespace) { continue }
-                let result = await execute(text, line: number, engine: engine)
+                let result: [String: Any]
+                switch line {
+                case .text(let text):
+                    if text.allSatisfy(\.isWhitespace) { continue }
+                    result = await execute(text, line: number, engine: engine)
+                case .invalidUTF8(let offset):
+                    result = Self.invalid(number, "not valid UTF-8 at byte \(offset + 1) of the line")
+                case .tooLong(let bytes):
+                    result = Self.invalid(
+                        number,
+                        "the line has \(bytes) bytes, more than the \(LineReader.maximumLineBytes) a command may")
+                }
                 if result["ok"] as? Bool != true { failed += 1 }
                 print(jsonLine(result))
                 fflush(nil)
+                if let error = result["error"] as? [String: Any], error["code"] as? String == "storage" {
+                    // The store itself failed: later lines would meet the same failure.
+                    try? store.catchUp()
+                    throw ToolError("the store failed at line \(number); no later line was run")
+                }
             }
             try store.catchUp()
+            do {
+                try store.log.sync()
+            } catch {
+                throw ToolError("flushing the store failed: \(error)")
+            }
             if failed > 0 { throw Status.checkFailed }
         }
+    }
+
+    static func invalid(_ line: Int, _ message: String) -> [String: Any] {
+        ["line": line, "ok": false, "error": ["code": "invalidLine", "message": message]]
     }
 
     /// One line's result object.
@@ -447,37 +485,85 @@ struct Exec: AsyncParsableCommand {
     }
 }
 
-/// Lines of a file or pipe, read in blocks (a line may end with `\n` or `\r\n`; the last may lack one).
+/// Lines of a file or pipe, read in blocks: each line is checked to be UTF-8 (never repaired) and at most
+/// ``maximumLineBytes`` long; a longer line is skipped to its end. A line may end with `\n` or `\r\n`; the last may
+/// lack one.
 struct LineReader {
+    enum Line {
+        case text(String)
+        case invalidUTF8(offset: Int)
+        case tooLong(bytes: Int)
+    }
+
+    /// Twice the log's largest event: no valid command line comes near it.
+    static let maximumLineBytes = 2 << 20
+
     private let handle: FileHandle
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Where the search for the next newline resumes: the bytes before it hold none.
+    private var scanned = 0
+    /// Bytes of an over-long line thrown away so far (the line is being skipped to its newline).
+    private var skipping: Int?
     private var ended = false
 
     init(_ handle: FileHandle) { self.handle = handle }
 
-    mutating func next() throws -> String? {
+    mutating func next() throws -> Line? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
                 var end = newline
                 if end > start, buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                let line = String(decoding: buffer[start..<end], as: UTF8.self)
+                let line = take(start..<end)
                 start = newline + 1
+                scanned = start
                 return line
             }
+            scanned = buffer.count
             if ended {
-                guard start < buffer.count else { return nil }
-                let line = String(decoding: buffer[start...], as: UTF8.self)
+                guard start < buffer.count || skipping != nil else { return nil }
+                let line = take(start..<buffer.count)
                 start = buffer.count
+                scanned = start
                 return line
+            }
+            if buffer.count - start > Self.maximumLineBytes {
+                // Keep nothing of an over-long line but its length.
+                skipping = (skipping ?? 0) + buffer.count - start
+                start = buffer.count
             }
             buffer.removeFirst(start)
+            scanned -= start
             start = 0
             guard let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty else {
                 ended = true
                 continue
             }
             buffer += chunk
+        }
+    }
+
+    private mutating func take(_ range: Range<Int>) -> Line {
+        if let skipped = skipping {
+            skipping = nil
+            return .tooLong(bytes: skipped + range.count)
+        }
+        guard range.count <= Self.maximumLineBytes else { return .tooLong(bytes: range.count) }
+        var iterator = buffer[range].makeIterator()
+        var decoder = UTF8()
+        var offset = 0
+        var text = ""
+        text.reserveCapacity(range.count)
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                text.unicodeScalars.append(scalar)
+                offset += UTF8.width(scalar)
+            case .emptyInput:
+                return .text(text)
+            case .error:
+                return .invalidUTF8(offset: offset)
+            }
         }
     }
 }

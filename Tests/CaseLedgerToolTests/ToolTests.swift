@@ -1,3 +1,5 @@
+import CaseLedger
+import CaseLedgerWorkflow
 import Foundation
 import Synchronization
 import Testing
@@ -27,11 +29,11 @@ struct ToolTests {
     }
 
     /// Runs `caseledger arguments…`, feeding `input` on standard input.
-    static func tool(_ arguments: [String], input: String? = nil) throws -> Run {
-        try run(toolPath, arguments, input: input)
+    static func tool(_ arguments: [String], input: String? = nil, bytes: Data? = nil) throws -> Run {
+        try run(toolPath, arguments, input: input.map { Data($0.utf8) } ?? bytes)
     }
 
-    static func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> Run {
+    static func run(_ path: String, _ arguments: [String], input: Data? = nil) throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -42,7 +44,7 @@ struct ToolTests {
         process.standardError = error
         process.standardInput = stdin
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        if let input { stdin.fileHandleForWriting.write(input) }
         try stdin.fileHandleForWriting.close()
         // Read both pipes to the end before waiting, so a full pipe never blocks the child.
         let errorData = Mutex(Data())
@@ -104,7 +106,9 @@ struct ToolTests {
                     "2025-07-01",
                 ])
             let rows = byUnit.output.split(separator: "\n").dropFirst()
-            #expect(byUnit.output.hasPrefix("position,recordedAt,stream,case,version,type,actor,unit,kind,event\n"))
+            #expect(
+                byUnit.output.hasPrefix(
+                    "position,recordedAt,stream,case,version,type,actor,unit,kind,id,chainHash,event\n"))
             #expect(rows.count == export.objects.filter { $0["unit"] as? String == unit }.count)
             #expect(rows.allSatisfy { $0.split(separator: ",")[7] == unit })
             let table = try Self.tool(["stats", "--store", store, "--month", "2025-06"])
@@ -130,7 +134,10 @@ struct ToolTests {
             #expect((timeline[index]["sentence"] as? String)?.hasPrefix("Escalated from village") == true)
             #expect(
                 timeline.map { $0["position"] as? Int ?? 0 } == timeline.map { $0["position"] as? Int ?? 0 }.sorted())
-            let before = try #require(timeline[index - 1]["at"] as? String)
+            // The last event strictly before the escalation (a jump can share its instant with the event before it).
+            let escalatedAt = try #require(timeline[index]["at"] as? String)
+            let before = try #require(
+                timeline[..<index].last { ($0["at"] as? String ?? "") < escalatedAt }?["at"] as? String)
             let earlier = try Self.tool(["replay", "--store", store, "--case", caseID, "--json", "--at", before])
             let then = try #require(earlier.objects.first)
             #expect((then["events"] as? [Any])?.count ?? 0 < timeline.count)
@@ -177,11 +184,13 @@ struct ToolTests {
           - {id: t1, name: Township 1 committee, kind: mediationCommittee, division: "511124101000"}
           - {id: aid, name: County legal aid centre, kind: legalAidCentre, division: "511124000000"}
           - {id: review, name: County review body, kind: reviewBody, division: "511124000000"}
+          - {id: court, name: County court, kind: court, division: "511124000000"}
         persons:
           - {id: m-v1, name: Mediator V1, roles: [mediator, staff], units: [v1]}
           - {id: m-t1, name: Mediator T1, roles: [mediator, staff], units: [t1]}
           - {id: aid-staff, name: Aid officer, roles: [staff], units: [aid]}
           - {id: review-officer, name: Review officer, roles: [staff, adjudicator], units: [review]}
+          - {id: court-clerk, name: Court clerk, roles: [staff], units: [court]}
         """
 
     static func register(_ id: String, marker: String = "院墙渗水") -> String {
@@ -210,18 +219,29 @@ struct ToolTests {
                 #"{"case":"2026-000001","actor":"system","command":{"deemAccept":{}}}"#,
                 Self.register("2026-000002"),
                 Self.register("2026-000002"),
+                "   ",
+                Self.register("2026-000009", marker: "BAD"),
+                Self.register("2026-000003"),
+                #"{"case":"2026-000003","actor":"m-v1","command":{"startMediation":{"mediators":["m-v1"],"chosenByParties":false}}}"#,
+                #"{"case":"2026-000003","actor":"m-v1","command":{"declareFailure":{"rightsNotice":"告知","suggestedRoute":"civilLitigation"}}}"#,
+                // A referral to a case id that exists: refused as a whole, the mediation case does not close.
+                #"{"case":"2026-000003","actor":"m-v1","command":{"refer":{"referral":{"route":"civilLitigation","newCase":"2026-000002","toUnit":"court","toPerson":"court-clerk"}}}}"#,
             ]
+            // Line 12 carries bytes that are not UTF-8 (0xFF in place of the summary's marker).
+            var input = Data((lines.joined(separator: "\n") + "\n").utf8)
+            let marker = Data("BAD".utf8)
+            let at = try #require(input.range(of: marker))
+            input.replaceSubrange(at, with: Data([0x42, 0xFF, 0x44]))
             // Calendar: a case registered late in 2026 has clocks running into 2027, which the shipped calendar does
             // not cover yet.
             let run = try Self.tool(
-                ["exec", "--store", store, "--directory", yaml, "--beyond-calendar", "provisional"],
-                input: lines.joined(separator: "\n") + "\n")
+                ["exec", "--store", store, "--directory", yaml, "--beyond-calendar", "provisional"], bytes: input)
             #expect(run.status == 1, "a failed line makes the exit status 1")
             let results = run.objects
-            #expect(results.map { $0["line"] as? Int ?? 0 } == [1, 2, 4, 5, 6, 7, 8, 9, 10])
+            #expect(results.map { $0["line"] as? Int ?? 0 } == [1, 2, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16])
             #expect(
                 results.map { $0["ok"] as? Bool ?? false } == [
-                    true, true, false, false, false, false, false, true, false,
+                    true, true, false, false, false, false, false, true, false, false, true, true, true, false,
                 ])
             func error(_ line: Int) -> [String: Any] {
                 results.first { $0["line"] as? Int == line }?["error"] as? [String: Any] ?? [:]
@@ -233,6 +253,9 @@ struct ToolTests {
             #expect((error(7)["message"] as? String)?.contains("actor") == true)
             #expect(error(8)["code"] as? String == "notAuthorized")
             #expect(error(10)["code"] as? String == "caseExists")
+            #expect(error(12)["code"] as? String == "invalidLine")
+            #expect((error(12)["message"] as? String)?.contains("not valid UTF-8") == true)
+            #expect(error(16)["code"] as? String == "caseExists")
             let first = try #require(results.first)
             #expect(first["command"] as? String == "register")
             #expect((first["events"] as? [[String: Any]])?.first?["event"] as? String == "registered")
@@ -250,6 +273,13 @@ struct ToolTests {
             let file = directory.appending("keyed.jsonl")
             try (keyed + "\r\n" + keyed).write(toFile: file, atomically: true, encoding: .utf8)
             let again = try Self.tool(["exec", "--store", store, "--beyond-calendar", "provisional", "--input", file])
+            // The mediation case whose referral was refused is still open, in the state before the referral.
+            let refused = try Self.tool(["replay", "--store", store, "--case", "2026-000003", "--json"])
+            #expect((refused.objects.first?["state"] as? [String: Any])?["state"] as? String == "failed")
+            // No input: nothing to do, and nothing fails.
+            let empty = try Self.tool(["exec", "--store", store], input: "")
+            #expect(empty.status == 0)
+            #expect(empty.output.isEmpty)
             #expect(again.status == 0, "\(again.output) \(again.error)")
             #expect(again.objects.map { $0["duplicate"] as? Bool ?? false } == [false, true])
         }
@@ -443,8 +473,135 @@ struct ToolTests {
             let original = try Self.tool(["export", "--store", store]).output
             #expect(!original.isEmpty)
             #expect(try Self.tool(["export", "--store", copy]).output == original)
+            // Byte for byte: the log's tables as LMDB's own dump tool prints them.
+            for table in ["events", "streams", "meta", "idempotency"] {
+                let mine = try Self.run("/usr/bin/mdb_dump", ["-s", table, store])
+                let theirs = try Self.run("/usr/bin/mdb_dump", ["-s", table, copy])
+                #expect(mine.status == 0 && theirs.status == 0)
+                #expect(
+                    mine.output.components(separatedBy: "HEADER=END").last
+                        == theirs.output.components(separatedBy: "HEADER=END").last, "\(table) differs")
+            }
             // A backup never overwrites: the same target again is refused.
             #expect(try Self.tool(["backup", "--store", store, "--to", copy]).status == 2)
+        }
+    }
+
+    @Test("a hot backup taken while another process appends is a consistent prefix of the store")
+    func hotBackup() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("store")
+            let yaml = directory.appending("county.yaml")
+            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            _ = try Self.tool(
+                ["exec", "--store", store, "--directory", yaml, "--beyond-calendar", "provisional"],
+                input: Self.register("2026-000000") + "\n")
+            // A writer process registering 400 cases, one durable commit each, while the backup runs.
+            let lines = (1...400).map { Self.register("2026-\(100_000 + $0)") }.joined(separator: "\n")
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: Self.toolPath)
+            writer.arguments = ["exec", "--store", store, "--beyond-calendar", "provisional"]
+            let stdin = Pipe()
+            writer.standardInput = stdin
+            writer.standardOutput = FileHandle.nullDevice
+            try writer.run()
+            stdin.fileHandleForWriting.write(Data((lines + "\n").utf8))
+            try stdin.fileHandleForWriting.close()
+            let copy = directory.appending("backup")
+            let backup = try Self.tool(["backup", "--store", store, "--to", copy])
+            writer.waitUntilExit()
+            #expect(backup.status == 0, "\(backup.error)")
+            #expect(writer.terminationStatus == 0)
+            #expect(try Self.tool(["verify", "--store", copy, "--read-only"]).status == 0)
+            let copied = try Self.tool(["export", "--store", copy]).output.split(separator: "\n")
+            let all = try Self.tool(["export", "--store", store]).output.split(separator: "\n")
+            #expect(copied.count >= 2)
+            #expect(all.count == 2 + 400 * 2)
+            #expect(Array(all.prefix(copied.count)) == copied)
+        }
+    }
+
+    @Test("verify reports a damaged page as a failure, never as its own crash")
+    func verifyDamagedPage() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 60, seed: 6)
+            let file = store + "/data.mdb"
+            let handle = try #require(FileHandle(forUpdatingAtPath: file))
+            let pages = try handle.seekToEnd() / 4096
+            // A page in the middle of the file, zeroed: LMDB trusts its pages and stops on it.
+            try handle.seek(toOffset: pages / 2 * 4096)
+            try handle.write(contentsOf: Data(count: 4096))
+            try handle.close()
+            let verify = try Self.tool(["verify", "--store", store, "--read-only", "--json"])
+            #expect(verify.status == 1, "\(verify.error)")
+            #expect(verify.objects.first?["ok"] as? Bool == false)
+            #expect(verify.error.contains("FAILED"))
+        }
+    }
+
+    @Test("the overdue list holds only clocks that are open and past due at the time asked")
+    func overdueList() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 240, seed: 3)
+            // The view is live: it lists the clocks open now that are due before the time asked. A month after the
+            // simulation's last day, the cases it left open are overdue.
+            var checked = 0
+            let at = "2026-01-31T23:59"
+            let run = try Self.tool(["overdue", "--store", store, "--at", at, "--json", "--limit", "500"])
+            #expect(run.status == 0, "\(run.error)")
+            for entry in run.objects.prefix(10) {
+                let caseID = try #require(entry["case"] as? String)
+                let due = try #require(entry["due"] as? String)
+                #expect(due < "\(at):00+08:00")
+                let replay = try Self.tool(["replay", "--store", store, "--case", caseID, "--json"])
+                let state = try #require(replay.objects.first?["state"] as? [String: Any])
+                let clocks = state["clocks"] as? [[String: Any]] ?? []
+                #expect(
+                    clocks.contains {
+                        $0["id"] as? String == entry["deadline"] as? String && $0["due"] as? String == due
+                            && ["running", "paused", "breached"].contains($0["status"] as? String ?? "")
+                    }, "\(entry) is not a clock of \(caseID): \(clocks)")
+                checked += 1
+            }
+            #expect(checked > 0, "no clock was overdue")
+            let human = try Self.tool(["overdue", "--store", store, "--at", at, "--limit", "3"])
+            #expect(human.output.contains("CASE"))
+            #expect(try Self.tool(["overdue", "--store", store, "--unit", "no-such-unit"]).status == 2)
+        }
+    }
+
+    @Test("a city of several counties; stats for the city, a county, a unit; refusals fail the simulation")
+    func cityAndRefusals() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("city")
+            let run = try Self.tool(["simulate", "--store", store, "--cases", "150", "--counties", "3", "--json"])
+            #expect(run.status == 0, "\(run.error)")
+            func registered(_ extra: [String]) throws -> Int {
+                let stats = try Self.tool(
+                    ["stats", "--store", store, "--month", "2025-06", "--format", "json"] + extra)
+                #expect(stats.status == 0, "\(stats.error)")
+                return stats.objects.first?["registered"] as? Int ?? -1
+            }
+            let city = try registered([])
+            let counties = try (1...3).map { try registered(["--unit", "51112\($0)000000"]) }
+            #expect(city > 0)
+            #expect(counties.reduce(0, +) == city)
+            #expect(counties.allSatisfy { $0 > 0 })
+            #expect(try registered(["--unit", "c02-aid"]) >= 0)
+            #expect(
+                try Self.tool(["stats", "--store", store, "--month", "2025-06", "--unit", "510000000000"]).status == 2)
+
+            // Clocks that reach a year the calendar lacks are refused; the run says so and fails.
+            let uncovered = try HolidayCalendar.chinaMainland().coveredYears.map { $0.upperBound + 1 } ?? 2027
+            let late = try Self.tool([
+                "simulate", "--store", directory.appending("late"), "--cases", "60", "--from", "\(uncovered - 1)-11-01",
+                "--to", "\(uncovered - 1)-12-31", "--json",
+            ])
+            #expect(late.status == 1)
+            #expect(late.error.contains("calendarNotCovered"))
+            #expect(
+                (late.objects.first?["refused"] as? [String: Int])?.keys.contains { $0.hasPrefix("calendarNotCovered") }
+                    == true)
         }
     }
 
