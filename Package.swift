@@ -116,7 +116,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CaseLedgerToolTests",
-            dependencies: ["caseledger", "CaseLedger", "CaseLedgerWorkflow", "_CaseLedgerTestSupport"]
+            dependencies: [
+                "caseledger", "CaseLedger", "CaseLedgerLog", "CaseLedgerProjections", "CaseLedgerWorkflow",
+                "_CaseLedgerTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "CaseLedgerLMDBTests",

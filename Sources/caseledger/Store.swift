@@ -121,6 +121,13 @@ final class OpenStore {
                 "no store at \(path): create one with `caseledger simulate --store \(path)`, or with `caseledger exec "
                     + "--store \(path) --directory UNITS.yaml`")
         }
+        if !exists {
+            do {
+                try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                throw ToolError("cannot create the store directory \(path): \(error.localizedDescription)")
+            }
+        }
         var configuration = LMDBEventLog.Configuration()
         configuration.durability = durability
         configuration.logger = logger

@@ -1,6 +1,9 @@
 import CaseLedger
+import CaseLedgerLog
+import CaseLedgerProjections
 import CaseLedgerWorkflow
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import _CaseLedgerTestSupport
@@ -111,6 +114,24 @@ struct ToolTests {
                     "position,recordedAt,stream,case,version,type,actor,unit,kind,id,chainHash,event\n"))
             #expect(rows.count == export.objects.filter { $0["unit"] as? String == unit }.count)
             #expect(rows.allSatisfy { $0.split(separator: ",")[7] == unit })
+            // Every figure the tool prints is the library's own (the view read directly, with the store's key).
+            let library = try Self.libraryStatistics(store: store, month: "2025-06")
+            #expect(figures["closed"] as? Int == library.closed)
+            #expect(figures["evaluations"] as? Int == library.evaluations)
+            #expect(figures["escalations"] as? Int == library.escalations)
+            #expect(figures["highRiskReports"] as? Int == library.highRiskReports)
+            #expect(figures["legalAidApproved"] as? Int == library.legalAidApproved)
+            #expect(figures["legalAidDenied"] as? Int == library.legalAidDenied)
+            #expect(
+                figures["mediationSuccessRate"] as? Double
+                    == library.mediationSuccessRate.map { ($0 * 10_000).rounded() / 10_000 })
+            #expect(
+                figures["satisfactionRate"] as? Double
+                    == library.satisfactionRate.map { ($0 * 10_000).rounded() / 10_000 })
+            for route in Route.allCases {
+                #expect(figures["referrals.\(route.rawValue)"] as? Int == library.referrals[route] ?? 0)
+            }
+            #expect(library.closed > 0 && library.evaluations > 0)
             let table = try Self.tool(["stats", "--store", store, "--month", "2025-06"])
             #expect(table.output.contains("Mediation success rate"))
             #expect(table.output.contains("Registered"))
@@ -175,6 +196,32 @@ struct ToolTests {
             _ = try Self.tool(["simulate", "--store", other, "--cases", "80", "--seed", "12"])
             #expect(a != (try contents(other)))
         }
+    }
+
+    /// The monthly statistics of the whole store, read through the library, not the tool.
+    static func libraryStatistics(store: String, month: String) throws -> MonthlyStatistics {
+        let hex = try String(contentsOfFile: store + "/party.key", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var key: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            key.append(try #require(UInt8(hex[index..<next], radix: 16)))
+            index = next
+        }
+        let log = try LMDBEventLog.open(at: store)
+        defer { log.close() }
+        let runtime = try ProjectionRuntime(
+            log: log,
+            projections: [
+                (CaseSummaryProjection(), .async), (DeadlinesProjection(), .async), (BoardProjection(), .async),
+                (MonthlyStatisticsProjection(), .async), (WorkloadProjection(), .async),
+                (try RepeatDisputesProjection(partyKey: key), .async),
+            ],
+            logger: Logger(label: "test"))
+        defer { runtime.shutdown() }
+        let city = try #require(DivisionCode("511100000000"))
+        return try MonthlyStatisticsProjection.statistics(month: month, under: city, in: runtime)
     }
 
     /// The fixture county's directory as the YAML `exec --directory` reads.
