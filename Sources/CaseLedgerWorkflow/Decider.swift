@@ -319,7 +319,10 @@ struct Decider {
             try emit(.deadlineSet(deadline))
             started.insert(spec.id)
         }
-        for deadline in state.deadlines where deadline.isOpen && !started.contains(deadline.id) {
+        // A breached clock is still owed: the command that fulfils its duty late stops it too (the breach stays
+        // recorded), so it leaves the overdue lists.
+        for deadline in state.deadlines
+        where (deadline.isOpen || deadline.status == .breached) && !started.contains(deadline.id) {
             guard let spec = definition.deadline(deadline.id) else { continue }
             if (terminal && deadline.fires) || spec.stopsIn.contains(state.state)
                 || spec.stopsOn.contains(where: names.contains)

@@ -107,6 +107,14 @@ import _CaseLedgerTestSupport
         }
         try h.run(.assignProvider("lawyer-1"), on: "a1", by: "aid-staff")
         #expect(h.state("a1")?.legalAid?.provider == "lawyer-1")
+        // The late assignment fulfils the breached clock: it stops (and leaves the overdue list); the breach stays.
+        #expect(h.state("a1")?.deadline("LA6.assignment")?.status == .stopped)
+        let history = h.histories["a1"] ?? []
+        #expect(
+            history.contains {
+                $0.event == .deadlineBreached(id: "LA6.assignment", dueAt: LegalTime.endOf(County.date(2025, 3, 17)))
+            })
+        #expect(history.last { $0.event == .deadlineStopped(id: "LA6.assignment") } != nil)
 
         try Self.register(&h, "a2", Self.application())
         try h.run(.denyAid(reasons: "income above the provincial standard"), on: "a2", by: "aid-staff")
