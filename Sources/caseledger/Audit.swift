@@ -482,7 +482,7 @@ struct Export: AsyncParsableCommand {
                 // Never write into the store's own directory (an export over data.mdb would destroy the store).
                 let target = URL(fileURLWithPath: output).deletingLastPathComponent().resolvingSymlinksInPath().path
                 let home = URL(fileURLWithPath: options.store).resolvingSymlinksInPath().path
-                guard target != home else {
+                guard target != home, !target.hasPrefix(home + "/") else {
                     throw ToolError("--output \(output) is inside the store's directory; write the export elsewhere")
                 }
                 guard !FileManager.default.fileExists(atPath: output) else {

@@ -144,8 +144,8 @@ struct Overdue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Cases whose statutory clocks are overdue at a time (限时办结), earliest first.",
         discussion: """
-            The list comes from the live deadlines view: the clocks open now (running, paused, or breached and \
-            still owed) that fall due before --at. A later --at shows what will be overdue by then; an earlier one \
+            The list comes from the live deadlines view: the clocks running now, or breached and still owed, of \
+            open cases, that fall due before --at (paused clocks and the parties' own windows are left out). A later --at shows what will be overdue by then; an earlier one \
             does not recreate the past (use `replay --at` for a case's clocks as they were).
 
             Examples:
@@ -161,7 +161,7 @@ struct Overdue: AsyncParsableCommand {
     @Option(help: "Only cases this unit owns (exactly this unit, not the units under it).")
     var unit: String?
 
-    @Option(help: "At most this many cases.")
+    @Option(help: "At most this many clocks (rows).")
     var limit = 50
 
     @Flag(help: "Print JSON Lines.")

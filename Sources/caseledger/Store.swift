@@ -332,6 +332,7 @@ func parseTime(_ text: String) -> Instant? {
         clock = clock[..<sign]
     }
     var micros: Int64 = 0
+    let hasFraction = clock.contains(".")
     if let dot = clock.firstIndex(of: ".") {
         let fraction = clock[clock.index(after: dot)...]
         guard (1...6).contains(fraction.count), fraction.allSatisfy(\.isASCII), fraction.allSatisfy(\.isNumber),
@@ -341,7 +342,8 @@ func parseTime(_ text: String) -> Instant? {
         clock = clock[..<dot]
     }
     let fields = clock.split(separator: ":", omittingEmptySubsequences: false)
-    guard (2...3).contains(fields.count), let hour = twoDigits(fields[0]), let minute = twoDigits(fields[1]),
+    guard (2...3).contains(fields.count), !hasFraction || fields.count == 3, let hour = twoDigits(fields[0]),
+        let minute = twoDigits(fields[1]),
         hour < 24, minute < 60
     else { return nil }
     var second = 0
