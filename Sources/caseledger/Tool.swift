@@ -280,8 +280,8 @@ extension Simulation {
 }
 
 /// A progress bar on standard error when it is a terminal; nothing otherwise.
-final class Progress: @unchecked Sendable {
-    // Used from one task only (the simulation loop); @unchecked because it holds plain counters.
+final class Progress {
+    // Used by the simulation loop only, in one task.
     private let total: Int
     private var done = 0
     private var shown = -1
