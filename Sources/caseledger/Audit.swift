@@ -299,15 +299,7 @@ struct Verify: AsyncParsableCommand {
 
     /// The log's checks and the cases' re-derivation on a store opened without its lock file, writing nothing.
     private func verifyReadOnly() throws {
-        guard FileManager.default.fileExists(atPath: options.store + "/data.mdb") else {
-            throw ToolError("no store at \(options.store)")
-        }
-        let store: LMDBEventLog
-        do {
-            store = try LMDBEventLog.open(at: options.store, mode: .readOnlySnapshot)
-        } catch {
-            throw ToolError("cannot open the store at \(options.store) read-only: \(error)")
-        }
+        let store = try openLogOnly(options.store, mode: .readOnlySnapshot)
         defer { store.close() }
         var result: [String: Any] = [:]
         var (log, failure) = Self.checkLog(store)

@@ -243,20 +243,12 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         try await running("backup") {
-            // Only the log is opened: a backup must work even when the views cannot (a lost party.key, say).
-            guard FileManager.default.fileExists(atPath: options.store + "/data.mdb") else {
-                throw ToolError("no store at \(options.store)")
-            }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: to, isDirectory: &isDirectory), !isDirectory.boolValue {
                 throw ToolError("\(to) is a file; give a new or empty directory")
             }
-            let log: LMDBEventLog
-            do {
-                log = try LMDBEventLog.open(at: options.store, mode: .readOnly)
-            } catch {
-                throw ToolError("cannot open the store at \(options.store): \(error)")
-            }
+            // Only the log is opened: a backup must work even when the views cannot (a lost party.key, say).
+            let log = try openLogOnly(options.store, mode: .readOnly)
             defer { log.close() }
             let report: VerificationReport
             do {

@@ -97,6 +97,16 @@ enum StoreFiles {
     static let partyKey = "party.key"
 }
 
+/// The store's log alone, for the subcommands that need no views (`backup`, `verify --read-only`).
+func openLogOnly(_ path: String, mode: LMDBEventLog.AccessMode) throws -> LMDBEventLog {
+    guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { throw ToolError("no store at \(path)") }
+    do {
+        return try LMDBEventLog.open(at: path, mode: mode)
+    } catch {
+        throw ToolError("cannot open the store at \(path): \(error)")
+    }
+}
+
 /// A store opened by the tool: the log, its views and its directory of units and persons.
 final class OpenStore {
     let path: String

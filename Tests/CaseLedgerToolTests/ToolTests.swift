@@ -240,6 +240,13 @@ struct ToolTests {
           - {id: court-clerk, name: Court clerk, roles: [staff], units: [court]}
         """
 
+    /// Writes ``directoryYAML`` into `directory` and returns the file's path.
+    static func countyFile(in directory: TemporaryDirectory) throws -> String {
+        let file = directory.appending("county.yaml")
+        try directoryYAML.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     static func register(_ id: String, marker: String = "院墙渗水") -> String {
         """
         {"case":"\(id)","actor":"m-v1","command":{"register":{"registration":{"kind":"peopleMediation","channel":"window",\
@@ -253,8 +260,7 @@ struct ToolTests {
     func execGoodAndBadLines() async throws {
         try await withTemporaryDirectory { directory in
             let store = directory.appending("store")
-            let yaml = directory.appending("county.yaml")
-            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let yaml = try Self.countyFile(in: directory)
             let lines = [
                 Self.register("2026-000001"),
                 #"{"case":"2026-000001","actor":"m-v1","command":{"refuseMediation":{"party":"p-b"}}}"#,
@@ -336,8 +342,7 @@ struct ToolTests {
     func regionOverride() async throws {
         try await withTemporaryDirectory { directory in
             let store = directory.appending("store")
-            let yaml = directory.appending("county.yaml")
-            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let yaml = try Self.countyFile(in: directory)
             let override = directory.appending("jingyan.yaml")
             try """
             region: "511124000000"
@@ -385,8 +390,7 @@ struct ToolTests {
     @Test("a calendar file adds the years the shipped calendar lacks; without it, such clocks are refused")
     func calendarFile() async throws {
         try await withTemporaryDirectory { directory in
-            let yaml = directory.appending("county.yaml")
-            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let yaml = try Self.countyFile(in: directory)
             // A review registered and accepted today runs clocks of 60 days (AR1, AR7): past 2026, beyond the shipped years.
             let formatter = DateFormatter()
             formatter.dateFormat = "yyyy-MM-dd"
@@ -442,8 +446,7 @@ struct ToolTests {
         }
         #expect(examples.count >= 60)
         try await withTemporaryDirectory { directory in
-            let yaml = directory.appending("county.yaml")
-            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let yaml = try Self.countyFile(in: directory)
             let run = try Self.tool(
                 [
                     "exec", "--store", directory.appending("store"), "--directory", yaml, "--beyond-calendar",
@@ -465,8 +468,7 @@ struct ToolTests {
     func verifyFindsAFlippedByte() async throws {
         try await withTemporaryDirectory { directory in
             let store = directory.appending("store")
-            let yaml = directory.appending("county.yaml")
-            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let yaml = try Self.countyFile(in: directory)
             let marker = "MARKER-7f3a9c"
             let input = [
                 Self.register("2026-000001"), Self.register("2026-000002", marker: marker),
@@ -538,8 +540,7 @@ struct ToolTests {
     func hotBackup() async throws {
         try await withTemporaryDirectory { directory in
             let store = directory.appending("store")
-            let yaml = directory.appending("county.yaml")
-            try Self.directoryYAML.write(toFile: yaml, atomically: true, encoding: .utf8)
+            let yaml = try Self.countyFile(in: directory)
             _ = try Self.tool(
                 ["exec", "--store", store, "--directory", yaml, "--beyond-calendar", "provisional"],
                 input: Self.register("2026-000000") + "\n")
