@@ -13,6 +13,11 @@ extension LMDBEventLog {
     /// never pins old pages or holds up a map resize for long; the log is append-only, so the chunks join up. The
     /// final checks (head, index size) run in the transaction that reaches the end of the log, against what that
     /// transaction sees. Runs on read-only stores and alongside appends. Memory stays constant; time is linear.
+    ///
+    /// - Important: LMDB trusts the page structure of its file. A page damaged on disk (zeroed, or with broken
+    ///   flags) can make LMDB abort the process while this walk reads it, rather than return an error. Verify a file
+    ///   that may be damaged at that level in a separate process, as `caseledger verify` does, so the damage is
+    ///   reported instead of ending the service.
     public func verify() throws(EventLogError) -> VerificationReport {
         try verify(chunkSize: 65_536)
     }
