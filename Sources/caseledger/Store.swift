@@ -118,7 +118,7 @@ final class OpenStore {
     /// Opens the store at `path`. `create` allows a new store; otherwise a missing store is an error.
     init(
         _ options: StoreOptions, create: Bool = false, durability: LMDBEventLog.Durability = .durable,
-        clock: (any EventClock)? = nil
+        clock: (any EventClock)? = nil, chunkSize: Int = 4_096
     ) throws {
         path = options.store
         let logger = options.logger
@@ -151,7 +151,7 @@ final class OpenStore {
             // A new store gets a new key; an existing store's key is never replaced (the view depends on it).
             let key = try Self.partyKey(in: path, create: !exists)
             runtime = try ProjectionRuntime(
-                log: log, projections: try Self.views(partyKey: key), logger: logger)
+                log: log, projections: try Self.views(partyKey: key), logger: logger, chunkSize: chunkSize)
         } catch {
             log.close()
             throw ToolError("cannot open the views of \(path): \(error)")
