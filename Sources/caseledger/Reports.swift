@@ -273,24 +273,17 @@ struct Backup: AsyncParsableCommand {
                 } catch {
                     throw ToolError("copying \(file) into the backup \(to) failed (\(error)); the backup is incomplete")
                 }
-                guard flush(target) else {
+                guard flushToDisk(target) else {
                     throw ToolError("could not flush \(target) to disk; the backup is incomplete")
                 }
             }
-            guard flush(to) else { throw ToolError("could not flush the backup directory \(to) to disk") }
+            guard flushToDisk(to) else { throw ToolError("could not flush the backup directory \(to) to disk") }
             print(
                 "backed up \(report.eventsChecked) events (\(report.streamsChecked) streams) to \(to); verified, "
                     + "head \(report.head.position) matches the store")
         }
     }
 
-    /// `fsync` of a file or directory.
-    private func flush(_ path: String) -> Bool {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        return fsync(descriptor) == 0
-    }
 }
 
 // MARK: views

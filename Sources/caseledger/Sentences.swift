@@ -7,7 +7,7 @@ import CaseLedgerWorkflow
 func sentence(for event: CaseEvent, actor: PersonID?) -> String {
     /// An instant in the legal time zone; implausible instants fall back to `Instant.description`.
     func when(_ instant: Instant) -> String {
-        instant.isPlausible ? LegalTime.format(instant) : instant.description
+        show(instant)
     }
     /// A period end's due time, marked when counted beyond the holiday calendar's coverage.
     func due(_ end: PeriodEnd) -> String {

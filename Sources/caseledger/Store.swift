@@ -148,8 +148,10 @@ final class OpenStore {
             throw ToolError("cannot open the store at \(path): \(error)")
         }
         do {
-            // A new store gets a new key; an existing store's key is never replaced (the view depends on it).
-            let key = try Self.partyKey(in: path, create: !exists)
+            // A new store gets a new key (also one left empty by a crash before its key was written); an existing
+            // store's key is never replaced, since the view depends on it.
+            let empty = try log.head().position == 0
+            let key = try Self.partyKey(in: path, create: !exists || empty)
             runtime = try ProjectionRuntime(
                 log: log, projections: try Self.views(partyKey: key), logger: logger, chunkSize: chunkSize)
         } catch {
@@ -237,11 +239,7 @@ final class OpenStore {
         } catch {
             throw ToolError("cannot encode the directory: \(error)")
         }
-        do {
-            try Data(yaml.utf8).write(to: URL(fileURLWithPath: path + "/" + StoreFiles.directory), options: .atomic)
-        } catch {
-            throw ToolError("cannot write \(path)/\(StoreFiles.directory): \(error)")
-        }
+        try writeDurably(Data(yaml.utf8), to: path + "/" + StoreFiles.directory, permissions: 0o644)
     }
 
     /// The store's party key, created (32 random bytes, mode 0600) when `create` and missing.
@@ -263,10 +261,7 @@ final class OpenStore {
         var generator = SystemRandomNumberGenerator()
         let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let text = key.map { String($0, radix: 16).leftPadded(to: 2) }.joined() + "\n"
-        guard
-            FileManager.default.createFile(
-                atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-        else { throw ToolError("cannot write \(file)") }
+        try writeDurably(Data(text.utf8), to: file, permissions: 0o600)
         return key
     }
 
@@ -317,10 +312,46 @@ extension String {
     }
 }
 
-/// Times as the tool shows them: ISO 8601 in the store's legal time zone (Asia/Shanghai, +08:00).
-func show(_ instant: Instant) -> String { LegalTime.format(instant) }
+/// `fsync` of a file or directory; `false` when it cannot be opened or flushed.
+func flushToDisk(_ path: String) -> Bool {
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else { return false }
+    defer { close(descriptor) }
+    return fsync(descriptor) == 0
+}
 
-func show(_ timestamp: Timestamp) -> String { LegalTime.format(Instant(timestamp)) }
+/// Writes `data` to `path` so that a crash leaves the old file or the whole new one, never a part of it: a temporary
+/// file beside it, flushed, renamed over `path`, then the directory flushed.
+func writeDurably(_ data: Data, to path: String, permissions: mode_t) throws {
+    let temporary = path + ".partial"
+    unlink(temporary)
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, permissions)
+    guard descriptor >= 0 else { throw ToolError("cannot create \(temporary) (errno \(errno))") }
+    var written = 0
+    let ok = data.withUnsafeBytes { raw -> Bool in
+        guard let base = raw.baseAddress else { return fsync(descriptor) == 0 }
+        while written < raw.count {
+            let count = write(descriptor, base + written, raw.count - written)
+            guard count > 0 else { return false }
+            written += count
+        }
+        return fsync(descriptor) == 0
+    }
+    close(descriptor)
+    guard ok, rename(temporary, path) == 0,
+        flushToDisk(URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    else {
+        unlink(temporary)
+        throw ToolError("cannot write \(path) durably (errno \(errno)); is the disk full?")
+    }
+}
+
+/// Times as the tool shows them: ISO 8601 in the store's legal time zone (Asia/Shanghai, +08:00).
+/// `Instant.description` is `LegalTime.format` for plausible times and shows a damaged or forged record's time as
+/// raw microseconds, so no calendar arithmetic can overflow on it.
+func show(_ instant: Instant) -> String { instant.description }
+
+func show(_ timestamp: Timestamp) -> String { show(Instant(timestamp)) }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (Asia/Shanghai) or a full ISO 8601 time with an offset or `Z`.
 func parseTime(_ text: String) -> Instant? {

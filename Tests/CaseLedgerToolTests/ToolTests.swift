@@ -635,7 +635,8 @@ struct ToolTests {
             #expect(city > 0)
             #expect(counties.reduce(0, +) == city)
             #expect(counties.allSatisfy { $0 > 0 })
-            #expect(try registered(["--unit", "c02-aid"]) >= 0)
+            // A unit id stands for its division: the aid centre's is its county.
+            #expect(try registered(["--unit", "c02-aid"]) == counties[1])
             #expect(
                 try Self.tool(["stats", "--store", store, "--month", "2025-06", "--unit", "510000000000"]).status == 2)
 
@@ -695,6 +696,20 @@ struct ToolTests {
             #expect(try Self.tool(["verify", "--store", store]).status == 0)
             #expect(try Self.tool(["views", "rebuild", "--store", store, "--chunk-size", "0"]).status == 64)
             #expect(try Self.tool(["views", "rebuild", "--store", store, "nosuchview"]).status == 64)
+
+            // The key is private to the store's owner, and no temporary file of its durable write is left behind.
+            let mode = try FileManager.default.attributesOfItem(atPath: store + "/party.key")[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+            let files = try FileManager.default.contentsOfDirectory(atPath: store)
+            #expect(!files.contains { $0.hasSuffix(".partial") })
+            // A store left empty (a crash before its key was written) gets a key on the next run.
+            let empty = directory.appending("empty")
+            #expect(
+                try Self.tool(["exec", "--store", empty, "--directory", try Self.countyFile(in: directory)], input: "")
+                    .status == 0)
+            try FileManager.default.removeItem(atPath: empty + "/party.key")
+            #expect(try Self.tool(["exec", "--store", empty], input: "").status == 0)
+            #expect(FileManager.default.fileExists(atPath: empty + "/party.key"))
 
             // The repeat-disputes view's key is never replaced behind the operator's back.
             let key = store + "/party.key"
