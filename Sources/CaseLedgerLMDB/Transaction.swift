@@ -46,6 +46,18 @@ package struct WriteTransaction: ReadableTransaction, ~Copyable {
     /// Another view of the same transaction, for code that stores the handle for the transaction's duration (a
     /// view writer handed to a projection). It must not outlive the transaction's closure.
     package init(sameAs other: borrowing WriteTransaction) { self.handle = other.handle }
+
+    /// The write transaction behind `handle`, for a wrapper that keeps only the handle because it also wraps read
+    /// snapshots. The caller must know `handle` came from a live write transaction (``handle`` of one) on this
+    /// thread; LMDB rejects writes through a read-only handle with `EACCES`.
+    package init(writableHandle handle: TransactionHandle) { self.handle = handle }
+}
+
+/// Either kind of transaction, seen through its handle: what a wrapper that serves reads for both keeps. Valid only
+/// while the transaction it came from is.
+package struct TransactionReader: ReadableTransaction, ~Copyable {
+    package let handle: TransactionHandle
+    package init(_ handle: TransactionHandle) { self.handle = handle }
 }
 
 @available(*, unavailable)

@@ -30,6 +30,7 @@ public struct BoardProjection: Projection, HeaderAwareProjection {
     public let name = "board"
     public let version = 1
     public let tables = ["open"]
+    let rebuildCost = 6
 
     public init() {}
 

@@ -31,6 +31,7 @@ public struct CaseSummaryProjection: Projection, HeaderAwareProjection {
     public let name = "caseSummary"
     public let version = 3
     public let tables = ["cases"]
+    let rebuildCost = 7
 
     public init() {}
 
@@ -67,7 +68,7 @@ public struct CaseSummaryProjection: Projection, HeaderAwareProjection {
         let approaching = event.typeIs("deadlineApproaching")
         try view.update(in: "cases", key: key, decode: CaseSummary.init(encoded:), encode: \.encoded) { stored in
             var summary =
-                stored
+                stored.take()
                 ?? CaseSummary(
                     caseID: CaseID(String(decoding: key, as: UTF8.self)), kind: header.kind, state: header.state,
                     level: header.level, unit: header.unit, owner: header.owner, division: header.division,

@@ -16,6 +16,7 @@ public struct DeadlinesProjection: Projection, HeaderAwareProjection {
     public let name = "deadlines"
     public let version = 2
     public let tables = ["due", "byCase"]
+    let rebuildCost = 5
 
     public init() {}
 

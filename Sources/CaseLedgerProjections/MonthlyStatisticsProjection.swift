@@ -33,6 +33,7 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
     public let name = "monthly"
     public let version = 1
     public let tables = ["months", "caseMeta"]
+    let rebuildCost = 7
 
     public init() {}
 
@@ -97,15 +98,15 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
         // "before" of the next one; events of one command share it.
         try view.update(in: "caseMeta", key: metaKey, decode: { $0 }, encode: { $0 }) { stored in
             let meta = stored ?? [0, 0]
-            var offset = 1
-            let previousState = Bytes.readStr8(meta, &offset)
             var breached = meta.first == 1
             if closing {
                 bumps.append(Slot.closed.rawValue)
                 if !breached { bumps.append(Slot.closedOnTime.rawValue) }
                 if header.kind.isMediation {
                     bumps.append(Slot.mediationClosed.rawValue)
-                    if previousState == "agreed" { bumps.append(Slot.mediationSucceeded.rawValue) }
+                    if Bytes.str8End(meta, 1, matching: "agreed") != nil {
+                        bumps.append(Slot.mediationSucceeded.rawValue)
+                    }
                 }
             }
             if breaches { breached = true }
@@ -113,7 +114,9 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
                 // The closing command's earlier events (a referral, a settlement) leave the row for its `closed`
                 // event.
                 if closing { stored = nil }
-            } else {
+            } else if stored == nil || meta.first != (breached ? 1 : 0)
+                || Bytes.str8End(meta, 1, matching: header.state) != meta.count
+            {
                 stored = [breached ? 1 : 0] + Bytes.str8(header.state)
             }
         }
@@ -122,6 +125,7 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
             in: "months", key: Self.monthKey(header.at, header.division), decode: Self.counters, encode: Self.bytes
         ) { stored in
             var counters = stored ?? [UInt32](repeating: 0, count: Self.slots)
+            stored = nil  // the one reference left, so the counters change in place
             for slot in bumps where slot < counters.count { counters[slot] &+= 1 }
             stored = counters
         }

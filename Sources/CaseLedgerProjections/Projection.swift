@@ -22,7 +22,10 @@ public protocol Projection: Sendable {
 
 /// A projection's tables within the transaction that applies an event: valid only inside `apply`.
 public struct ViewTransaction: ~Copyable {
-    let txn: WriteTransaction
+    /// The transaction: the write transaction of an append, catch-up or flush, or a read snapshot in which a rebuild
+    /// computes a chunk (then every write goes to ``buffer``).
+    let handle: TransactionHandle
+    let writable: Bool
     let databases: [String: Database]
     /// During a rebuild, rows are read and written here and reach LMDB once per chunk, in key order.
     let buffer: RowBuffer?
@@ -33,10 +36,30 @@ public struct ViewTransaction: ~Copyable {
         _ txn: borrowing WriteTransaction, databases: [String: Database], buffer: RowBuffer? = nil,
         memo: RecordMemo? = nil
     ) {
-        self.txn = WriteTransaction(sameAs: txn)
+        self.handle = txn.handle
+        self.writable = true
         self.databases = databases
         self.buffer = buffer
         self.memo = memo
+    }
+
+    /// A view over a read snapshot: reads come from the snapshot and the buffer, writes go to the buffer only.
+    init(snapshot txn: borrowing ReadTransaction, databases: [String: Database], buffer: RowBuffer, memo: RecordMemo) {
+        self.handle = txn.handle
+        self.writable = false
+        self.databases = databases
+        self.buffer = buffer
+        self.memo = memo
+    }
+
+    private var reader: TransactionReader { TransactionReader(handle) }
+
+    /// The write transaction, for writes that bypass the buffer (only views built on one have none).
+    private func writer() throws(ProjectionError) -> WriteTransaction {
+        guard writable else {
+            throw ProjectionError(.storage, "a view computed in a read snapshot cannot write without its row buffer")
+        }
+        return WriteTransaction(writableHandle: handle)
     }
 
     /// The event's JSON payload decoded, once for all the views that apply it.
@@ -58,14 +81,14 @@ public struct ViewTransaction: ~Copyable {
     /// The value stored under `key` in `table`, or `nil`.
     public func value(in table: String, key: [UInt8]) throws -> [UInt8]? {
         let database = try self.table(table)
-        guard let buffer else { return try txn.value(database, key: key) }
-        return try buffer.value(database, key: key, txn)
+        guard let buffer else { return try reader.value(database, key: key) }
+        return try buffer.value(database, key: key, reader)
     }
 
     /// Stores `value` under `key` in `table`.
     public func put(in table: String, key: [UInt8], value: [UInt8]) throws {
         let database = try self.table(table)
-        guard let buffer else { return try txn.put(database, key: key, value: value) }
+        guard let buffer else { return try writer().put(database, key: key, value: value) }
         buffer.set(database, key: key, value: value)
     }
 
@@ -73,7 +96,7 @@ public struct ViewTransaction: ~Copyable {
     public func delete(in table: String, key: [UInt8]) throws {
         let database = try self.table(table)
         guard let buffer else {
-            _ = try txn.delete(database, key: key)
+            _ = try writer().delete(database, key: key)
             return
         }
         buffer.set(database, key: key, value: nil)
@@ -89,9 +112,10 @@ public struct ViewTransaction: ~Copyable {
     ) throws {
         let database = try self.table(table)
         if let buffer {
-            try buffer.update(database, key: key, decode: decode, encode: encode, txn, body)
+            try buffer.update(database, key: key, decode: decode, encode: encode, reader, body)
             return
         }
+        let txn = try writer()
         let stored = try txn.value(database, key: key)
         var value = stored.flatMap(decode)
         try body(&value)
@@ -108,8 +132,11 @@ public struct ViewTransaction: ~Copyable {
     /// write to `table` inside `body`; collect first.
     public func forEach(in table: String, from: [UInt8] = [], _ body: ([UInt8], [UInt8]) throws -> Bool) throws {
         let database = try self.table(table)
-        try buffer?.flush(database, txn)
-        try ViewReader.walk(txn, database, from: from, body)
+        if let buffer {
+            // The buffered rows must reach the table first; only a write transaction can take them.
+            try buffer.flush(database, try writer())
+        }
+        try ViewReader.walk(reader, database, from: from, body)
     }
 }
 
@@ -156,7 +183,9 @@ final class RowBuffer {
     }
     private var tables: [UInt32: [Key: Row]] = [:]
 
-    private func row(_ database: Database, _ key: [UInt8], _ txn: borrowing WriteTransaction) throws -> Row {
+    private func row(
+        _ database: Database, _ key: [UInt8], _ txn: borrowing some ReadableTransaction & ~Copyable
+    ) throws -> Row {
         let id = Key(bytes: key)
         if let row = tables[database.handle]?[id] { return row }
         let row = Row(bytes: try txn.value(database, key: key), dirty: false)
@@ -164,7 +193,9 @@ final class RowBuffer {
         return row
     }
 
-    func value(_ database: Database, key: [UInt8], _ txn: borrowing WriteTransaction) throws -> [UInt8]? {
+    func value(
+        _ database: Database, key: [UInt8], _ txn: borrowing some ReadableTransaction & ~Copyable
+    ) throws -> [UInt8]? {
         try row(database, key, txn).current
     }
 
@@ -175,7 +206,7 @@ final class RowBuffer {
 
     func update<T>(
         _ database: Database, key: [UInt8], decode: ([UInt8]) -> T?, encode: @escaping (T) -> [UInt8]?,
-        _ txn: borrowing WriteTransaction, _ body: (inout T?) throws -> Void
+        _ txn: borrowing some ReadableTransaction & ~Copyable, _ body: (inout T?) throws -> Void
     ) throws {
         let row = try row(database, key, txn)
         let typed: Typed<T>
@@ -295,5 +326,8 @@ public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertibl
 
 /// A built-in view that takes the event's workflow header decoded once by the runtime for all views.
 protocol HeaderAwareProjection: Projection {
+    /// The view's share of a rebuild's work, relative to the other built-in views (measured with `perf` on the
+    /// benchmark caseload): how a rebuild balances views across its threads.
+    var rebuildCost: Int { get }
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws
 }

@@ -72,6 +72,8 @@ public final class ProjectionRuntime: Service, Sendable {
     let readers: Mutex<(active: [String: Int], retired: Set<String>)>
     /// How many events one transaction of catch-up or rebuild applies.
     public let chunkSize: Int
+    /// How many threads a rebuild or check computes a chunk on (each takes a share of the views).
+    public let rebuildThreads: Int
 
     /// Prepares the projections' tables and registers the inline ones with the log.
     ///
@@ -80,9 +82,11 @@ public final class ProjectionRuntime: Service, Sendable {
     /// - Parameters:
     ///   - upcasters: rewrite events of older payload schemas before projections see them.
     ///   - metrics: where lag and failure metrics go; the process's `MetricsSystem` when `nil`.
+    ///   - rebuildThreads: how many threads a rebuild or check computes each chunk on; the machine's active
+    ///     processor count when `nil`. Each thread reads the chunk and applies its share of the built-in views.
     public init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096,
-        upcasters: UpcasterChain = UpcasterChain(), metrics: (any MetricsFactory)? = nil
+        upcasters: UpcasterChain = UpcasterChain(), metrics: (any MetricsFactory)? = nil, rebuildThreads: Int? = nil
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -100,6 +104,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.upcasters = upcasters
         self.metrics = metrics
         self.chunkSize = max(1, chunkSize)
+        self.rebuildThreads = max(1, rebuildThreads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])

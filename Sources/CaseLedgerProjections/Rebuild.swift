@@ -1,5 +1,6 @@
 import CaseLedgerLMDB
 import CaseLedgerLog
+import Dispatch
 import Synchronization
 
 extension ProjectionRuntime {
@@ -38,7 +39,7 @@ extension ProjectionRuntime {
                     let head = try log.head().position
                     guard built < head else { break }
                     let range = (built + 1)...min(head, built + UInt64(chunkSize))
-                    try log.writeViews { txn in try applyBuffered(names, positions: range, tables: fresh, in: txn) }
+                    try applyChunk(names, positions: range, tables: fresh)
                     built = range.upperBound
                 }
                 let done = built
@@ -82,9 +83,7 @@ extension ProjectionRuntime {
         while done < limit {
             let range = (done + 1)...min(limit, done + UInt64(chunkSize))
             do {
-                try log.writeViews { txn in
-                    try applyBuffered([name], positions: range, tables: [name: tables], in: txn)
-                }
+                try applyChunk([name], positions: range, tables: [name: tables])
             } catch let stopped as Stopped {
                 throw ProjectionError(
                     .failed, "the rebuild stopped: \(stopped.error)", projection: name, position: stopped.position)
@@ -94,6 +93,115 @@ extension ProjectionRuntime {
             done = range.upperBound
         }
         return done
+    }
+
+    /// Applies the events at `positions` to the new generations' `tables` of `names` and commits their rows.
+    ///
+    /// Built-in views are computed in read snapshots, split across up to ``rebuildThreads`` threads (each scans the
+    /// chunk and applies its share of the views into its own ``RowBuffer``); the log's write lock is taken only to
+    /// write the rows, so appends wait for the writing and never for the computing. This is sound because nothing
+    /// but this rebuild writes a generation that is not active yet, and one rebuild runs per projection. Other
+    /// projections (and every projection when upcasters are registered) are applied inside the write transaction.
+    func applyChunk(_ names: [String], positions: ClosedRange<UInt64>, tables: [String: [String: Database]]) throws {
+        let inSnapshots =
+            upcasters.isEmpty && names.allSatisfy { entries[$0]?.projection is any HeaderAwareProjection }
+        guard inSnapshots else {
+            try log.writeViews { txn in try applyBuffered(names, positions: positions, tables: tables, in: txn) }
+            return
+        }
+        let groups = balance(names, threads: max(1, min(rebuildThreads, names.count)))
+        let buffers: [RowBuffer]
+        if groups.count == 1 {
+            buffers = [try log.readViews { snapshot in try compute(names, positions, tables, snapshot) }]
+        } else {
+            buffers = try computeConcurrently(groups, positions, tables)
+        }
+        let written = names.flatMap { tables[$0].map { Array($0.values) } ?? [] }
+        try log.writeViews { txn in
+            for buffer in buffers { try buffer.flush(written, txn) }
+        }
+    }
+
+    /// Splits built-in views into `threads` groups of about equal work: the costliest view first, each to the group
+    /// with the least work so far (ties to the earlier group, so the split is the same on every run).
+    func balance(_ names: [String], threads: Int) -> [[String]] {
+        let cost = { (name: String) in (self.entries[name]?.projection as? any HeaderAwareProjection)?.rebuildCost ?? 1
+        }
+        let ranked = names.enumerated().sorted { a, b in
+            cost(a.element) != cost(b.element) ? cost(a.element) > cost(b.element) : a.offset < b.offset
+        }
+        var groups = [[String]](repeating: [], count: threads)
+        var load = [Int](repeating: 0, count: threads)
+        for (_, name) in ranked {
+            guard let lightest = load.indices.min(by: { load[$0] < load[$1] }) else { break }
+            groups[lightest].append(name)
+            load[lightest] += cost(name)
+        }
+        return groups.filter { !$0.isEmpty }
+    }
+
+    /// One group's share of a chunk, computed on its own thread.
+    private struct Share: @unchecked Sendable {
+        // The buffer is created, filled and read by one thread at a time: the worker, then (after
+        // `concurrentPerform` returns) the caller.
+        var buffer: RowBuffer?
+        var error: (any Error)?
+    }
+
+    private func computeConcurrently(
+        _ groups: [[String]], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]]
+    ) throws -> [RowBuffer] {
+        let shares = Mutex<[Int: Share]>([:])
+        DispatchQueue.concurrentPerform(iterations: groups.count) { index in
+            var share = Share()
+            do {
+                share.buffer = try log.readViews { snapshot in try compute(groups[index], positions, tables, snapshot) }
+            } catch {
+                share.error = error
+            }
+            shares.withLock { $0[index] = share }
+        }
+        let results = shares.withLock { shares in groups.indices.map { shares[$0] ?? Share() } }
+        // Report what a single pass would have met first: the earliest event a view stopped at, else a store error.
+        let stops = results.compactMap { $0.error as? Stopped }
+        if let first = stops.min(by: { $0.position < $1.position }) { throw first }
+        if let error = results.lazy.compactMap(\.error).first { throw error }
+        return try results.map { share in
+            guard let buffer = share.buffer else {
+                throw ProjectionError(.storage, "a rebuild thread ended without its rows")
+            }
+            return buffer
+        }
+    }
+
+    /// Applies the events at `positions` to `names` in a read snapshot; every row they write stays in the returned
+    /// buffer.
+    private func compute(
+        _ names: [String], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]],
+        _ snapshot: borrowing ReadTransaction
+    ) throws -> RowBuffer {
+        let targets = names.compactMap { name -> (view: any HeaderAwareProjection, tables: [String: Database])? in
+            guard let projection = entries[name]?.projection as? any HeaderAwareProjection, let tables = tables[name]
+            else { return nil }
+            return (projection, tables)
+        }
+        let buffer = RowBuffer()
+        let memo = RecordMemo()
+        var seen: UInt64 = 0
+        try log.forEachEvent(positions: positions, in: snapshot) { event in
+            seen += 1
+            let header = event.workflowHeader
+            for target in targets {
+                let view = ViewTransaction(snapshot: snapshot, databases: target.tables, buffer: buffer, memo: memo)
+                try applyEvent(
+                    event, to: target.view, shared: target.view, header: header,
+                    view: view)
+            }
+        }
+        guard seen == UInt64(positions.count) else {
+            throw ProjectionError(.storage, "the log returned \(seen) events for \(positions)")
+        }
+        return buffer
     }
 
     /// Applies the events at `positions` to several projections' tables in one pass over the log: each event is

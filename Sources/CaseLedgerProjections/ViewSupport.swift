@@ -33,6 +33,27 @@ enum Bytes {
         out.append(contentsOf: text.utf8.prefix(count))
     }
 
+    /// Where the length-prefixed string at `offset` ends when it holds exactly what `str8(prefix + text)` writes;
+    /// `nil` when it holds something else. Compares in place, without building either string's bytes.
+    static func str8End(_ bytes: [UInt8], _ offset: Int, matching text: String, prefix: StaticString = "") -> Int? {
+        let prefixBytes = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        let length = min(prefixBytes.count + text.utf8.count, 255)
+        guard offset < bytes.count, Int(bytes[offset]) == length, offset + 1 + length <= bytes.count else {
+            return nil
+        }
+        var index = offset + 1
+        let end = index + length
+        for byte in prefixBytes where index < end {
+            guard bytes[index] == byte else { return nil }
+            index += 1
+        }
+        for byte in text.utf8 where index < end {
+            guard bytes[index] == byte else { return nil }
+            index += 1
+        }
+        return end
+    }
+
     /// Reads a length-prefixed string at `offset`, advancing it.
     static func readStr8(_ bytes: [UInt8], _ offset: inout Int) -> String {
         guard offset < bytes.count else { return "" }
@@ -99,7 +120,7 @@ extension EventView {
     /// The workflow header of a case event, or `nil` for other events (and for a case event without a readable one).
     var workflowHeader: RecordHeader? {
         guard isCaseEvent else { return nil }
-        return withMetadata { RecordHeader(bytes: $0) }
+        return withMetadata { RecordHeader(buffer: $0) }
     }
 
     /// The event belongs to a case stream (`case-<id>`).
@@ -111,7 +132,7 @@ extension EventView {
     ///   reads (written by another writer, or a newer header format): the view stops there instead of skipping it.
     func checkedWorkflowHeader() throws(ProjectionError) -> RecordHeader? {
         guard isCaseEvent else { return nil }
-        guard let header = withMetadata({ RecordHeader(bytes: $0) }) else { throw Self.unreadable(position) }
+        guard let header = withMetadata({ RecordHeader(buffer: $0) }) else { throw Self.unreadable(position) }
         return header
     }
 

@@ -8,6 +8,7 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
     public let name = "workload"
     public let version = 2
     public let tables = ["byPerson", "byUnit", "casePeople"]
+    let rebuildCost = 9
 
     public init() {}
 
@@ -20,6 +21,14 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
         let idBytes = event.caseIDBytes
         // casePeople: str8(unit) + str8("owner:" + owner) + str8(helper)… : who the case counts for now.
         let stored = try view.value(in: "casePeople", key: idBytes) ?? []
+        let helpersChange =
+            event.typeIs("mediationStarted") || event.typeIs("aidProviderAssigned") || event.typeIs("escalated")
+        // Most events leave the unit, owner and helpers as they were: check that in place first.
+        if !header.closed, !helpersChange, let afterUnit = Bytes.str8End(stored, 0, matching: header.unit.rawValue),
+            Bytes.str8End(stored, afterUnit, matching: header.owner.rawValue, prefix: "owner:") != nil
+        {
+            return
+        }
         // The common case first, on bytes: the same unit, owner and helpers as before.
         var helpersStart = 0
         for _ in 0..<2 where helpersStart < stored.count {
@@ -133,6 +142,7 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
     public let name = "repeatDisputes"
     public let version = 1
     public let tables = ["parties"]
+    let rebuildCost = 4
     let key: SymmetricKey
     /// The HMAC with the key already absorbed: copied for each hash instead of deriving the key's pads again.
     let keyed: HMAC<SHA256>

@@ -177,7 +177,12 @@ public struct RecordHeader: Sendable, Hashable {
 
     /// Decodes a header; `nil` for bytes that are not a format-1 header (an empty metadata field, another format).
     public init?(bytes: some Collection<UInt8>) {
-        let b = Array(bytes)
+        guard let header = Array(bytes).withUnsafeBytes({ RecordHeader(buffer: $0) }) else { return nil }
+        self = header
+    }
+
+    /// Decodes a header in place (the bytes in the memory map, during a scan): no copy of the bytes.
+    package init?(buffer b: UnsafeRawBufferPointer) {
         guard b.count >= 39, b[0] == Self.format else { return nil }
         func pick<T: ByteCoded>(_ type: T.Type, _ i: Int) -> T? { T(byteIndex: b[i]) }
         func int64(_ offset: Int) -> Int64 {

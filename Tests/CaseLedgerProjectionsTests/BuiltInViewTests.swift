@@ -10,7 +10,7 @@ import _CaseLedgerTestSupport
 @Suite struct BuiltInViewTests {
     static let partyKey = Array("a deployment secret, 32 bytes...".utf8)
 
-    static func runtime(_ log: LMDBEventLog) throws -> ProjectionRuntime {
+    static func runtime(_ log: LMDBEventLog, rebuildThreads: Int = 2) throws -> ProjectionRuntime {
         try ProjectionRuntime(
             log: log,
             projections: [
@@ -18,7 +18,7 @@ import _CaseLedgerTestSupport
                 (MonthlyStatisticsProjection(), .inline), (WorkloadProjection(), .inline),
                 (try RepeatDisputesProjection(partyKey: partyKey), .async),
             ],
-            logger: Logger(label: "test"), chunkSize: 9)
+            logger: Logger(label: "test"), chunkSize: 9, rebuildThreads: rebuildThreads)
     }
 
     /// Four mediation cases in March 2025 (one agreed and closed and rated 5, one failed and referred, one escalated,
@@ -60,9 +60,12 @@ import _CaseLedgerTestSupport
         try await run(.assignProvider("lawyer-1"), "a1", "aid-staff")
     }
 
-    @Test func theViewsAnswerWhatThePeopleInChargeAsk() async throws {
+    /// Rebuilds and checks compute chunks on one thread, on two (three views each) and on six (one view each): the
+    /// rows must not depend on it.
+    @Test(arguments: [1, 2, 6])
+    func theViewsAnswerWhatThePeopleInChargeAsk(rebuildThreads: Int) async throws {
         try await withTemporaryLog { log, _ in
-            let runtime = try Self.runtime(log)
+            let runtime = try Self.runtime(log, rebuildThreads: rebuildThreads)
             defer { runtime.shutdown() }
             let clock = ManualClock(Timestamp(County.at(2025, 3, 3)))
             let engine = CaseEngine(
@@ -269,7 +272,7 @@ import _CaseLedgerTestSupport
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(
                 log: log, projections: [(BoardProjection(), .inline), (DeadlinesProjection(), .async)],
-                logger: Logger(label: "test"))
+                logger: Logger(label: "test"), rebuildThreads: 2)
             defer { runtime.shutdown() }
             let engine = try Self.engine(log, ManualClock(Timestamp(County.at(2025, 3, 3))))
             try await engine.execute(
@@ -289,6 +292,9 @@ import _CaseLedgerTestSupport
                 .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "h3", by: "m-v1")
             let error = #expect(throws: ProjectionError.self) { try runtime.rebuild("board") }
             #expect(error?.code == .failed && error?.position == position)
+            // So does a rebuild of both views, whose chunks are computed on two threads.
+            let both = #expect(throws: ProjectionError.self) { try runtime.rebuildAll() }
+            #expect(both?.code == .failed && both?.position == position)
             #expect(try BoardProjection.counts(under: County.county, in: runtime).total == 1)
         }
     }
