@@ -41,7 +41,7 @@ public struct CaseSummaryProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard let header else { return }  // not a case event
-        let key = event.caseIDBytes
+        let key = view.caseKey(event)
         // The few events whose details are not in the header (links) are decoded: referrals, and the registration
         // of a case a referral created.
         var link: CaseLink?

@@ -57,7 +57,7 @@ public struct DeadlinesProjection: Projection, HeaderAwareProjection {
         // A closed case has nothing due; a new owner takes the clocks over.
         let movesAll = header.closed || event.typeIs("handedOff") || event.typeIs("escalated")
         guard clockEvent || movesAll else { return }
-        let id = event.caseIDBytes
+        let id = view.caseKey(event)
         let stored = try view.value(in: "byCase", key: id)
         var clocks = Self.clocks(stored)
         let unit = Array(header.unit.rawValue.utf8)

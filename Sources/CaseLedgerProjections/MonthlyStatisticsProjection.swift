@@ -64,7 +64,7 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard let header else { return }
-        let metaKey = event.caseIDBytes
+        let metaKey = view.caseKey(event)
         var bumps: [Int] = []
         if event.typeIs("registered") { bumps.append(Slot.registered.rawValue) }
         if event.typeIs("evaluated") {

@@ -62,6 +62,16 @@ public struct ViewTransaction: ~Copyable {
         return WriteTransaction(writableHandle: handle)
     }
 
+    /// The event's case id as bytes (its stream id after `case-`), made once for all the views that apply it.
+    func caseKey(_ event: borrowing EventView) -> [UInt8] {
+        guard let memo else { return event.caseIDBytes }
+        if memo.keyPosition == event.position, let key = memo.caseKey { return key }
+        let key = event.caseIDBytes
+        memo.keyPosition = event.position
+        memo.caseKey = key
+        return key
+    }
+
     /// The event's JSON payload decoded, once for all the views that apply it.
     func workflowRecord(_ event: borrowing EventView) throws -> WorkflowRecord {
         if let memo, memo.position == event.position, let record = memo.record { return record }
@@ -147,6 +157,8 @@ extension ViewTransaction: Sendable {}
 final class RecordMemo {
     var position: UInt64 = 0
     var record: WorkflowRecord?
+    var keyPosition: UInt64 = 0
+    var caseKey: [UInt8]?
 }
 
 /// Rows a rebuild reads and writes within one chunk of events: a write-back cache over a generation's tables. Each
@@ -200,8 +212,16 @@ final class RowBuffer {
     }
 
     func set(_ database: Database, key: [UInt8], value: [UInt8]?) {
-        let row = Row(bytes: value, dirty: true)
-        tables[database.handle, default: [:]][Key(bytes: key)] = row
+        let id = Key(bytes: key)
+        if let row = tables[database.handle]?[id] {
+            // The row object is reused: a view that rewrites a row at every event allocates nothing for it.
+            row.bytes = value
+            row.typed = nil
+            row.encode = nil
+            row.dirty = true
+            return
+        }
+        tables[database.handle, default: [:]][id] = Row(bytes: value, dirty: true)
     }
 
     func update<T>(

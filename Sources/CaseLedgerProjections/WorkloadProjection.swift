@@ -18,7 +18,7 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard let header else { return }
-        let idBytes = event.caseIDBytes
+        let idBytes = view.caseKey(event)
         // casePeople: str8(unit) + str8("owner:" + owner) + str8(helper)… : who the case counts for now.
         let stored = try view.value(in: "casePeople", key: idBytes) ?? []
         let helpersChange =
@@ -170,7 +170,7 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
 
     func apply(_ event: borrowing EventView, header: RecordHeader?, to view: borrowing ViewTransaction) throws {
         guard event.typeIs("registered"), let header else { return }
-        let id = event.caseIDBytes
+        let id = view.caseKey(event)
         for party in header.parties {
             try view.put(in: "parties", key: hash(party.reference) + id, value: [])
         }
