@@ -194,13 +194,22 @@ final class RowBuffer {
         var current: [UInt8]? { encode?() ?? (typed == nil ? bytes : nil) }
     }
     private var tables: [UInt32: [Key: Row]] = [:]
+    /// The previous chunk's buffer while this one is computed (a rebuild writes that chunk meanwhile): rows it holds
+    /// are read from it, never changed in it. `nil` once the chunk is computed.
+    var previous: RowBuffer?
+
+    init(previous: RowBuffer? = nil) {
+        self.previous = previous
+    }
 
     private func row(
         _ database: Database, _ key: [UInt8], _ txn: borrowing some ReadableTransaction & ~Copyable
     ) throws -> Row {
         let id = Key(bytes: key)
         if let row = tables[database.handle]?[id] { return row }
-        let row = Row(bytes: try txn.value(database, key: key), dirty: false)
+        // Unchanged since it was read: the previous chunk's write holds the same bytes, or LMDB already does.
+        let bytes = try previous?.tables[database.handle]?[id].map(\.current) ?? txn.value(database, key: key)
+        let row = Row(bytes: bytes, dirty: false)
         tables[database.handle, default: [:]][id] = row
         return row
     }
@@ -250,6 +259,22 @@ final class RowBuffer {
                 try txn.put(database, key: key.bytes, value: value)
             } else {
                 _ = try txn.delete(database, key: key.bytes)
+            }
+        }
+    }
+
+    /// Writes every changed row to LMDB in key order and keeps them: reading the buffer meanwhile (the next chunk of a
+    /// rebuild does) is safe, since nothing here changes it. `databases` are the tables it may hold rows of.
+    func write(_ databases: some Sequence<Database>, _ txn: borrowing WriteTransaction) throws {
+        for database in databases {
+            guard let table = tables[database.handle] else { continue }
+            let changed = table.filter(\.value.dirty).sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
+            for (key, row) in changed {
+                if let value = row.current {
+                    try txn.put(database, key: key.bytes, value: value)
+                } else {
+                    _ = try txn.delete(database, key: key.bytes)
+                }
             }
         }
     }

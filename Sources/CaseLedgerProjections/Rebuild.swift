@@ -1,6 +1,8 @@
 import CaseLedgerLMDB
 import CaseLedgerLog
 import Dispatch
+import Foundation
+import Logging
 import Synchronization
 
 extension ProjectionRuntime {
@@ -34,14 +36,17 @@ extension ProjectionRuntime {
                 old[name] = try tables(name, generation: state.generation, fresh: false)
             }
             var built: UInt64 = 0
+            var timing = ChunkTiming()
             do {
-                while true {
-                    let head = try log.head().position
-                    guard built < head else { break }
-                    let range = (built + 1)...min(head, built + UInt64(chunkSize))
-                    try applyChunk(names, positions: range, tables: fresh)
-                    built = range.upperBound
-                }
+                built = try applyChunks(names, after: 0, upTo: nil, tables: fresh, timing: &timing)
+                logger.info(
+                    "rebuilt to the head; swapping in",
+                    metadata: [
+                        "projections": "\(names.joined(separator: ","))", "events": "\(built)",
+                        "chunks": "\(timing.chunks)", "threads": "\(min(rebuildThreads, names.count))",
+                        "computing": "\(timing.computing)", "writing": "\(timing.writing)",
+                        "longestWrite": "\(timing.longestWrite)",
+                    ])
                 let done = built
                 // The swap: every guard and the last events first, then the new states. The old generations are
                 // dropped after it, once the queries that still read them end.
@@ -79,46 +84,85 @@ extension ProjectionRuntime {
 
     /// Applies events from position 1 to `limit` into `tables`, chunk by chunk. Returns the last position applied.
     func build(_ name: String, into tables: [String: Database], upTo limit: UInt64) throws(ProjectionError) -> UInt64 {
-        var done: UInt64 = 0
-        while done < limit {
-            let range = (done + 1)...min(limit, done + UInt64(chunkSize))
-            do {
-                try applyChunk([name], positions: range, tables: [name: tables])
-            } catch let stopped as Stopped {
-                throw ProjectionError(
-                    .failed, "the rebuild stopped: \(stopped.error)", projection: name, position: stopped.position)
-            } catch {
-                throw ProjectionError(.storage, "rebuilding failed: \(error)", projection: name)
-            }
-            done = range.upperBound
+        var timing = ChunkTiming()
+        do {
+            return try applyChunks([name], after: 0, upTo: limit, tables: [name: tables], timing: &timing)
+        } catch let stopped as Stopped {
+            throw ProjectionError(
+                .failed, "the rebuild stopped: \(stopped.error)", projection: name, position: stopped.position)
+        } catch {
+            throw ProjectionError(.storage, "rebuilding failed: \(error)", projection: name)
         }
-        return done
     }
 
-    /// Applies the events at `positions` to the new generations' `tables` of `names` and commits their rows.
+    /// Applies the events after position `start` to the new generations' `tables` of `names`, one chunk
+    /// (``chunkSize`` events) at a time, up to `limit` or else the log's head (read again after each chunk), and
+    /// commits their rows. Returns the last position applied.
     ///
-    /// Built-in views are computed in read snapshots, split across up to ``rebuildThreads`` threads (each scans the
-    /// chunk and applies its share of the views into its own ``RowBuffer``); the log's write lock is taken only to
-    /// write the rows, so appends wait for the writing and never for the computing. This is sound because nothing
-    /// but this rebuild writes a generation that is not active yet, and one rebuild runs per projection. Other
-    /// projections (and every projection when upcasters are registered) are applied inside the write transaction.
-    func applyChunk(_ names: [String], positions: ClosedRange<UInt64>, tables: [String: [String: Database]]) throws {
+    /// Built-in views are computed in read snapshots, split across up to ``rebuildThreads`` threads: each scans the
+    /// chunk and applies its share of the views into its own ``RowBuffer``. Meanwhile another thread writes the
+    /// previous chunk's rows, so the log's write lock is held only for writing and appends never wait for the
+    /// computing. A chunk reads the rows the previous chunk changed from that chunk's buffers, and every other row from
+    /// its snapshot, which holds every chunk before the previous one (committed before the chunk starts). This is sound
+    /// because nothing but this rebuild writes a generation that is not active yet, and one rebuild runs per
+    /// projection. Other projections (and every projection when upcasters are registered) are applied inside the
+    /// write transaction, one chunk at a time.
+    func applyChunks(
+        _ names: [String], after start: UInt64, upTo limit: UInt64?, tables: [String: [String: Database]],
+        timing: inout ChunkTiming
+    ) throws -> UInt64 {
+        let clock = ContinuousClock()
+        func end() throws -> UInt64 { try limit ?? log.head().position }
+        var next = start  // the last position computed
         let inSnapshots =
             upcasters.isEmpty && names.allSatisfy { entries[$0]?.projection is any HeaderAwareProjection }
         guard inSnapshots else {
-            try log.writeViews { txn in try applyBuffered(names, positions: positions, tables: tables, in: txn) }
-            return
+            while case let head = try end(), next < head {
+                let range = (next + 1)...min(head, next + UInt64(chunkSize))
+                let started = clock.now
+                try log.writeViews { txn in try applyBuffered(names, positions: range, tables: tables, in: txn) }
+                timing.chunks += 1
+                timing.wrote(clock.now - started)
+                next = range.upperBound
+            }
+            return next
         }
         let groups = balance(names, threads: max(1, min(rebuildThreads, names.count)))
-        let buffers: [RowBuffer]
-        if groups.count == 1 {
-            buffers = [try log.readViews { snapshot in try compute(names, positions, tables, snapshot) }]
-        } else {
-            buffers = try computeConcurrently(groups, positions, tables)
+        let databases = names.flatMap { tables[$0].map { Array($0.values) } ?? [] }
+        var pending: [RowBuffer]?  // the previous chunk: computed, not written yet
+        while case let head = try end(), next < head {
+            let range = (next + 1)...min(head, next + UInt64(chunkSize))
+            let writer = pending.map { ChunkWriter(log: log, buffers: $0, databases: databases) }
+            writer?.start()
+            let started = clock.now
+            let computed = Result { () throws -> [RowBuffer] in
+                try compute(groups, range, tables, previous: pending)
+            }
+            timing.computing += clock.now - started
+            if let writer { timing.wrote(try writer.wait()) }
+            pending = try computed.get()
+            for buffer in pending ?? [] { buffer.previous = nil }  // its own rows are all it needs from now on
+            timing.chunks += 1
+            next = range.upperBound
         }
-        let written = names.flatMap { tables[$0].map { Array($0.values) } ?? [] }
-        try log.writeViews { txn in
-            for buffer in buffers { try buffer.flush(written, txn) }
+        if let pending {
+            let writer = ChunkWriter(log: log, buffers: pending, databases: databases)
+            writer.start()
+            timing.wrote(try writer.wait())
+        }
+        return next
+    }
+
+    /// Where a rebuild's time went, for its log line: computing chunks (no lock held) and writing them (holding the
+    /// log's write lock, which appends wait for).
+    struct ChunkTiming {
+        var chunks = 0
+        var computing: Duration = .zero
+        var writing: Duration = .zero
+        var longestWrite: Duration = .zero
+        mutating func wrote(_ duration: Duration) {
+            writing += duration
+            longestWrite = max(longestWrite, duration)
         }
     }
 
@@ -148,20 +192,35 @@ extension ProjectionRuntime {
         var error: (any Error)?
     }
 
-    private func computeConcurrently(
-        _ groups: [[String]], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]]
+    /// Computes one chunk: group `i` of `groups` into buffer `i`, reading the rows the previous chunk changed from
+    /// `previous[i]`. The groups run on threads of their own when there are several.
+    private func compute(
+        _ groups: [[String]], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]],
+        previous: [RowBuffer]?
     ) throws -> [RowBuffer] {
-        let shares = Mutex<[Int: Share]>([:])
-        DispatchQueue.concurrentPerform(iterations: groups.count) { index in
+        let inputs = UncheckedBuffers(previous ?? [])
+        @Sendable func share(_ index: Int) -> Share {
             var share = Share()
             do {
-                share.buffer = try log.readViews { snapshot in try compute(groups[index], positions, tables, snapshot) }
+                let buffer = RowBuffer(previous: inputs.buffers.indices.contains(index) ? inputs.buffers[index] : nil)
+                try log.readViews { snapshot in try compute(groups[index], positions, tables, into: buffer, snapshot) }
+                share.buffer = buffer
             } catch {
                 share.error = error
             }
-            shares.withLock { $0[index] = share }
+            return share
         }
-        let results = shares.withLock { shares in groups.indices.map { shares[$0] ?? Share() } }
+        let results: [Share]
+        if groups.count == 1 {
+            results = [share(0)]
+        } else {
+            let shares = Mutex<[Int: Share]>([:])
+            DispatchQueue.concurrentPerform(iterations: groups.count) { index in
+                let result = share(index)
+                shares.withLock { $0[index] = result }
+            }
+            results = shares.withLock { shares in groups.indices.map { shares[$0] ?? Share() } }
+        }
         // Report what a single pass would have met first: the earliest event a view stopped at, else a store error.
         let stops = results.compactMap { $0.error as? Stopped }
         if let first = stops.min(by: { $0.position < $1.position }) { throw first }
@@ -174,18 +233,23 @@ extension ProjectionRuntime {
         }
     }
 
-    /// Applies the events at `positions` to `names` in a read snapshot; every row they write stays in the returned
-    /// buffer.
+    /// The previous chunk's buffers, which the threads of the next chunk only read (while a writer thread also only
+    /// reads them).
+    private struct UncheckedBuffers: @unchecked Sendable {
+        let buffers: [RowBuffer]
+        init(_ buffers: [RowBuffer]) { self.buffers = buffers }
+    }
+
+    /// Applies the events at `positions` to `names` in a read snapshot; every row they write stays in `buffer`.
     private func compute(
         _ names: [String], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]],
-        _ snapshot: borrowing ReadTransaction
-    ) throws -> RowBuffer {
+        into buffer: RowBuffer, _ snapshot: borrowing ReadTransaction
+    ) throws {
         let targets = names.compactMap { name -> (view: any HeaderAwareProjection, tables: [String: Database])? in
             guard let projection = entries[name]?.projection as? any HeaderAwareProjection, let tables = tables[name]
             else { return nil }
             return (projection, tables)
         }
-        let buffer = RowBuffer()
         let memo = RecordMemo()
         var seen: UInt64 = 0
         try log.forEachEvent(positions: positions, in: snapshot) { event in
@@ -193,15 +257,12 @@ extension ProjectionRuntime {
             let header = event.workflowHeader
             for target in targets {
                 let view = ViewTransaction(snapshot: snapshot, databases: target.tables, buffer: buffer, memo: memo)
-                try applyEvent(
-                    event, to: target.view, shared: target.view, header: header,
-                    view: view)
+                try applyEvent(event, to: target.view, shared: target.view, header: header, view: view)
             }
         }
         guard seen == UInt64(positions.count) else {
             throw ProjectionError(.storage, "the log returned \(seen) events for \(positions)")
         }
-        return buffer
     }
 
     /// Applies the events at `positions` to several projections' tables in one pass over the log: each event is
@@ -362,5 +423,44 @@ extension ProjectionRuntime {
         var views: [ConsistencyReport] = []
         for name in order { views.append(try check(name)) }
         return FullReport(log: report, views: views)
+    }
+}
+
+/// Writes a computed chunk's rows in one write transaction on a thread of its own, while the next chunk is computed.
+private final class ChunkWriter: @unchecked Sendable {
+    // `buffers` are only read here (and by the threads computing the next chunk); `outcome` is written by the
+    // thread before it signals `done`, and read by the caller after waiting for it.
+    private let log: LMDBEventLog
+    private let buffers: [RowBuffer]
+    private let databases: [Database]
+    private let done = DispatchSemaphore(value: 0)
+    private var outcome: Result<Duration, any Error> = .success(.zero)
+
+    init(log: LMDBEventLog, buffers: [RowBuffer], databases: [Database]) {
+        self.log = log
+        self.buffers = buffers
+        self.databases = databases
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            let clock = ContinuousClock()
+            let started = clock.now
+            outcome = Result {
+                try log.writeViews { txn in
+                    for buffer in buffers { try buffer.write(databases, txn) }
+                }
+                return clock.now - started
+            }
+            done.signal()
+        }
+        thread.name = "caseledger.rebuild.writer"
+        thread.start()
+    }
+
+    /// Waits for the write; returns how long it held the write transaction, or throws what it threw.
+    func wait() throws -> Duration {
+        done.wait()
+        return try outcome.get()
     }
 }
