@@ -12,17 +12,25 @@ extension CaseSummary {
         out.append(rating.map { UInt8(clamping: $0) } ?? 255)
         out += Bytes.instant(lastEventAt)
         withUnsafeBytes(of: UInt32(clamping: events).bigEndian) { out += $0 }
-        out += Array(division.digits.utf8)
-        out += Bytes.str8(caseID.rawValue) + Bytes.str8(state) + Bytes.str8(unit.rawValue) + Bytes.str8(owner.rawValue)
-        let clocks = openDeadlines.sorted { $0.key < $1.key }.prefix(255)
-        out.append(UInt8(clocks.count))
-        for (id, due) in clocks { out += Bytes.str8(id) + Bytes.instant(due) }
+        out.append(contentsOf: division.digits.utf8)
+        for text in [caseID.rawValue, state, unit.rawValue, owner.rawValue] { Bytes.appendStr8(text, to: &out) }
+        let clocks = openDeadlines.count < 2 ? Array(openDeadlines) : openDeadlines.sorted { $0.key < $1.key }
+        out.append(UInt8(min(clocks.count, 255)))
+        for (id, due) in clocks.prefix(255) {
+            Bytes.appendStr8(id, to: &out)
+            Bytes.appendInstant(due, to: &out)
+        }
         out.append(UInt8(min(parties.count, 255)))
         for party in parties.prefix(255) {
-            out += Bytes.str8(party.reference) + Bytes.str8(party.name) + [index(party.role)]
+            Bytes.appendStr8(party.reference, to: &out)
+            Bytes.appendStr8(party.name, to: &out)
+            out.append(index(party.role))
         }
         out.append(UInt8(min(links.count, 255)))
-        for link in links.prefix(255) { out += [index(link.relation)] + Bytes.str8(link.other.rawValue) }
+        for link in links.prefix(255) {
+            out.append(index(link.relation))
+            Bytes.appendStr8(link.other.rawValue, to: &out)
+        }
         return out
     }
 

@@ -245,10 +245,19 @@ extension ProjectionRuntime {
         _ names: [String], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]],
         into buffer: RowBuffer, _ snapshot: borrowing ReadTransaction
     ) throws {
-        let targets = names.compactMap { name -> (view: any HeaderAwareProjection, tables: [String: Database])? in
+        // Objects, so that visiting them per event retains one reference instead of copying a view and its tables.
+        final class Target {
+            let view: any HeaderAwareProjection
+            let tables: [String: Database]
+            init(_ view: any HeaderAwareProjection, _ tables: [String: Database]) {
+                self.view = view
+                self.tables = tables
+            }
+        }
+        let targets = names.compactMap { name -> Target? in
             guard let projection = entries[name]?.projection as? any HeaderAwareProjection, let tables = tables[name]
             else { return nil }
-            return (projection, tables)
+            return Target(projection, tables)
         }
         let memo = RecordMemo()
         var seen: UInt64 = 0

@@ -17,6 +17,12 @@ enum Bytes {
         u64(UInt64(bitPattern: instant.microsecondsSinceEpoch) ^ (1 << 63))
     }
 
+    static func appendInstant(_ instant: Instant, to out: inout [UInt8]) {
+        withUnsafeBytes(of: (UInt64(bitPattern: instant.microsecondsSinceEpoch) ^ (1 << 63)).bigEndian) {
+            out.append(contentsOf: $0)
+        }
+    }
+
     static func instant(from bytes: ArraySlice<UInt8>) -> Instant {
         let raw = bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         return Instant(microsecondsSinceEpoch: Int64(bitPattern: raw ^ (1 << 63)))
