@@ -274,19 +274,27 @@ public final class ProjectionRuntime: Service, Sendable {
         _ event: borrowing EventView, to projection: any Projection, shared: (any HeaderAwareProjection)?,
         header: RecordHeader?, view: borrowing ViewTransaction
     ) throws {
-        do {
+        try stopping(at: event.position) {
             if let shared {
                 if header == nil, event.isCaseEvent { throw EventView.unreadable(event.position) }
                 try shared.apply(event, header: header, to: view)
             } else {
                 try upcasters.withCurrent(event) { current in try projection.apply(current, to: view) }
             }
+        }
+    }
+
+    /// Runs a projection's work on the event at `position`: the store's own errors pass through, anything else
+    /// becomes ``Stopped`` there.
+    func stopping(at position: UInt64, _ body: () throws -> Void) throws {
+        do {
+            try body()
         } catch let error as LMDBError {
             throw error
         } catch let error as EventLogError {
             throw error
         } catch {
-            throw Stopped(position: event.position, error: error)
+            throw Stopped(position: position, error: error)
         }
     }
 

@@ -1,5 +1,6 @@
 import CaseLedgerLMDB
 import CaseLedgerLog
+import CaseLedgerWorkflow
 import Dispatch
 import Foundation
 import Logging
@@ -245,12 +246,17 @@ extension ProjectionRuntime {
         _ names: [String], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]],
         into buffer: RowBuffer, _ snapshot: borrowing ReadTransaction
     ) throws {
-        // Objects, so that visiting them per event retains one reference instead of copying a view and its tables.
+        // Objects holding each view opened once: visiting them per event retains one reference, where calling
+        // through `any HeaderAwareProjection` copied the view into a new heap box for every event.
         final class Target {
-            let view: any HeaderAwareProjection
+            typealias Apply = (borrowing EventView, RecordHeader?, borrowing ViewTransaction) throws -> Void
+            let apply: Apply
             let tables: [String: Database]
             init(_ view: any HeaderAwareProjection, _ tables: [String: Database]) {
-                self.view = view
+                func opened(_ view: some HeaderAwareProjection) -> Apply {
+                    { event, header, transaction in try view.apply(event, header: header, to: transaction) }
+                }
+                self.apply = opened(view)
                 self.tables = tables
             }
         }
@@ -266,7 +272,10 @@ extension ProjectionRuntime {
             let header = event.workflowHeader
             for target in targets {
                 let view = ViewTransaction(snapshot: snapshot, databases: target.tables, buffer: buffer, memo: memo)
-                try applyEvent(event, to: target.view, shared: target.view, header: header, view: view)
+                try stopping(at: event.position) {
+                    if header == nil, event.isCaseEvent { throw EventView.unreadable(event.position) }
+                    try target.apply(event, header, view)
+                }
             }
         }
         guard seen == UInt64(positions.count) else {
