@@ -63,8 +63,9 @@ import _CaseLedgerTestSupport
             }
         }
         // A reader in this process runs alongside the child's writer: it sees a consistent snapshot (that verifies,
-        // checked on some kills only: the store grows while a full verify runs).
-        if child.isRunning {
+        // checked on some kills only: the store grows while a full verify runs). Only once the child has reported an
+        // append: with no report asked for, the first child may not have created the store yet.
+        if child.isRunning, lines.contains(where: { $0.hasPrefix("ok ") }) {
             let reader = try LMDBEventLog.open(at: store, mode: .readOnly)
             defer { reader.close() }
             if verifySnapshot {
