@@ -57,6 +57,10 @@ extension LMDBEventLog {
     }
 
     /// The log's head as `txn` sees it (no second transaction).
+    /// Whether the calling thread is inside one of this log's transaction closures (then work that waits for other
+    /// threads' transactions, such as growing the map, cannot run on it).
+    package var isInTransactionOnCurrentThread: Bool { environment.isInTransactionOnCurrentThread }
+
     package func head(in txn: borrowing some ReadableTransaction & ~Copyable) throws -> LogHead {
         try Self.readHead(txn, databases)
     }

@@ -115,7 +115,8 @@ public struct ViewTransaction: ~Copyable {
     /// Reads the row under `key` decoded, lets `body` change it (`nil`: no row), and stores it again when it
     /// changed. During a rebuild the decoded row is kept between events and encoded once per chunk, so `decode` must
     /// invert `encode` exactly (a view that caps what it stores must cap the value in `body` too), and `body` must not
-    /// read the same table through the view.
+    /// read the same table through the view. `encode` must be a pure function of the row: a rebuild's writer thread
+    /// and the next chunk's threads may call it at the same time.
     func update<T>(
         in table: String, key: [UInt8], decode: ([UInt8]) -> T?, encode: @escaping (T) -> [UInt8]?,
         _ body: (inout T?) throws -> Void

@@ -44,7 +44,7 @@ extension ProjectionRuntime {
                     "rebuilt to the head; swapping in",
                     metadata: [
                         "projections": "\(names.joined(separator: ","))", "events": "\(built)",
-                        "chunks": "\(timing.chunks)", "threads": "\(min(rebuildThreads, names.count))",
+                        "chunks": "\(timing.chunks)", "threads": "\(timing.threads)",
                         "computing": "\(timing.computing)", "writing": "\(timing.writing)",
                         "longestWrite": "\(timing.longestWrite)",
                     ])
@@ -115,8 +115,11 @@ extension ProjectionRuntime {
         let clock = ContinuousClock()
         func end() throws -> UInt64 { try limit ?? log.head().position }
         var next = start  // the last position computed
+        // Not from inside a transaction closure: the threads could then wait for a map growth that waits for the
+        // caller's transaction, while the caller waits for them.
         let inSnapshots =
             upcasters.isEmpty && names.allSatisfy { entries[$0]?.projection is any HeaderAwareProjection }
+            && !log.isInTransactionOnCurrentThread
         guard inSnapshots else {
             while case let head = try end(), next < head {
                 let range = (next + 1)...min(head, next + UInt64(chunkSize))
@@ -129,12 +132,12 @@ extension ProjectionRuntime {
             return next
         }
         let groups = balance(names, threads: max(1, min(rebuildThreads, names.count)))
+        timing.threads = groups.count
         let databases = names.flatMap { tables[$0].map { Array($0.values) } ?? [] }
         var pending: [RowBuffer]?  // the previous chunk: computed, not written yet
         while case let head = try end(), next < head {
             let range = (next + 1)...min(head, next + UInt64(chunkSize))
             let writer = pending.map { ChunkWriter(log: log, buffers: $0, databases: databases) }
-            writer?.start()
             let started = clock.now
             let computed = Result { () throws -> [RowBuffer] in
                 try compute(groups, range, tables, previous: pending)
@@ -147,9 +150,7 @@ extension ProjectionRuntime {
             next = range.upperBound
         }
         if let pending {
-            let writer = ChunkWriter(log: log, buffers: pending, databases: databases)
-            writer.start()
-            timing.wrote(try writer.wait())
+            timing.wrote(try ChunkWriter(log: log, buffers: pending, databases: databases).wait())
         }
         return next
     }
@@ -158,6 +159,8 @@ extension ProjectionRuntime {
     /// log's write lock, which appends wait for).
     struct ChunkTiming {
         var chunks = 0
+        /// Threads that computed each chunk (1 when chunks are applied inside the write transaction).
+        var threads = 1
         var computing: Duration = .zero
         var writing: Duration = .zero
         var longestWrite: Duration = .zero
@@ -187,8 +190,9 @@ extension ProjectionRuntime {
 
     /// One group's share of a chunk, computed on its own thread.
     private struct Share: @unchecked Sendable {
-        // The buffer is created, filled and read by one thread at a time: the worker, then (after
-        // `concurrentPerform` returns) the caller.
+        // The buffer is created and filled by one worker thread; after `concurrentPerform` returns, the caller hands
+        // it to the writer thread and to the next chunk's threads, which only read it (`RowBuffer.write`, and
+        // `RowBuffer.previous` look-ups).
         var buffer: RowBuffer?
         var error: (any Error)?
     }
@@ -200,11 +204,20 @@ extension ProjectionRuntime {
         previous: [RowBuffer]?
     ) throws -> [RowBuffer] {
         let inputs = UncheckedBuffers(previous ?? [])
+        let span = max(1, min(Self.snapshotEvents, chunkSize / 2))
         @Sendable func share(_ index: Int) -> Share {
             var share = Share()
             do {
                 let buffer = RowBuffer(previous: inputs.buffers.indices.contains(index) ? inputs.buffers[index] : nil)
-                try log.readViews { snapshot in try compute(groups[index], positions, tables, into: buffer, snapshot) }
+                // A snapshot at most `snapshotEvents` long: growing the map (which an append or the writer may need)
+                // waits for every open transaction, so none may last a whole large chunk. Any snapshot taken now
+                // serves: it holds every chunk before the previous one, and the previous one's rows are in its buffers.
+                var from = positions.lowerBound
+                while from <= positions.upperBound {
+                    let part = from...min(positions.upperBound, from + UInt64(span) - 1)
+                    try log.readViews { snapshot in try compute(groups[index], part, tables, into: buffer, snapshot) }
+                    from = part.upperBound + 1
+                }
                 share.buffer = buffer
             } catch {
                 share.error = error
@@ -233,6 +246,10 @@ extension ProjectionRuntime {
             return buffer
         }
     }
+
+    /// The most events a rebuild thread applies in one read snapshot (half a chunk when chunks are smaller, so that
+    /// every chunk of the tests spans several snapshots).
+    static let snapshotEvents = 1_024
 
     /// The previous chunk's buffers, which the threads of the next chunk only read (while a writer thread also only
     /// reads them).
@@ -454,23 +471,23 @@ private final class ChunkWriter: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var outcome: Result<Duration, any Error> = .success(.zero)
 
+    /// Starts writing at once, on a thread of its own.
     init(log: LMDBEventLog, buffers: [RowBuffer], databases: [Database]) {
         self.log = log
         self.buffers = buffers
         self.databases = databases
-    }
-
-    func start() {
         let thread = Thread { [self] in
             let clock = ContinuousClock()
-            let started = clock.now
-            outcome = Result {
-                try log.writeViews { txn in
-                    for buffer in buffers { try buffer.write(databases, txn) }
+            self.outcome = Result {
+                // The hold: from entering the transaction (the lock is taken) to the end of its commit.
+                var entered = clock.now
+                try self.log.writeViews { txn in
+                    entered = clock.now
+                    for buffer in self.buffers { try buffer.write(self.databases, txn) }
                 }
-                return clock.now - started
+                return clock.now - entered
             }
-            done.signal()
+            self.done.signal()
         }
         thread.name = "caseledger.rebuild.writer"
         thread.start()
