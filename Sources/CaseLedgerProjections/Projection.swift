@@ -1,6 +1,7 @@
 import CaseLedgerLMDB
 public import CaseLedgerLog
 import CaseLedgerWorkflow
+import Foundation
 
 /// A view kept from the log: it sees every event in global order, exactly once, and keeps its rows in its own
 /// tables inside the log's store.
@@ -254,14 +255,7 @@ final class RowBuffer {
     /// Writes one table's changed rows to LMDB in key order and forgets the table's rows.
     func flush(_ database: Database, _ txn: borrowing WriteTransaction) throws {
         guard let table = tables.removeValue(forKey: database.handle) else { return }
-        let changed = table.filter(\.value.dirty).sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
-        for (key, row) in changed {
-            if let value = row.current {
-                try txn.put(database, key: key.bytes, value: value)
-            } else {
-                _ = try txn.delete(database, key: key.bytes)
-            }
-        }
+        try Self.write(table, database, txn)
     }
 
     /// Writes every changed row to LMDB in key order and keeps them: reading the buffer meanwhile (the next chunk of a
@@ -269,13 +263,41 @@ final class RowBuffer {
     func write(_ databases: some Sequence<Database>, _ txn: borrowing WriteTransaction) throws {
         for database in databases {
             guard let table = tables[database.handle] else { continue }
-            let changed = table.filter(\.value.dirty).sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
-            for (key, row) in changed {
-                if let value = row.current {
-                    try txn.put(database, key: key.bytes, value: value)
-                } else {
-                    _ = try txn.delete(database, key: key.bytes)
+            try Self.write(table, database, txn)
+        }
+    }
+
+    private static func write(_ table: [Key: Row], _ database: Database, _ txn: borrowing WriteTransaction) throws {
+        var changed: [(key: [UInt8], row: Row)] = []
+        changed.reserveCapacity(table.count)
+        for (key, row) in table where row.dirty { changed.append((key.bytes, row)) }
+        // Key order, as LMDB compares keys: bytes as unsigned, a prefix first.
+        changed.sort { a, b in
+            a.key.withUnsafeBytes { x in
+                b.key.withUnsafeBytes { y in
+                    guard let xs = x.baseAddress, let ys = y.baseAddress else { return x.count < y.count }
+                    let order = memcmp(xs, ys, min(x.count, y.count))
+                    return order != 0 ? order < 0 : x.count < y.count
                 }
+            }
+        }
+        for (key, row) in changed {
+            if let value = row.current {
+                try txn.put(database, key: key, value: value)
+            } else {
+                _ = try txn.delete(database, key: key)
+            }
+        }
+    }
+
+    /// Encodes every row a view keeps decoded into its bytes, once. Afterwards the buffer holds bytes only, so the
+    /// threads that then read it (a rebuild's writer and the next chunk's threads) run no view code.
+    func seal() {
+        for table in tables.values {
+            for row in table.values where row.typed != nil || row.encode != nil {
+                row.bytes = row.current
+                row.typed = nil
+                row.encode = nil
             }
         }
     }

@@ -218,6 +218,7 @@ extension ProjectionRuntime {
                     try log.readViews { snapshot in try compute(groups[index], part, tables, into: buffer, snapshot) }
                     from = part.upperBound + 1
                 }
+                buffer.seal()
                 share.buffer = buffer
             } catch {
                 share.error = error
