@@ -37,8 +37,13 @@ public struct EventView: ~Copyable {
     public var type: String { String(decoding: field(fields.type), as: UTF8.self) }
     /// Whether the event's type is `name`, compared without copying.
     public func typeIs(_ name: String) -> Bool {
+        let type = field(fields.type)
         var name = name
-        return name.withUTF8 { field(fields.type).elementsEqual(UnsafeRawBufferPointer($0)) }
+        return name.withUTF8 { utf8 in
+            guard utf8.count == type.count else { return false }
+            guard let mine = type.baseAddress, let theirs = utf8.baseAddress else { return true }  // both empty
+            return memcmp(mine, theirs, utf8.count) == 0
+        }
     }
     /// The schema version of the payload.
     public var schemaVersion: UInt32 { UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }

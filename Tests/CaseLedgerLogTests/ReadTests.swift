@@ -185,14 +185,20 @@ import _CaseLedgerTestSupport
                 payload: Array("{}".utf8))
             _ = try await log.append(to: "（2026）川0124民调11号", events: [chinese])
             var seen: [(UInt64, String, String, Bool)] = []
+            var near: [Bool] = []  // a prefix, a longer name, the empty name, one byte off: never the type
             let visited = try log.forEachEvent(from: 3) { event in
                 seen.append((event.position, event.streamID, event.type, event.typeIs("CaseRegistered")))
+                for name in ["CaseRegistere", "CaseRegistered2", "", "CaseRegisterex", "调解申"] {
+                    near.append(event.typeIs(name))
+                }
                 return true
             }
+            #expect(!near.contains(true))
             #expect(visited == 9)
             #expect(seen.map(\.0) == Array(3...11))
             #expect(seen.last?.1 == "（2026）川0124民调11号")
             #expect(seen.last?.2 == "调解申请")
+            #expect(seen.last?.3 == false)
             #expect(seen.dropLast().allSatisfy { $0.3 })
             let recorded = try log.read(from: 11, direction: .forwards, limit: 1)[0]
             #expect(recorded.event == chinese)
