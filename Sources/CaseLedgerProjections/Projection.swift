@@ -195,7 +195,19 @@ final class RowBuffer {
         /// The row's current bytes.
         var current: [UInt8]? { encode?() ?? (typed == nil ? bytes : nil) }
     }
-    private var tables: [UInt32: [Key: Row]] = [:]
+    /// Rows by database handle (LMDB's handles are small numbers, so an array indexes them without hashing).
+    private var tables: [[Key: Row]] = []
+
+    private func rows(_ database: Database) -> [Key: Row]? {
+        let index = Int(database.handle)
+        return index < tables.count ? tables[index] : nil
+    }
+
+    private func store(_ row: Row, _ id: Key, in database: Database) {
+        let index = Int(database.handle)
+        if index >= tables.count { tables += Array(repeating: [:], count: index + 1 - tables.count) }
+        tables[index][id] = row
+    }
     /// The previous chunk's buffer while this one is computed (a rebuild writes that chunk meanwhile): rows it holds
     /// are read from it, never changed in it. `nil` once the chunk is computed.
     var previous: RowBuffer?
@@ -208,11 +220,11 @@ final class RowBuffer {
         _ database: Database, _ key: [UInt8], _ txn: borrowing some ReadableTransaction & ~Copyable
     ) throws -> Row {
         let id = Key(bytes: key)
-        if let row = tables[database.handle]?[id] { return row }
+        if let row = rows(database)?[id] { return row }
         // Unchanged since it was read: the previous chunk's write holds the same bytes, or LMDB already does.
-        let bytes = try previous?.tables[database.handle]?[id].map(\.current) ?? txn.value(database, key: key)
+        let bytes = try previous?.rows(database)?[id].map(\.current) ?? txn.value(database, key: key)
         let row = Row(bytes: bytes, dirty: false)
-        tables[database.handle, default: [:]][id] = row
+        store(row, id, in: database)
         return row
     }
 
@@ -224,7 +236,7 @@ final class RowBuffer {
 
     func set(_ database: Database, key: [UInt8], value: [UInt8]?) {
         let id = Key(bytes: key)
-        if let row = tables[database.handle]?[id] {
+        if let row = rows(database)?[id] {
             // The row object is reused: a view that rewrites a row at every event allocates nothing for it.
             row.bytes = value
             row.typed = nil
@@ -232,7 +244,7 @@ final class RowBuffer {
             row.dirty = true
             return
         }
-        tables[database.handle, default: [:]][id] = Row(bytes: value, dirty: true)
+        store(Row(bytes: value, dirty: true), id, in: database)
     }
 
     func update<T>(
@@ -254,7 +266,8 @@ final class RowBuffer {
 
     /// Writes one table's changed rows to LMDB in key order and forgets the table's rows.
     func flush(_ database: Database, _ txn: borrowing WriteTransaction) throws {
-        guard let table = tables.removeValue(forKey: database.handle) else { return }
+        guard let table = rows(database), !table.isEmpty else { return }
+        tables[Int(database.handle)] = [:]
         try Self.write(table, database, txn)
     }
 
@@ -262,7 +275,7 @@ final class RowBuffer {
     /// rebuild does) is safe, since nothing here changes it. `databases` are the tables it may hold rows of.
     func write(_ databases: some Sequence<Database>, _ txn: borrowing WriteTransaction) throws {
         for database in databases {
-            guard let table = tables[database.handle] else { continue }
+            guard let table = rows(database), !table.isEmpty else { continue }
             try Self.write(table, database, txn)
         }
     }
@@ -293,7 +306,7 @@ final class RowBuffer {
     /// Encodes every row a view keeps decoded into its bytes, once. Afterwards the buffer holds bytes only, so the
     /// threads that then read it (a rebuild's writer and the next chunk's threads) run no view code.
     func seal() {
-        for table in tables.values {
+        for table in tables {
             for row in table.values where row.typed != nil || row.encode != nil {
                 row.bytes = row.current
                 row.typed = nil
