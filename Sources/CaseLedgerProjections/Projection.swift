@@ -116,8 +116,7 @@ public struct ViewTransaction: ~Copyable {
     /// Reads the row under `key` decoded, lets `body` change it (`nil`: no row), and stores it again when it
     /// changed. During a rebuild the decoded row is kept between events and encoded once per chunk, so `decode` must
     /// invert `encode` exactly (a view that caps what it stores must cap the value in `body` too), and `body` must not
-    /// read the same table through the view. `encode` must be a pure function of the row: a rebuild's writer thread
-    /// and the next chunk's threads may call it at the same time.
+    /// read the same table through the view.
     func update<T>(
         in table: String, key: [UInt8], decode: ([UInt8]) -> T?, encode: @escaping (T) -> [UInt8]?,
         _ body: (inout T?) throws -> Void
@@ -208,11 +207,10 @@ final class RowBuffer {
         if index >= tables.count { tables += Array(repeating: [:], count: index + 1 - tables.count) }
         tables[index][id] = row
     }
-    /// The previous chunk's buffer while this one is computed (a rebuild writes that chunk meanwhile): rows it holds
-    /// are read from it, never changed in it. `nil` once the chunk is computed.
-    var previous: RowBuffer?
+    /// The rows the previous chunk of a rebuild changed, while that chunk is being written: they are read from it.
+    let previous: ChunkRows?
 
-    init(previous: RowBuffer? = nil) {
+    init(previous: ChunkRows? = nil) {
         self.previous = previous
     }
 
@@ -222,7 +220,12 @@ final class RowBuffer {
         let id = Key(bytes: key)
         if let row = rows(database)?[id] { return row }
         // Unchanged since it was read: the previous chunk's write holds the same bytes, or LMDB already does.
-        let bytes = try previous?.rows(database)?[id].map(\.current) ?? txn.value(database, key: key)
+        let bytes: [UInt8]?
+        if let changed = previous?.change(database, id) {
+            bytes = changed
+        } else {
+            bytes = try txn.value(database, key: key)
+        }
         let row = Row(bytes: bytes, dirty: false)
         store(row, id, in: database)
         return row
@@ -271,20 +274,21 @@ final class RowBuffer {
         try Self.write(table, database, txn)
     }
 
-    /// Writes every changed row to LMDB in key order and keeps them: reading the buffer meanwhile (the next chunk of a
-    /// rebuild does) is safe, since nothing here changes it. `databases` are the tables it may hold rows of.
-    func write(_ databases: some Sequence<Database>, _ txn: borrowing WriteTransaction) throws {
-        for database in databases {
-            guard let table = rows(database), !table.isEmpty else { continue }
-            try Self.write(table, database, txn)
+    private static func write(_ table: [Key: Row], _ database: Database, _ txn: borrowing WriteTransaction) throws {
+        for (key, value) in changes(table) {
+            if let value {
+                try txn.put(database, key: key, value: value)
+            } else {
+                _ = try txn.delete(database, key: key)
+            }
         }
     }
 
-    private static func write(_ table: [Key: Row], _ database: Database, _ txn: borrowing WriteTransaction) throws {
-        var changed: [(key: [UInt8], row: Row)] = []
+    /// A table's changed rows, encoded, in key order as LMDB compares keys (bytes as unsigned, a prefix first).
+    private static func changes(_ table: [Key: Row]) -> [(key: [UInt8], value: [UInt8]?)] {
+        var changed: [(key: [UInt8], value: [UInt8]?)] = []
         changed.reserveCapacity(table.count)
-        for (key, row) in table where row.dirty { changed.append((key.bytes, row)) }
-        // Key order, as LMDB compares keys: bytes as unsigned, a prefix first.
+        for (key, row) in table where row.dirty { changed.append((key.bytes, row.current)) }
         changed.sort { a, b in
             a.key.withUnsafeBytes { x in
                 b.key.withUnsafeBytes { y in
@@ -294,30 +298,64 @@ final class RowBuffer {
                 }
             }
         }
-        for (key, row) in changed {
-            if let value = row.current {
-                try txn.put(database, key: key, value: value)
-            } else {
-                _ = try txn.delete(database, key: key)
-            }
-        }
+        return changed
     }
 
-    /// Encodes every row a view keeps decoded into its bytes, once. Afterwards the buffer holds bytes only, so the
-    /// threads that then read it (a rebuild's writer and the next chunk's threads) run no view code.
-    func seal() {
+    /// The rows this buffer changed, encoded and sorted for writing, as an immutable value other threads may read.
+    /// Called once the chunk is computed, on the thread that computed it.
+    func sealed() -> ChunkRows {
+        var byKey: [[Key: [UInt8]?]] = []
+        var ordered: [[(key: [UInt8], value: [UInt8]?)]] = []
         for table in tables {
-            for row in table.values where row.typed != nil || row.encode != nil {
-                row.bytes = row.current
-                row.typed = nil
-                row.encode = nil
-            }
+            let changed = Self.changes(table)
+            var index: [Key: [UInt8]?] = [:]
+            index.reserveCapacity(changed.count)
+            for (key, value) in changed { index[Key(bytes: key)] = .some(value) }
+            byKey.append(index)
+            ordered.append(changed)
         }
+        return ChunkRows(byKey: byKey, ordered: ordered)
     }
 
     /// Writes every changed row to LMDB; `databases` are the tables the buffer may hold rows of.
     func flush(_ databases: some Sequence<Database>, _ txn: borrowing WriteTransaction) throws {
         for database in databases { try flush(database, txn) }
+    }
+}
+
+/// The rows one chunk of a rebuild changed, encoded and in key order (`nil`: deleted). Immutable, so the writer thread
+/// that writes them and the threads computing the next chunk (which read them instead of LMDB) share it without locks.
+final class ChunkRows: Sendable {
+    /// Per database handle: the changed rows by key, and the same rows in key order for writing.
+    private let byKey: [[RowBuffer.Key: [UInt8]?]]
+    private let ordered: [[(key: [UInt8], value: [UInt8]?)]]
+
+    init(byKey: [[RowBuffer.Key: [UInt8]?]], ordered: [[(key: [UInt8], value: [UInt8]?)]]) {
+        self.byKey = byKey
+        self.ordered = ordered
+    }
+
+    /// The row's bytes after the chunk when the chunk changed it (`.some(nil)`: it deleted the row); `nil` when the
+    /// chunk did not change it.
+    func change(_ database: Database, _ key: RowBuffer.Key) -> [UInt8]?? {
+        let index = Int(database.handle)
+        guard index < byKey.count else { return nil }
+        return byKey[index][key]
+    }
+
+    /// Writes the changed rows of `databases` in key order.
+    func write(_ databases: some Sequence<Database>, _ txn: borrowing WriteTransaction) throws {
+        for database in databases {
+            let index = Int(database.handle)
+            guard index < ordered.count else { continue }
+            for (key, value) in ordered[index] {
+                if let value {
+                    try txn.put(database, key: key, value: value)
+                } else {
+                    _ = try txn.delete(database, key: key)
+                }
+            }
+        }
     }
 }
 

@@ -134,23 +134,22 @@ extension ProjectionRuntime {
         let groups = balance(names, threads: max(1, min(rebuildThreads, names.count)))
         timing.threads = groups.count
         let databases = names.flatMap { tables[$0].map { Array($0.values) } ?? [] }
-        var pending: [RowBuffer]?  // the previous chunk: computed, not written yet
+        var pending: [ChunkRows]?  // the previous chunk: computed, not written yet
         while case let head = try end(), next < head {
             let range = (next + 1)...min(head, next + UInt64(chunkSize))
-            let writer = pending.map { ChunkWriter(log: log, buffers: $0, databases: databases) }
+            let writer = pending.map { ChunkWriter(log: log, rows: $0, databases: databases) }
             let started = clock.now
-            let computed = Result { () throws -> [RowBuffer] in
+            let computed = Result { () throws -> [ChunkRows] in
                 try compute(groups, range, tables, previous: pending)
             }
             timing.computing += clock.now - started
             if let writer { timing.wrote(try writer.wait()) }
             pending = try computed.get()
-            for buffer in pending ?? [] { buffer.previous = nil }  // its own rows are all it needs from now on
             timing.chunks += 1
             next = range.upperBound
         }
         if let pending {
-            timing.wrote(try ChunkWriter(log: log, buffers: pending, databases: databases).wait())
+            timing.wrote(try ChunkWriter(log: log, rows: pending, databases: databases).wait())
         }
         return next
     }
@@ -189,11 +188,8 @@ extension ProjectionRuntime {
     }
 
     /// One group's share of a chunk, computed on its own thread.
-    private struct Share: @unchecked Sendable {
-        // The buffer is created and filled by one worker thread; after `concurrentPerform` returns, the caller hands
-        // it to the writer thread and to the next chunk's threads, which only read it (`RowBuffer.write`, and
-        // `RowBuffer.previous` look-ups).
-        var buffer: RowBuffer?
+    private struct Share: Sendable {
+        var rows: ChunkRows?
         var error: (any Error)?
     }
 
@@ -201,14 +197,14 @@ extension ProjectionRuntime {
     /// `previous[i]`. The groups run on threads of their own when there are several.
     private func compute(
         _ groups: [[String]], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]],
-        previous: [RowBuffer]?
-    ) throws -> [RowBuffer] {
-        let inputs = UncheckedBuffers(previous ?? [])
+        previous: [ChunkRows]?
+    ) throws -> [ChunkRows] {
+        let inputs = previous ?? []
         let span = max(1, min(Self.snapshotEvents, chunkSize / 2))
         @Sendable func share(_ index: Int) -> Share {
             var share = Share()
             do {
-                let buffer = RowBuffer(previous: inputs.buffers.indices.contains(index) ? inputs.buffers[index] : nil)
+                let buffer = RowBuffer(previous: inputs.indices.contains(index) ? inputs[index] : nil)
                 // A snapshot at most `snapshotEvents` long: growing the map (which an append or the writer may need)
                 // waits for every open transaction, so none may last a whole large chunk. Any snapshot taken now
                 // serves: it holds every chunk before the previous one, and the previous one's rows are in its buffers.
@@ -218,8 +214,7 @@ extension ProjectionRuntime {
                     try log.readViews { snapshot in try compute(groups[index], part, tables, into: buffer, snapshot) }
                     from = part.upperBound + 1
                 }
-                buffer.seal()
-                share.buffer = buffer
+                share.rows = buffer.sealed()
             } catch {
                 share.error = error
             }
@@ -241,23 +236,16 @@ extension ProjectionRuntime {
         if let first = stops.min(by: { $0.position < $1.position }) { throw first }
         if let error = results.lazy.compactMap(\.error).first { throw error }
         return try results.map { share in
-            guard let buffer = share.buffer else {
+            guard let rows = share.rows else {
                 throw ProjectionError(.storage, "a rebuild thread ended without its rows")
             }
-            return buffer
+            return rows
         }
     }
 
     /// The most events a rebuild thread applies in one read snapshot (half a chunk when chunks are smaller, so that
     /// every chunk of the tests spans several snapshots).
     static let snapshotEvents = 1_024
-
-    /// The previous chunk's buffers, which the threads of the next chunk only read (while a writer thread also only
-    /// reads them).
-    private struct UncheckedBuffers: @unchecked Sendable {
-        let buffers: [RowBuffer]
-        init(_ buffers: [RowBuffer]) { self.buffers = buffers }
-    }
 
     /// Applies the events at `positions` to `names` in a read snapshot; every row they write stays in `buffer`.
     private func compute(
@@ -463,31 +451,30 @@ extension ProjectionRuntime {
 }
 
 /// Writes a computed chunk's rows in one write transaction on a thread of its own, while the next chunk is computed.
-private final class ChunkWriter: @unchecked Sendable {
-    // `buffers` are only read here (and by the threads computing the next chunk); `outcome` is written by the
-    // thread before it signals `done`, and read by the caller after waiting for it.
+private final class ChunkWriter: Sendable {
     private let log: LMDBEventLog
-    private let buffers: [RowBuffer]
+    private let rows: [ChunkRows]
     private let databases: [Database]
     private let done = DispatchSemaphore(value: 0)
-    private var outcome: Result<Duration, any Error> = .success(.zero)
+    private let outcome = Mutex<Result<Duration, any Error>>(.success(.zero))
 
     /// Starts writing at once, on a thread of its own.
-    init(log: LMDBEventLog, buffers: [RowBuffer], databases: [Database]) {
+    init(log: LMDBEventLog, rows: [ChunkRows], databases: [Database]) {
         self.log = log
-        self.buffers = buffers
+        self.rows = rows
         self.databases = databases
         let thread = Thread { [self] in
             let clock = ContinuousClock()
-            self.outcome = Result {
+            let result = Result { () throws -> Duration in
                 // The hold: from entering the transaction (the lock is taken) to the end of its commit.
                 var entered = clock.now
                 try self.log.writeViews { txn in
                     entered = clock.now
-                    for buffer in self.buffers { try buffer.write(self.databases, txn) }
+                    for chunk in self.rows { try chunk.write(self.databases, txn) }
                 }
                 return clock.now - entered
             }
+            self.outcome.withLock { $0 = result }
             self.done.signal()
         }
         thread.name = "caseledger.rebuild.writer"
@@ -497,6 +484,6 @@ private final class ChunkWriter: @unchecked Sendable {
     /// Waits for the write; returns how long it held the write transaction, or throws what it threw.
     func wait() throws -> Duration {
         done.wait()
-        return try outcome.get()
+        return try outcome.withLock { $0 }.get()
     }
 }
