@@ -101,10 +101,11 @@ extension ProjectionRuntime {
     /// commits their rows. Returns the last position applied.
     ///
     /// Built-in views are computed in read snapshots, split across up to ``rebuildThreads`` threads: each scans the
-    /// chunk and applies its share of the views into its own ``RowBuffer``. Meanwhile another thread writes the
-    /// previous chunk's rows, so the log's write lock is held only for writing and appends never wait for the
-    /// computing. A chunk reads the rows the previous chunk changed from that chunk's buffers, and every other row from
-    /// its snapshot, which holds every chunk before the previous one (committed before the chunk starts). This is sound
+    /// chunk, applies its share of the views into its own ``RowBuffer`` and seals what it changed into a
+    /// ``ChunkRows``. Meanwhile another thread writes the previous chunk's rows, so the log's write lock is held only
+    /// for writing and appends never wait for the computing. A chunk reads the rows the previous chunk changed from its
+    /// ``ChunkRows``, and every other row from its snapshot, which holds every chunk before the previous one (committed
+    /// before the chunk starts). This is sound
     /// because nothing but this rebuild writes a generation that is not active yet, and one rebuild runs per
     /// projection. Other projections (and every projection when upcasters are registered) are applied inside the
     /// write transaction, one chunk at a time.
@@ -193,8 +194,8 @@ extension ProjectionRuntime {
         var error: (any Error)?
     }
 
-    /// Computes one chunk: group `i` of `groups` into buffer `i`, reading the rows the previous chunk changed from
-    /// `previous[i]`. The groups run on threads of their own when there are several.
+    /// Computes one chunk: group `i` of `groups` into `ChunkRows` `i`, reading the rows the previous chunk changed
+    /// from `previous[i]`. The groups run on threads of their own when there are several.
     private func compute(
         _ groups: [[String]], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]],
         previous: [ChunkRows]?
@@ -207,7 +208,7 @@ extension ProjectionRuntime {
                 let buffer = RowBuffer(previous: inputs.indices.contains(index) ? inputs[index] : nil)
                 // A snapshot at most `snapshotEvents` long: growing the map (which an append or the writer may need)
                 // waits for every open transaction, so none may last a whole large chunk. Any snapshot taken now
-                // serves: it holds every chunk before the previous one, and the previous one's rows are in its buffers.
+                // serves: it holds every chunk before the previous one, and the previous one's rows are in `inputs`.
                 var from = positions.lowerBound
                 while from <= positions.upperBound {
                     let part = from...min(positions.upperBound, from + UInt64(span) - 1)
