@@ -275,7 +275,14 @@ final class RowBuffer {
     }
 
     private static func write(_ table: [Key: Row], _ database: Database, _ txn: borrowing WriteTransaction) throws {
-        for (key, value) in changes(table) {
+        try write(changes(table), database, txn)
+    }
+
+    /// Puts or deletes (`nil`) each of `changes` in `database`.
+    static func write(
+        _ changes: [(key: [UInt8], value: [UInt8]?)], _ database: Database, _ txn: borrowing WriteTransaction
+    ) throws {
+        for (key, value) in changes {
             if let value {
                 try txn.put(database, key: key, value: value)
             } else {
@@ -348,13 +355,7 @@ final class ChunkRows: Sendable {
         for database in databases {
             let index = Int(database.handle)
             guard index < ordered.count else { continue }
-            for (key, value) in ordered[index] {
-                if let value {
-                    try txn.put(database, key: key, value: value)
-                } else {
-                    _ = try txn.delete(database, key: key)
-                }
-            }
+            try RowBuffer.write(ordered[index], database, txn)
         }
     }
 }
