@@ -42,22 +42,24 @@ enum Bytes {
     /// Where the length-prefixed string at `offset` ends when it holds exactly what `str8(prefix + text)` writes;
     /// `nil` when it holds something else. Compares in place, without building either string's bytes.
     static func str8End(_ bytes: [UInt8], _ offset: Int, matching text: String, prefix: StaticString = "") -> Int? {
-        let prefixBytes = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
-        let length = min(prefixBytes.count + text.utf8.count, 255)
-        guard offset < bytes.count, Int(bytes[offset]) == length, offset + 1 + length <= bytes.count else {
-            return nil
+        // `withUTF8Buffer` serves both kinds of static string (`utf8Start` traps on one made from a single scalar).
+        prefix.withUTF8Buffer { prefixBytes -> Int? in
+            let length = min(prefixBytes.count + text.utf8.count, 255)
+            guard offset < bytes.count, Int(bytes[offset]) == length, offset + 1 + length <= bytes.count else {
+                return nil
+            }
+            var index = offset + 1
+            let end = index + length
+            for byte in prefixBytes where index < end {
+                guard bytes[index] == byte else { return nil }
+                index += 1
+            }
+            for byte in text.utf8 where index < end {
+                guard bytes[index] == byte else { return nil }
+                index += 1
+            }
+            return end
         }
-        var index = offset + 1
-        let end = index + length
-        for byte in prefixBytes where index < end {
-            guard bytes[index] == byte else { return nil }
-            index += 1
-        }
-        for byte in text.utf8 where index < end {
-            guard bytes[index] == byte else { return nil }
-            index += 1
-        }
-        return end
     }
 
     /// Reads a length-prefixed string at `offset`, advancing it.
