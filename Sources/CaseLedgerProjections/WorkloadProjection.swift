@@ -21,23 +21,23 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
         let idBytes = view.caseKey(event)
         // casePeople: str8(unit) + str8("owner:" + owner) + str8(helper)… : who the case counts for now.
         let stored = try view.value(in: "casePeople", key: idBytes) ?? []
-        let helpersChange =
-            event.typeIs("mediationStarted") || event.typeIs("aidProviderAssigned") || event.typeIs("escalated")
+        let namesHelpers = event.typeIs("mediationStarted") || event.typeIs("aidProviderAssigned")
+        let escalated = event.typeIs("escalated")
         // Most events leave the unit, owner and helpers as they were: check that in place first.
-        if !header.closed, !helpersChange, let afterUnit = Bytes.str8End(stored, 0, matching: header.unit.rawValue),
+        if !header.closed, !namesHelpers, !escalated,
+            let afterUnit = Bytes.str8End(stored, 0, matching: header.unit.rawValue),
             Bytes.str8End(stored, afterUnit, matching: header.owner.rawValue, prefix: "owner:") != nil
         {
             return
         }
-        // The common case first, on bytes: the same unit, owner and helpers as before.
         var helpersStart = 0
         for _ in 0..<2 where helpersStart < stored.count {
             helpersStart = min(stored.count, helpersStart + 1 + Int(stored[helpersStart]))
         }
         let helperBytes: [UInt8]
-        if event.typeIs("mediationStarted") || event.typeIs("aidProviderAssigned") {
+        if namesHelpers {
             helperBytes = header.people.flatMap { Bytes.str8($0.rawValue) }
-        } else if event.typeIs("escalated") {
+        } else if escalated {
             helperBytes = []
         } else {
             helperBytes = Array(stored[helpersStart...])
