@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -62,4 +64,54 @@ final class ResizeLock: @unchecked Sendable {
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
+}
+
+/// An exclusive advisory lock on a file (`flock`), shared by every process on the machine: held while the object
+/// lives, released by ``release()``, by `deinit`, or by the system when the process ends (so a crash never leaves
+/// it held).
+///
+/// Each instance opens the file itself, so two instances in one process exclude each other as two processes do.
+/// The file is created when missing and never removed (removing it while another process waits on it would let two
+/// holders in).
+package final class FileLock: Sendable {
+    /// Why a lock could not be taken.
+    package enum Failure: Error, Sendable {
+        /// Another holder has it.
+        case held
+        /// The file could not be opened or locked (`errno`).
+        case system(Int32)
+    }
+
+    private let descriptor: Mutex<Int32>
+
+    private init(descriptor: Int32) {
+        self.descriptor = Mutex(descriptor)
+    }
+
+    /// Takes the lock on the file at `path` without waiting.
+    ///
+    /// - Throws: ``Failure/held`` when another holder has it; ``Failure/system(_:)`` when the file cannot be opened
+    ///   (a read-only directory, missing permissions).
+    package static func take(_ path: String) throws(Failure) -> FileLock {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw .system(errno) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            close(fd)
+            throw code == EWOULDBLOCK ? .held : .system(code)
+        }
+        return FileLock(descriptor: fd)
+    }
+
+    /// Releases the lock (closing the file); later calls do nothing.
+    package func release() {
+        descriptor.withLock { fd in
+            guard fd >= 0 else { return }
+            close(fd)  // closing the only descriptor of this open file releases the flock
+            fd = -1
+        }
+    }
+
+    deinit { release() }
 }

@@ -129,26 +129,17 @@ public final class ProjectionRuntime: Service, Sendable {
             var state = try loadState(name) ?? State(version: entry.projection.version, generation: 1, checkpoint: 0)
             if state.version != entry.projection.version {
                 // A new version of the view: start a fresh generation from the beginning (its rows are rebuilt).
-                logger.info(
-                    "projection version changed; rebuilding",
-                    metadata: [
-                        "projection": "\(name)", "from": "\(state.version)", "to": "\(entry.projection.version)",
-                    ])
-                let oldGeneration = state.generation
-                state = State(version: entry.projection.version, generation: state.generation + 1, checkpoint: 0)
-                _ = try tables(name, generation: state.generation, fresh: true)
-                let old = try tables(name, generation: oldGeneration, fresh: false)
-                let newState = state
-                do {
-                    try log.writeViews { txn in
-                        try Self.saveState(name, newState, meta, txn)
-                        for database in old.values { try txn.drop(database) }
+                // Exclusive like a rebuild: another process's rebuild would be writing the same next generation.
+                let stored = state
+                state = try exclusively([name]) { () throws(ProjectionError) -> State in
+                    let current = try loadState(name) ?? stored
+                    guard current.version != entry.projection.version else {
+                        // Another process switched it while this one waited for the lock.
+                        _ = try tables(name, generation: current.generation, fresh: false)
+                        return current
                     }
-                } catch {
-                    throw ProjectionError(
-                        .storage, "switching '\(name)' to its new version failed: \(error)", projection: name)
+                    return try switchVersion(name, from: current, to: entry.projection.version)
                 }
-                forget(name, generation: oldGeneration)
             } else {
                 _ = try tables(name, generation: state.generation, fresh: false)
                 if try loadState(name) == nil { try saveState(name, state) }
@@ -160,6 +151,29 @@ public final class ProjectionRuntime: Service, Sendable {
                 log.addCommitObserver(observer)
             }
         }
+    }
+
+    /// Switches projection `name` to a new version: a fresh generation from the beginning, which catch-up fills; the
+    /// old generation's tables are dropped. Returns the new state.
+    private func switchVersion(_ name: String, from state: State, to version: Int) throws(ProjectionError) -> State {
+        logger.info(
+            "projection version changed; rebuilding",
+            metadata: ["projection": "\(name)", "from": "\(state.version)", "to": "\(version)"])
+        let oldGeneration = state.generation
+        let newState = State(version: version, generation: state.generation + 1, checkpoint: 0)
+        _ = try tables(name, generation: newState.generation, fresh: true)
+        let old = try tables(name, generation: oldGeneration, fresh: false)
+        do {
+            try log.writeViews { txn in
+                try Self.saveState(name, newState, meta, txn)
+                for database in old.values { try txn.drop(database) }
+            }
+        } catch {
+            throw ProjectionError(
+                .storage, "switching '\(name)' to its new version failed: \(error)", projection: name)
+        }
+        forget(name, generation: oldGeneration)
+        return newState
     }
 
     /// Unregisters the inline projections from the log.
@@ -560,7 +574,13 @@ public final class ProjectionRuntime: Service, Sendable {
             "dropped leftover view tables", metadata: ["projection": "\(name)", "tables": "\(leftovers.count)"])
     }
 
-    /// Marks projections as under maintenance for the duration of `body`; a second operation on one of them fails.
+    /// Marks projections as under maintenance for the duration of `body`: a second rebuild, check or version switch
+    /// of one of them fails with ``ProjectionError/Code/busy``, whether it comes from this runtime, another runtime
+    /// in this process or another process on the same store.
+    ///
+    /// Within the runtime a set of names excludes; across runtimes and processes, a `flock` on a lock file per
+    /// projection in the store's directory (``maintenanceLockPath(_:)``), which the system releases if the process
+    /// dies, so a crashed rebuild never leaves a view locked.
     func exclusively<R>(_ names: [String], _ body: () throws(ProjectionError) -> R) throws(ProjectionError) -> R {
         let taken = maintenance.withLock { busy -> Bool in
             guard busy.isDisjoint(with: names) else { return false }
@@ -569,10 +589,49 @@ public final class ProjectionRuntime: Service, Sendable {
         }
         guard taken else {
             throw ProjectionError(
-                .storage, "a rebuild or check of \(names.joined(separator: ", ")) is already running; wait for it")
+                .busy, "a rebuild or check of \(names.joined(separator: ", ")) is already running; wait for it")
         }
         defer { maintenance.withLock { busy in busy.subtract(names) } }
+        var locks: [FileLock] = []
+        defer { for lock in locks { lock.release() } }
+        for name in Set(names).sorted() {
+            let path = maintenanceLockPath(name)
+            do throws(FileLock.Failure) {
+                locks.append(try FileLock.take(path))
+            } catch {
+                switch error {
+                case .held:
+                    throw ProjectionError(
+                        .busy,
+                        "another process (or runtime) on this store is rebuilding or checking '\(name)' (it holds "
+                            + "\(path)); try again when it ends", projection: name)
+                case .system(let code):
+                    throw ProjectionError(
+                        .storage,
+                        "cannot lock \(path) for maintenance of '\(name)' (errno \(code)); the store's directory must "
+                            + "be writable to rebuild or check a view", projection: name)
+                }
+            }
+        }
         return try body()
+    }
+
+    /// The lock file that makes maintenance of projection `name` exclusive across processes:
+    /// `views.<name>.lock` in the store's directory, with bytes other than ASCII letters, digits, `-` and `_` of the
+    /// name written as `%XX`.
+    func maintenanceLockPath(_ name: String) -> String {
+        var encoded = ""
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                encoded += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return log.path + "/views." + encoded + ".lock"
     }
 }
 

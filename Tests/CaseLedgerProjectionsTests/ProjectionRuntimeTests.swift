@@ -304,3 +304,104 @@ struct CountingProjection: Projection {
         }
     }
 }
+
+/// Counts events like ``CountingProjection`` but, once armed, stops at the event at `position` until released: a
+/// rebuild held half way.
+struct GatedProjection: Projection {
+    final class Gate: Sendable {
+        let position: UInt64
+        let reached = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let armed = Atomic<Bool>(false)
+        init(at position: UInt64) { self.position = position }
+    }
+
+    let name: String
+    let version: Int
+    let tables = ["counts"]
+    let gate: Gate?
+
+    func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        if let gate, event.position == gate.position, gate.armed.exchange(false, ordering: .acquiringAndReleasing) {
+            gate.reached.signal()
+            gate.release.wait()
+        }
+        try CountingProjection(name: name).apply(event, to: view)
+    }
+}
+
+@Suite struct MaintenanceExclusionTests {
+    /// Two runtimes on one store stand for two processes (each takes the lock file through its own descriptor, as
+    /// another process does; `caseledger views rebuild` against a lock held elsewhere is in the tool's tests).
+    @Test(.timeLimit(.minutes(1)))
+    func aSecondRebuildOrCheckOfAViewBeingRebuiltIsRefusedAsBusy() async throws {
+        try await withTemporaryLog { log, _ in
+            for i in 0..<20 { _ = try await log.append(to: "s-\(i % 3)", events: [Fixtures.event()]) }
+            let gate = GatedProjection.Gate(at: 10)
+            let first = try ProjectionRuntime(
+                log: log, projections: [(GatedProjection(name: "counter", version: 1, gate: gate), .async)],
+                logger: Logger(label: "test"), chunkSize: 4)
+            defer { first.shutdown() }
+            let second = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "test"),
+                chunkSize: 4)
+            defer { second.shutdown() }
+            _ = try second.catchUp()
+
+            gate.armed.store(true, ordering: .releasing)
+            let rebuilding = Task.detached { try first.rebuild("counter") }
+            gate.reached.wait()
+            // The first rebuild is half way through generation 2: nobody else may write it or switch it.
+            let rebuild = #expect(throws: ProjectionError.self) { try second.rebuild("counter") }
+            #expect(rebuild?.code == .busy)
+            #expect(rebuild?.projection == "counter")
+            #expect(rebuild?.message.contains("views.counter.lock") == true)
+            let check = #expect(throws: ProjectionError.self) { _ = try second.check("counter") }
+            #expect(check?.code == .busy)
+            // In the same runtime, too.
+            #expect(throws: ProjectionError.self) { try first.rebuild("counter") }
+
+            gate.release.signal()
+            try await rebuilding.value
+            #expect(try first.status().first?.generation == 2)
+            #expect(try CountingProjection.total(second, "counter") == 20)
+            // Once it ended, the lock is free again: for the other runtime and for a version switch.
+            try second.rebuild("counter")
+            #expect(try second.status().first?.generation == 3)
+            #expect(try second.check("counter").isConsistent)
+        }
+    }
+
+    /// The lock file held as another process holds it (its own descriptor): a version switch at start-up waits for
+    /// no write, it refuses; once the lock is free, it switches.
+    @Test func aVersionSwitchWhileAnotherProcessRebuildsTheViewIsRefusedAsBusy() async throws {
+        try await withTemporaryLog { log, _ in
+            for i in 0..<7 { _ = try await log.append(to: "s-\(i % 3)", events: [Fixtures.event()]) }
+            let first = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter/ä"), .async)], logger: Logger(label: "test"))
+            _ = try first.catchUp()
+            first.shutdown()
+            // Names are written into the file name with bytes outside letters, digits, - and _ as %XX.
+            let lock = try FileLock.take(log.path + "/views.counter%2F%C3%A4.lock")
+            let switching = #expect(throws: ProjectionError.self) {
+                _ = try ProjectionRuntime(
+                    log: log, projections: [(GatedProjection(name: "counter/ä", version: 2, gate: nil), .async)],
+                    logger: Logger(label: "test"))
+            }
+            #expect(switching?.code == .busy)
+            let unchanged = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter/ä"), .async)], logger: Logger(label: "test"))
+            #expect(try unchanged.status().first?.generation == 1)
+            #expect(throws: ProjectionError.self) { try unchanged.rebuild("counter/ä") }
+            unchanged.shutdown()
+            lock.release()
+            let switched = try ProjectionRuntime(
+                log: log, projections: [(GatedProjection(name: "counter/ä", version: 2, gate: nil), .async)],
+                logger: Logger(label: "test"))
+            defer { switched.shutdown() }
+            #expect(try switched.status().first?.generation == 2)
+            #expect(try switched.catchUp() == 7)
+            #expect(try CountingProjection.total(switched, "counter/ä") == 7)
+        }
+    }
+}

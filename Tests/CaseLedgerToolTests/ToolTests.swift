@@ -673,6 +673,28 @@ struct ToolTests {
         }
     }
 
+    @Test("a view that another process is rebuilding is refused, with status 2, until its lock is free")
+    func aViewUnderAnotherProcesssRebuildIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 20, seed: 5)
+            // Hold the view's maintenance lock as another process's rebuild holds it: a flock on its lock file.
+            let descriptor = open(store + "/views.monthly.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+            try #require(descriptor >= 0)
+            try #require(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+            let refused = try Self.tool(["views", "rebuild", "--store", store, "monthly"])
+            #expect(refused.status == 2)
+            #expect(refused.error.contains("'monthly'") && refused.error.contains("try again"), "\(refused.error)")
+            let verify = try Self.tool(["verify", "--store", store])
+            #expect(verify.status == 2, "\(verify.output)\(verify.error)")
+            #expect(verify.error.contains("'monthly'"), "\(verify.error)")
+            // Other views are not held up.
+            #expect(try Self.tool(["views", "rebuild", "--store", store, "board"]).status == 0)
+            close(descriptor)
+            #expect(try Self.tool(["views", "rebuild", "--store", store, "monthly"]).status == 0)
+            #expect(try Self.tool(["verify", "--store", store]).status == 0)
+        }
+    }
+
     @Test("views status, rebuild, and the documented exit statuses")
     func viewsAndExitStatuses() async throws {
         try await withTemporaryDirectory { directory in
