@@ -259,7 +259,9 @@ public final class ProjectionRuntime: Service, Sendable {
 
     // MARK: Applying
 
+    /// A projection threw at an event: which projection, at which position, and what it threw.
     struct Stopped: Error {
+        let projection: String
         let position: UInt64
         let error: any Error
     }
@@ -276,7 +278,7 @@ public final class ProjectionRuntime: Service, Sendable {
         let headers = shared != nil ? try self.headers(for: positions, in: txn) : nil
         try log.forEachEvent(positions: positions, in: txn) { event in
             let header = headers?[Int(event.position - positions.lowerBound)]
-            try applyEvent(event, to: entry.projection, shared: shared, header: header, view: view)
+            try applyEvent(event, to: entry.projection, named: name, shared: shared, header: header, view: view)
         }
     }
 
@@ -285,10 +287,10 @@ public final class ProjectionRuntime: Service, Sendable {
     /// upcast event. The store's own errors pass through (a full map is retried after growth); anything else the
     /// projection throws becomes ``Stopped`` at this event.
     func applyEvent(
-        _ event: borrowing EventView, to projection: any Projection, shared: (any HeaderAwareProjection)?,
-        header: RecordHeader?, view: borrowing ViewTransaction
+        _ event: borrowing EventView, to projection: any Projection, named name: String,
+        shared: (any HeaderAwareProjection)?, header: RecordHeader?, view: borrowing ViewTransaction
     ) throws {
-        try stopping(at: event.position) {
+        try stopping(name, at: event.position) {
             if let shared {
                 if header == nil, event.isCaseEvent { throw EventView.unreadable(event.position) }
                 try shared.apply(event, header: header, to: view)
@@ -298,9 +300,9 @@ public final class ProjectionRuntime: Service, Sendable {
         }
     }
 
-    /// Runs a projection's work on the event at `position`: the store's own errors pass through, anything else
+    /// Runs projection `name`'s work on the event at `position`: the store's own errors pass through, anything else
     /// becomes ``Stopped`` there.
-    func stopping(at position: UInt64, _ body: () throws -> Void) throws {
+    func stopping(_ name: String, at position: UInt64, _ body: () throws -> Void) throws {
         do {
             try body()
         } catch let error as LMDBError {
@@ -308,7 +310,7 @@ public final class ProjectionRuntime: Service, Sendable {
         } catch let error as EventLogError {
             throw error
         } catch {
-            throw Stopped(position: position, error: error)
+            throw Stopped(projection: name, position: position, error: error)
         }
     }
 

@@ -72,7 +72,9 @@ extension ProjectionRuntime {
                     }
                 }
             } catch let stopped as Stopped {
-                throw ProjectionError(.failed, "the rebuild stopped: \(stopped.error)", position: stopped.position)
+                throw ProjectionError(
+                    .failed, "the rebuild stopped: '\(stopped.projection)' threw \(stopped.error)",
+                    projection: stopped.projection, position: stopped.position)
             } catch let error as ProjectionError {
                 throw error
             } catch {
@@ -233,8 +235,12 @@ extension ProjectionRuntime {
             results = shares.withLock { shares in groups.indices.map { shares[$0] ?? Share() } }
         }
         // Report what a single pass would have met first: the earliest event a view stopped at, else a store error.
+        // At one event, the views stop in the runtime's order, as a single pass would meet them.
         let stops = results.compactMap { $0.error as? Stopped }
-        if let first = stops.min(by: { $0.position < $1.position }) { throw first }
+        let rank = { (name: String) in self.order.firstIndex(of: name) ?? Int.max }
+        if let first = stops.min(by: { ($0.position, rank($0.projection)) < ($1.position, rank($1.projection)) }) {
+            throw first
+        }
         if let error = results.lazy.compactMap(\.error).first { throw error }
         return try results.map { share in
             guard let rows = share.rows else {
@@ -257,9 +263,11 @@ extension ProjectionRuntime {
         // through `any HeaderAwareProjection` copied the view into a new heap box for every event.
         final class Target {
             typealias Apply = (borrowing EventView, RecordHeader?, borrowing ViewTransaction) throws -> Void
+            let name: String
             let apply: Apply
             let tables: [String: Database]
-            init(_ view: any HeaderAwareProjection, _ tables: [String: Database]) {
+            init(_ name: String, _ view: any HeaderAwareProjection, _ tables: [String: Database]) {
+                self.name = name
                 func opened(_ view: some HeaderAwareProjection) -> Apply {
                     { event, header, transaction in try view.apply(event, header: header, to: transaction) }
                 }
@@ -270,7 +278,7 @@ extension ProjectionRuntime {
         let targets = names.compactMap { name -> Target? in
             guard let projection = entries[name]?.projection as? any HeaderAwareProjection, let tables = tables[name]
             else { return nil }
-            return Target(projection, tables)
+            return Target(name, projection, tables)
         }
         let memo = RecordMemo()
         var seen: UInt64 = 0
@@ -279,7 +287,7 @@ extension ProjectionRuntime {
             let header = event.workflowHeader
             for target in targets {
                 let view = ViewTransaction(snapshot: snapshot, databases: target.tables, buffer: buffer, memo: memo)
-                try stopping(at: event.position) {
+                try stopping(target.name, at: event.position) {
                     if header == nil, event.isCaseEvent { throw EventView.unreadable(event.position) }
                     try target.apply(event, header, view)
                 }
@@ -298,6 +306,7 @@ extension ProjectionRuntime {
         in txn: borrowing WriteTransaction
     ) throws {
         struct Target {
+            let name: String
             let projection: any Projection
             let shared: (any HeaderAwareProjection)?
             let tables: [String: Database]
@@ -305,7 +314,7 @@ extension ProjectionRuntime {
         let targets = names.compactMap { name -> Target? in
             guard let entry = entries[name], let tables = tables[name] else { return nil }
             return Target(
-                projection: entry.projection,
+                name: name, projection: entry.projection,
                 shared: upcasters.isEmpty ? entry.projection as? any HeaderAwareProjection : nil, tables: tables)
         }
         let needsHeader = targets.contains { $0.shared != nil }
@@ -320,7 +329,8 @@ extension ProjectionRuntime {
                 ?? (needsHeader ? event.workflowHeader : nil)
             for target in targets {
                 let view = ViewTransaction(txn, databases: target.tables, buffer: buffer, memo: memo)
-                try applyEvent(event, to: target.projection, shared: target.shared, header: header, view: view)
+                try applyEvent(
+                    event, to: target.projection, named: target.name, shared: target.shared, header: header, view: view)
             }
         }
         try buffer.flush(targets.flatMap(\.tables.values), txn)

@@ -326,10 +326,12 @@ import _CaseLedgerTestSupport
             try await engine.execute(
                 .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "h3", by: "m-v1")
             let error = #expect(throws: ProjectionError.self) { try runtime.rebuild("board") }
-            #expect(error?.code == .failed && error?.position == position)
-            // So does a rebuild of both views, whose chunks are computed on two threads.
+            #expect(error?.code == .failed && error?.position == position && error?.projection == "board")
+            // So does a rebuild of both views, whose chunks are computed on two threads. Both stop at that event; the
+            // error names the one a single pass meets first, the first registered.
             let both = #expect(throws: ProjectionError.self) { try runtime.rebuildAll() }
-            #expect(both?.code == .failed && both?.position == position)
+            #expect(both?.code == .failed && both?.position == position && both?.projection == "board")
+            #expect(both?.message.contains("'board' threw") == true, "\(String(describing: both))")
             #expect(try BoardProjection.counts(under: County.county, in: runtime).total == 1)
         }
     }
