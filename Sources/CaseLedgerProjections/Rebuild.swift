@@ -364,7 +364,13 @@ extension ProjectionRuntime {
             let scratch = -state.generation  // never an active generation
             let fresh = try tables(name, generation: scratch, fresh: true)
             let upTo = state.checkpoint
-            _ = try build(name, into: fresh, upTo: upTo)
+            do throws(ProjectionError) {
+                _ = try build(name, into: fresh, upTo: upTo)
+            } catch {
+                // The projection threw or the store failed: the half-built copy is of no use to anyone.
+                discardScratch(name, generation: scratch, tables: fresh)
+                throw error
+            }
             let active = try tables(name, generation: state.generation, fresh: false)
             let report: ConsistencyReport
             do {
@@ -390,15 +396,28 @@ extension ProjectionRuntime {
                     return result
                 }
             } catch let error as ProjectionError {
-                forget(name, generation: scratch)
+                discardScratch(name, generation: scratch, tables: fresh)
                 throw error
             } catch {
-                forget(name, generation: scratch)
+                discardScratch(name, generation: scratch, tables: fresh)
                 throw ProjectionError(.storage, "comparing failed: \(error)", projection: name)
             }
             forget(name, generation: scratch)
             return report
         }
+    }
+
+    /// Drops a failed check's scratch tables. A failure to drop is logged, not thrown (the check's own error is the
+    /// one to report); the next check of the projection empties them anyway.
+    private func discardScratch(_ name: String, generation: Int, tables: [String: Database]) {
+        do {
+            try log.writeViews { txn in for database in tables.values { try txn.drop(database) } }
+        } catch {
+            logger.warning(
+                "dropping a failed check's scratch tables failed; the next check empties them",
+                metadata: ["projection": "\(name)", "error": "\(error)"])
+        }
+        forget(name, generation: generation)
     }
 
     static func firstDifference(

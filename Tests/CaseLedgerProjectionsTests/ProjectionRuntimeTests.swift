@@ -286,6 +286,43 @@ struct CountingProjection: Projection {
 }
 
 @Suite struct RebuildLeftoverTests {
+    /// Counts events, and throws at every event while `failing` is on.
+    struct SwitchableProjection: Projection {
+        final class Switch: Sendable { let failing = Atomic<Bool>(false) }
+        struct Refused: Error {}
+        let name = "counter"
+        let version = 1
+        let tables = ["counts"]
+        let control: Switch
+
+        func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+            if control.failing.load(ordering: .acquiring), event.position == 4 { throw Refused() }
+            try CountingProjection(name: name).apply(event, to: view)
+        }
+    }
+
+    @Test func aCheckThatFailsDropsItsScratchTables() async throws {
+        try await withTemporaryLog { log, _ in
+            let control = SwitchableProjection.Switch()
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(SwitchableProjection(control: control), .async)],
+                logger: Logger(label: "test"),
+                chunkSize: 3)
+            defer { runtime.shutdown() }
+            for i in 0..<10 { _ = try await log.append(to: "s-\(i % 3)", events: [Fixtures.event()]) }
+            #expect(try runtime.catchUp() == 10)
+            control.failing.store(true, ordering: .releasing)
+            let error = #expect(throws: ProjectionError.self) { _ = try runtime.check("counter") }
+            #expect(error?.code == .failed && error?.position == 4 && error?.projection == "counter")
+            // The scratch copy (generation -1, rows of positions 1–3 written) is gone, not left for the next check.
+            let scratch = try log.readViews { txn in try txn.openExistingDatabase(named: "v.counter.-1.counts") }
+            #expect(scratch == nil)
+            control.failing.store(false, ordering: .releasing)
+            #expect(try runtime.check("counter").isConsistent)
+            #expect(try log.readViews { txn in try txn.openExistingDatabase(named: "v.counter.-1.counts") } == nil)
+        }
+    }
+
     @Test func aRebuildClearsWhatACrashedRebuildLeftInItsGeneration() async throws {
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(
