@@ -352,13 +352,25 @@ public final class ProjectionRuntime: Service, Sendable {
             else { break }
             let tables = try self.tables(name, generation: state.generation, fresh: false)
             let range = (state.checkpoint + 1)...min(head, state.checkpoint + UInt64(chunkSize))
+            let start = state
             do {
+                // A built-in view's chunk is computed in read snapshots, outside the write lock, so appends do not
+                // wait for it; the write keeps it only if nothing moved the view meanwhile (every write to a view's
+                // tables moves its checkpoint, in the same transaction). Otherwise the chunk is computed again.
+                let computed =
+                    try inSnapshots([name])
+                    ? compute([[name]], range, [name: tables], previous: nil) : nil
                 let done = try log.writeViews { txn -> Bool in
-                    // Re-read inside the transaction: an inline commit may have moved the checkpoint meanwhile.
-                    guard var current = try Self.loadState(name, meta, txn), current.checkpoint == state.checkpoint,
-                        current.generation == state.generation
+                    // Re-read inside the transaction: an inline commit or another catch-up may have moved it.
+                    guard var current = try Self.loadState(name, meta, txn), current.checkpoint == start.checkpoint,
+                        current.generation == start.generation
                     else { return false }
-                    try applyBuffered([name], positions: range, tables: [name: tables], in: txn)
+                    if let computed {
+                        let databases = Array(tables.values)
+                        for rows in computed { try rows.write(databases, txn) }
+                    } else {
+                        try applyBuffered([name], positions: range, tables: [name: tables], in: txn)
+                    }
                     current.checkpoint = range.upperBound
                     try Self.saveState(name, current, meta, txn)
                     return true

@@ -118,12 +118,7 @@ extension ProjectionRuntime {
         let clock = ContinuousClock()
         func end() throws -> UInt64 { try limit ?? log.head().position }
         var next = start  // the last position computed
-        // Not from inside a transaction closure: the threads could then wait for a map growth that waits for the
-        // caller's transaction, while the caller waits for them.
-        let inSnapshots =
-            upcasters.isEmpty && names.allSatisfy { entries[$0]?.projection is any HeaderAwareProjection }
-            && !log.isInTransactionOnCurrentThread
-        guard inSnapshots else {
+        guard inSnapshots(names) else {
             while case let head = try end(), next < head {
                 let range = (next + 1)...min(head, next + UInt64(chunkSize))
                 let started = clock.now
@@ -155,6 +150,14 @@ extension ProjectionRuntime {
             timing.wrote(try ChunkWriter(log: log, rows: pending, databases: databases).wait())
         }
         return next
+    }
+
+    /// Whether chunks of `names` can be computed in read snapshots: built-in views only, read without upcasters, and
+    /// not from inside a transaction closure (the threads could then wait for a map growth that waits for the
+    /// caller's transaction, while the caller waits for them).
+    func inSnapshots(_ names: [String]) -> Bool {
+        upcasters.isEmpty && names.allSatisfy { entries[$0]?.projection is any HeaderAwareProjection }
+            && !log.isInTransactionOnCurrentThread
     }
 
     /// Where a rebuild's time went, for its log line: computing chunks (no lock held) and writing them (holding the
@@ -198,7 +201,7 @@ extension ProjectionRuntime {
 
     /// Computes one chunk: group `i` of `groups` into `ChunkRows` `i`, reading the rows the previous chunk changed
     /// from `previous[i]`. The groups run on threads of their own when there are several.
-    private func compute(
+    func compute(
         _ groups: [[String]], _ positions: ClosedRange<UInt64>, _ tables: [String: [String: Database]],
         previous: [ChunkRows]?
     ) throws -> [ChunkRows] {
