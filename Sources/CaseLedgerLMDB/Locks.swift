@@ -80,6 +80,14 @@ package final class FileLock: Sendable {
         case held
         /// The file could not be opened or locked (`errno`).
         case system(Int32)
+
+        /// What the system says of a ``system(_:)`` failure (`strerror`).
+        package var reason: String {
+            switch self {
+            case .held: "held by another holder"
+            case .system(let code): String(cString: strerror(code))
+            }
+        }
     }
 
     private let descriptor: Mutex<Int32>
@@ -93,7 +101,11 @@ package final class FileLock: Sendable {
     /// - Throws: ``Failure/held`` when another holder has it; ``Failure/system(_:)`` when the file cannot be opened
     ///   (a read-only directory, missing permissions).
     package static func take(_ path: String) throws(Failure) -> FileLock {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        if fd < 0, errno == EACCES {
+            // A lock file another user created: flock needs no write access, only an open descriptor.
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+        }
         guard fd >= 0 else { throw .system(errno) }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno

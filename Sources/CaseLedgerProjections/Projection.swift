@@ -419,8 +419,8 @@ public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertibl
         /// An event the projection must read is not in a shape this version reads (a case event without a record
         /// header, or with a newer one).
         public static let unreadableEvent = Code(name: "unreadableEvent")
-        /// A rebuild or check of the projection is already running, in this process or another one on the same store
-        /// (a view's maintenance is exclusive across processes); try again when it ends.
+        /// A rebuild, check or version switch of the projection is already running, in this process or another one on
+        /// the same store (a view's maintenance is exclusive across processes); try again when it ends.
         public static let busy = Code(name: "busy")
         public var description: String { name }
     }

@@ -1,6 +1,7 @@
 import CaseLedgerLMDB
 public import CaseLedgerLog
 import CaseLedgerWorkflow
+import Crypto
 import Foundation
 public import Logging
 public import Metrics
@@ -134,7 +135,7 @@ public final class ProjectionRuntime: Service, Sendable {
                 state = try exclusively([name]) { () throws(ProjectionError) -> State in
                     let current = try loadState(name) ?? stored
                     guard current.version != entry.projection.version else {
-                        // Another process switched it while this one waited for the lock.
+                        // Another process switched it between this one's first look and taking the lock.
                         _ = try tables(name, generation: current.generation, fresh: false)
                         return current
                     }
@@ -347,7 +348,7 @@ public final class ProjectionRuntime: Service, Sendable {
             do { head = try log.head().position } catch {
                 throw ProjectionError(.storage, "reading the head failed: \(error)", projection: name)
             }
-            guard var state = try loadState(name), state.failedAt == nil, state.checkpoint < head,
+            guard let state = try loadState(name), state.failedAt == nil, state.checkpoint < head,
                 state.version == entries[name]?.projection.version
             else { break }
             let tables = try self.tables(name, generation: state.generation, fresh: false)
@@ -356,10 +357,17 @@ public final class ProjectionRuntime: Service, Sendable {
             do {
                 // A built-in view's chunk is computed in read snapshots, outside the write lock, so appends do not
                 // wait for it; the write keeps it only if nothing moved the view meanwhile (every write to a view's
-                // tables moves its checkpoint, in the same transaction). Otherwise the chunk is computed again.
-                let computed =
-                    try inSnapshots([name])
-                    ? compute([[name]], range, [name: tables], previous: nil) : nil
+                // tables moves its checkpoint or generation, in the same transaction). Otherwise the chunk is
+                // computed again. The computing is registered as a reader of the generation, as queries are, so a
+                // swap in this process drops its tables only after it.
+                var computed: [ChunkRows]?
+                if inSnapshots([name]) {
+                    let rows = try asReader(name, generation: start.generation) {
+                        try compute([[name]], range, [name: tables], previous: nil)
+                    }
+                    guard let rows else { continue }  // a swap retired the generation: the view moved
+                    computed = rows
+                }
                 let done = try log.writeViews { txn -> Bool in
                     // Re-read inside the transaction: an inline commit or another catch-up may have moved it.
                     guard var current = try Self.loadState(name, meta, txn), current.checkpoint == start.checkpoint,
@@ -378,33 +386,44 @@ public final class ProjectionRuntime: Service, Sendable {
                 if done { applied += range.count }
             } catch let stopped as Stopped {
                 // Keep what came before the failing event, in one transaction with the recorded failure, so the
-                // checkpoint ends exactly before the event the projection stopped at.
-                state.failedAt = stopped.position
-                state.failure = "\(stopped.error)"
+                // checkpoint ends exactly before the event the projection stopped at. Only if the view is still
+                // where this chunk started: a stop met in a snapshot another writer had overtaken is met again (or
+                // not) by the next round.
+                let recorded: Bool
                 do {
-                    try log.writeViews { txn in
-                        guard let current = try Self.loadState(name, meta, txn), current.generation == state.generation
-                        else { return }
-                        var failed = current
+                    recorded = try log.writeViews { txn -> Bool in
+                        guard var failed = try Self.loadState(name, meta, txn),
+                            failed.generation == start.generation, failed.checkpoint == start.checkpoint
+                        else { return false }
                         failed.failedAt = stopped.position
                         failed.failure = "\(stopped.error)"
-                        if stopped.position > current.checkpoint + 1 {
+                        if stopped.position > start.checkpoint + 1 {
                             try apply(
-                                name, positions: (current.checkpoint + 1)...(stopped.position - 1), tables: tables,
-                                in: txn)
+                                name, positions: (start.checkpoint + 1)...(stopped.position - 1), tables: tables,
+                                in: txn
+                            )
                             failed.checkpoint = stopped.position - 1
                         }
                         try Self.saveState(name, failed, meta, txn)
+                        return true
                     }
                 } catch {
                     throw ProjectionError(.storage, "recording the failure failed: \(error)", projection: name)
                 }
+                guard recorded else { continue }
                 logger.error(
                     "projection stopped at an event; its checkpoint stays before it",
                     metadata: ["projection": "\(name)", "position": "\(stopped.position)", "error": "\(stopped.error)"])
                 counter("caseledger_projection_failures_total", name).increment()
                 break
             } catch {
+                // A snapshot may have met tables a swap (in another process) dropped: then the view moved, and the
+                // next round starts from where it is now.
+                if let now = try? loadState(name),
+                    now.generation != start.generation || now.checkpoint != start.checkpoint
+                {
+                    continue
+                }
                 throw ProjectionError(.storage, "applying events failed: \(error)", projection: name)
             }
         }
@@ -501,30 +520,40 @@ public final class ProjectionRuntime: Service, Sendable {
                 guard let state = try Self.loadState(name, meta, txn) else {
                     throw ProjectionError(.unknownProjection, "'\(name)' has no state yet", projection: name)
                 }
-                let key = "\(name).\(state.generation)"
                 // A generation a swap retired (this snapshot predates the swap): read again in a new snapshot.
-                let admitted = readers.withLock { readers -> Bool in
-                    guard !readers.retired.contains(key) else { return false }
-                    readers.active[key, default: 0] += 1
-                    return true
-                }
-                guard admitted else { return nil }
-                defer {
-                    readers.withLock { readers in
-                        readers.active[key, default: 1] -= 1
-                        if readers.active[key] == 0 { readers.active[key] = nil }
+                let read = try asReader(name, generation: state.generation) { () throws -> R? in
+                    guard let tables = openTables(name, generation: state.generation) else {
+                        missing = state.generation
+                        return nil
                     }
+                    return try body(ViewReader(txn: ReadTransaction(sameAs: txn), databases: tables))
                 }
-                guard let tables = openTables(name, generation: state.generation) else {
-                    missing = state.generation
-                    return nil
-                }
-                return try body(ViewReader(txn: ReadTransaction(sameAs: txn), databases: tables))
+                return read ?? nil
             }
             if let result { return result }
             if let generation = missing { _ = try tables(name, generation: generation, fresh: false) }
         }
         throw ProjectionError(.storage, "'\(name)' kept changing generation during the read; retry", projection: name)
+    }
+
+    /// Runs `body` registered as a reader of generation `generation` of `name`, as queries are: a swap in this
+    /// process drops a generation's tables only after its readers end. `nil`, without running `body`, when a swap
+    /// already retired that generation.
+    func asReader<R>(_ name: String, generation: Int, _ body: () throws -> R) rethrows -> R? {
+        let key = "\(name).\(generation)"
+        let admitted = readers.withLock { readers -> Bool in
+            guard !readers.retired.contains(key) else { return false }
+            readers.active[key, default: 0] += 1
+            return true
+        }
+        guard admitted else { return nil }
+        defer {
+            readers.withLock { readers in
+                readers.active[key, default: 1] -= 1
+                if readers.active[key] == 0 { readers.active[key] = nil }
+            }
+        }
+        return try body()
     }
 
     /// Drops a generation's tables once no query reads them. A swap has already made another generation active, so
@@ -603,9 +632,18 @@ public final class ProjectionRuntime: Service, Sendable {
         }
         guard taken else {
             throw ProjectionError(
-                .busy, "a rebuild or check of \(names.joined(separator: ", ")) is already running; wait for it")
+                .busy,
+                "a rebuild, check or version switch of \(names.joined(separator: ", ")) is already running; wait for it",
+                projection: names.count == 1 ? names.first : nil)
         }
         defer { maintenance.withLock { busy in busy.subtract(names) } }
+        guard log.accessMode == .readWrite else {
+            throw ProjectionError(
+                .storage,
+                "the log is open read-only; rebuilding, checking or switching the version of "
+                    + "\(names.joined(separator: ", ")) writes view tables, so open it read-write",
+                projection: names.count == 1 ? names.first : nil)
+        }
         var locks: [FileLock] = []
         defer { for lock in locks { lock.release() } }
         for name in Set(names).sorted() {
@@ -622,8 +660,8 @@ public final class ProjectionRuntime: Service, Sendable {
                 case .system(let code):
                     throw ProjectionError(
                         .storage,
-                        "cannot lock \(path) for maintenance of '\(name)' (errno \(code)); the store's directory must "
-                            + "be writable to rebuild or check a view", projection: name)
+                        "cannot lock \(path) for maintenance of '\(name)': \(error.reason) (errno \(code)); the lock "
+                            + "file is created in the store's directory, which must be writable", projection: name)
                 }
             }
         }
@@ -632,7 +670,8 @@ public final class ProjectionRuntime: Service, Sendable {
 
     /// The lock file that makes maintenance of projection `name` exclusive across processes:
     /// `views.<name>.lock` in the store's directory, with bytes other than ASCII letters, digits, `-` and `_` of the
-    /// name written as `%XX`.
+    /// name written as `%XX`. A name that would make the file name longer than 200 bytes is cut there and followed by
+    /// `~` and the SHA-256 of the whole name in hexadecimal, so every name has its own file.
     func maintenanceLockPath(_ name: String) -> String {
         var encoded = ""
         for byte in name.utf8 {
@@ -644,6 +683,10 @@ public final class ProjectionRuntime: Service, Sendable {
                 let hex = String(byte, radix: 16, uppercase: true)
                 encoded += "%" + (hex.count == 1 ? "0" + hex : hex)
             }
+        }
+        if encoded.utf8.count > 200 {
+            let digest = SHA256.hash(data: Array(name.utf8)).map { String(format: "%02x", $0) }.joined()
+            encoded = String(encoded.prefix(100)) + "~" + digest
         }
         return log.path + "/views." + encoded + ".lock"
     }

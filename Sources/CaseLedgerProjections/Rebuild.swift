@@ -160,6 +160,9 @@ extension ProjectionRuntime {
             && !log.isInTransactionOnCurrentThread
     }
 
+    /// Where projection `name` stands among those the runtime was given (views run in this order).
+    func registrationIndex(_ name: String) -> Int { order.firstIndex(of: name) ?? Int.max }
+
     /// Where a rebuild's time went, for its log line: computing chunks (no lock held) and writing them (holding the
     /// log's write lock, which appends wait for).
     struct ChunkTiming {
@@ -176,7 +179,8 @@ extension ProjectionRuntime {
     }
 
     /// Splits built-in views into `threads` groups of about equal work: the costliest view first, each to the group
-    /// with the least work so far (ties to the earlier group, so the split is the same on every run).
+    /// with the least work so far (ties to the earlier group, so the split is the same on every run). Each group
+    /// lists its views in registration order.
     func balance(_ names: [String], threads: Int) -> [[String]] {
         let cost = { (name: String) in (self.entries[name]?.projection as? any HeaderAwareProjection)?.rebuildCost ?? 1
         }
@@ -190,7 +194,9 @@ extension ProjectionRuntime {
             groups[lightest].append(name)
             load[lightest] += cost(name)
         }
-        return groups.filter { !$0.isEmpty }
+        // Within a group, views run in the order they were registered, so a thread that meets several views stopping
+        // at one event reports the one a single pass would.
+        return groups.filter { !$0.isEmpty }.map { $0.sorted { registrationIndex($0) < registrationIndex($1) } }
     }
 
     /// One group's share of a chunk, computed on its own thread.
@@ -240,8 +246,9 @@ extension ProjectionRuntime {
         // Report what a single pass would have met first: the earliest event a view stopped at, else a store error.
         // At one event, the views stop in the runtime's order, as a single pass would meet them.
         let stops = results.compactMap { $0.error as? Stopped }
-        let rank = { (name: String) in self.order.firstIndex(of: name) ?? Int.max }
-        if let first = stops.min(by: { ($0.position, rank($0.projection)) < ($1.position, rank($1.projection)) }) {
+        if let first = stops.min(by: {
+            ($0.position, registrationIndex($0.projection)) < ($1.position, registrationIndex($1.projection))
+        }) {
             throw first
         }
         if let error = results.lazy.compactMap(\.error).first { throw error }
@@ -367,14 +374,15 @@ extension ProjectionRuntime {
             let scratch = -state.generation  // never an active generation
             let fresh = try tables(name, generation: scratch, fresh: true)
             let upTo = state.checkpoint
+            let active: [String: Database]
             do throws(ProjectionError) {
                 _ = try build(name, into: fresh, upTo: upTo)
+                active = try tables(name, generation: state.generation, fresh: false)
             } catch {
                 // The projection threw or the store failed: the half-built copy is of no use to anyone.
                 discardScratch(name, generation: scratch, tables: fresh)
                 throw error
             }
-            let active = try tables(name, generation: state.generation, fresh: false)
             let report: ConsistencyReport
             do {
                 report = try log.writeViews { txn -> ConsistencyReport in

@@ -303,6 +303,25 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// Two views stop at the same event: the error names the one registered first, as one pass meets it, on one
+    /// thread (where the costlier board would otherwise run first) and on two.
+    @Test(arguments: [1, 2])
+    func aRebuildStoppedByTwoViewsAtOneEventNamesTheFirstRegistered(threads: Int) async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(DeadlinesProjection(), .async), (BoardProjection(), .async)],
+                logger: Logger(label: "test"), rebuildThreads: threads)
+            defer { runtime.shutdown() }
+            let engine = try Self.engine(log, ManualClock(Timestamp(County.at(2025, 3, 3))))
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "h1", by: "m-v1")
+            let foreign = try await log.append(to: "case-h2", events: [Fixtures.event("imported")])
+            let error = #expect(throws: ProjectionError.self) { try runtime.rebuildAll() }
+            #expect(error?.code == .failed && error?.position == foreign.positions.lowerBound)
+            #expect(error?.projection == "deadlines", "\(String(describing: error))")
+        }
+    }
+
     @Test func aCaseEventWithoutAHeaderStopsTheViewsThereInsteadOfBeingSkipped() async throws {
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(

@@ -434,13 +434,14 @@ struct GatedProjection: Projection {
             let check = #expect(throws: ProjectionError.self) { _ = try second.check("counter") }
             #expect(check?.code == .busy)
             // In the same runtime, too.
-            #expect(throws: ProjectionError.self) { try first.rebuild("counter") }
+            let again = #expect(throws: ProjectionError.self) { try first.rebuild("counter") }
+            #expect(again?.code == .busy && again?.projection == "counter")
 
             gate.release.signal()
             try await rebuilding.value
             #expect(try first.status().first?.generation == 2)
             #expect(try CountingProjection.total(second, "counter") == 20)
-            // Once it ended, the lock is free again: for the other runtime and for a version switch.
+            // Once it ended, the lock is free again.
             try second.rebuild("counter")
             #expect(try second.status().first?.generation == 3)
             #expect(try second.check("counter").isConsistent)
@@ -467,7 +468,8 @@ struct GatedProjection: Projection {
             let unchanged = try ProjectionRuntime(
                 log: log, projections: [(CountingProjection(name: "counter/ä"), .async)], logger: Logger(label: "test"))
             #expect(try unchanged.status().first?.generation == 1)
-            #expect(throws: ProjectionError.self) { try unchanged.rebuild("counter/ä") }
+            let rebuild = #expect(throws: ProjectionError.self) { try unchanged.rebuild("counter/ä") }
+            #expect(rebuild?.code == .busy)
             unchanged.shutdown()
             lock.release()
             let switched = try ProjectionRuntime(
@@ -477,6 +479,51 @@ struct GatedProjection: Projection {
             #expect(try switched.status().first?.generation == 2)
             #expect(try switched.catchUp() == 7)
             #expect(try CountingProjection.total(switched, "counter/ä") == 7)
+        }
+    }
+
+    /// A name too long for a file name of its own still gets a lock file, cut and followed by the name's digest.
+    @Test func aViewWithAVeryLongNameIsRebuiltUnderALockFileOfItsOwn() async throws {
+        try await withTemporaryLog { log, _ in
+            for i in 0..<5 { _ = try await log.append(to: "s-\(i % 2)", events: [Fixtures.event()]) }
+            let long = String(repeating: "v", count: 300)
+            let runtime = try ProjectionRuntime(
+                log: log,
+                projections: [
+                    (CountingProjection(name: long), .async), (CountingProjection(name: long + "w"), .async),
+                ],
+                logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            try runtime.rebuildAll()
+            #expect(try CountingProjection.total(runtime, long) == 5)
+            let locks = try FileManager.default.contentsOfDirectory(atPath: log.path).filter {
+                $0.hasPrefix("views.vvv") && $0.hasSuffix(".lock")
+            }
+            #expect(locks.count == 2 && locks.allSatisfy { $0.utf8.count < 255 }, "\(locks)")
+        }
+    }
+
+    /// Maintenance writes view tables: on a read-only log it is refused up front, and leaves no lock file.
+    @Test func maintenanceOnAReadOnlyLogIsRefusedWithoutLeavingALockFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            do {
+                let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+                defer { log.close() }
+                _ = try await log.append(to: "s-1", events: [Fixtures.event()])
+                let runtime = try ProjectionRuntime(
+                    log: log, projections: [(CountingProjection(name: "counter"), .async)],
+                    logger: Logger(label: "test"))
+                runtime.shutdown()
+            }
+            let log = try LMDBEventLog.open(at: path, mode: .readOnly)
+            defer { log.close() }
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let error = #expect(throws: ProjectionError.self) { try runtime.rebuild("counter") }
+            #expect(error?.code == .storage && error?.message.contains("read-only") == true)
+            #expect(!FileManager.default.fileExists(atPath: path + "/views.counter.lock"))
         }
     }
 }
