@@ -280,7 +280,8 @@ final class RowBuffer {
 
     /// Puts or deletes (`nil`) each of `changes` in `database`.
     static func write(
-        _ changes: [(key: [UInt8], value: [UInt8]?)], _ database: Database, _ txn: borrowing WriteTransaction
+        _ changes: some Collection<(key: [UInt8], value: [UInt8]?)>, _ database: Database,
+        _ txn: borrowing WriteTransaction
     ) throws {
         for (key, value) in changes {
             if let value {
@@ -352,11 +353,19 @@ final class ChunkRows: Sendable {
 
     /// Writes the changed rows of `databases` in key order.
     func write(_ databases: some Sequence<Database>, _ txn: borrowing WriteTransaction) throws {
-        for database in databases {
-            let index = Int(database.handle)
-            guard index < ordered.count else { continue }
-            try RowBuffer.write(ordered[index], database, txn)
-        }
+        for database in databases { try write(database, rows: 0..<count(database), txn) }
+    }
+
+    /// How many rows of `database` the chunk changed.
+    func count(_ database: Database) -> Int {
+        let index = Int(database.handle)
+        return index < ordered.count ? ordered[index].count : 0
+    }
+
+    /// Writes the changed rows of `database` at `rows` (positions in key order, within `0..<count(database)`).
+    func write(_ database: Database, rows: Range<Int>, _ txn: borrowing WriteTransaction) throws {
+        guard !rows.isEmpty else { return }
+        try RowBuffer.write(ordered[Int(database.handle)][rows], database, txn)
     }
 }
 

@@ -71,10 +71,15 @@ public final class ProjectionRuntime: Service, Sendable {
     /// Queries in flight per generation (`name.generation`), and the generations a swap retired: a retired
     /// generation's tables are dropped only when its last query ends, and no new query starts on it.
     let readers: Mutex<(active: [String: Int], retired: Set<String>)>
-    /// How many events one transaction of catch-up or rebuild applies.
+    /// How many events catch-up applies per transaction, and a rebuild or check computes per chunk (a chunk's rows are
+    /// then written in transactions of at most 16,384 rows).
     public let chunkSize: Int
     /// How many threads a rebuild or check computes a chunk on (each takes a share of the views).
     public let rebuildThreads: Int
+    /// At most how many rows one write transaction of a rebuild's or check's writer commits. A chunk's rows may take
+    /// several transactions (they go into a generation nobody reads yet), so the write lock, which appends wait for,
+    /// is held briefly whatever the chunk size.
+    let writeBatchRows: Int
 
     /// Prepares the projections' tables and registers the inline ones with the log.
     ///
@@ -85,9 +90,22 @@ public final class ProjectionRuntime: Service, Sendable {
     ///   - metrics: where lag and failure metrics go; the process's `MetricsSystem` when `nil`.
     ///   - rebuildThreads: how many threads a rebuild or check computes each chunk on; the machine's active
     ///     processor count when `nil`. Each thread reads the chunk and applies its share of the built-in views.
-    public init(
+    public convenience init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096,
         upcasters: UpcasterChain = UpcasterChain(), metrics: (any MetricsFactory)? = nil, rebuildThreads: Int? = nil
+    ) throws(ProjectionError) {
+        try self.init(
+            log: log, projections: projections, logger: logger, chunkSize: chunkSize, upcasters: upcasters,
+            metrics: metrics, rebuildThreads: rebuildThreads, writeBatchRows: Self.defaultWriteBatchRows)
+    }
+
+    /// At most this many rows per write transaction of a rebuild's writer, unless tests ask for fewer.
+    static let defaultWriteBatchRows = 16_384
+
+    /// The public initializer, with the writer's batch size that tests make small.
+    package init(
+        log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int,
+        upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -106,6 +124,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.metrics = metrics
         self.chunkSize = max(1, chunkSize)
         self.rebuildThreads = max(1, rebuildThreads ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.writeBatchRows = max(1, writeBatchRows)
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])

@@ -45,6 +45,7 @@ extension ProjectionRuntime {
                     metadata: [
                         "projections": "\(names.joined(separator: ","))", "events": "\(built)",
                         "chunks": "\(timing.chunks)", "threads": "\(timing.threads)",
+                        "writeTransactions": "\(timing.transactions)",
                         "computing": "\(timing.computing)", "writing": "\(timing.writing)",
                         "longestWrite": "\(timing.longestWrite)",
                     ])
@@ -135,7 +136,9 @@ extension ProjectionRuntime {
         var pending: [ChunkRows]?  // the previous chunk: computed, not written yet
         while case let head = try end(), next < head {
             let range = (next + 1)...min(head, next + UInt64(chunkSize))
-            let writer = pending.map { ChunkWriter(log: log, rows: $0, databases: databases) }
+            let writer = pending.map {
+                ChunkWriter(log: log, rows: $0, databases: databases, batchRows: writeBatchRows)
+            }
             let started = clock.now
             let computed = Result { () throws -> [ChunkRows] in
                 try compute(groups, range, tables, previous: pending)
@@ -147,7 +150,8 @@ extension ProjectionRuntime {
             next = range.upperBound
         }
         if let pending {
-            timing.wrote(try ChunkWriter(log: log, rows: pending, databases: databases).wait())
+            timing.wrote(
+                try ChunkWriter(log: log, rows: pending, databases: databases, batchRows: writeBatchRows).wait())
         }
         return next
     }
@@ -172,9 +176,17 @@ extension ProjectionRuntime {
         var computing: Duration = .zero
         var writing: Duration = .zero
         var longestWrite: Duration = .zero
+        /// Write transactions (one per chunk when chunks are applied inside the write transaction).
+        var transactions = 0
         mutating func wrote(_ duration: Duration) {
             writing += duration
             longestWrite = max(longestWrite, duration)
+            transactions += 1
+        }
+        fileprivate mutating func wrote(_ holds: ChunkWriter.Holds) {
+            writing += holds.total
+            longestWrite = max(longestWrite, holds.longest)
+            transactions += holds.transactions
         }
     }
 
@@ -491,30 +503,32 @@ extension ProjectionRuntime {
     }
 }
 
-/// Writes a computed chunk's rows in one write transaction on a thread of its own, while the next chunk is computed.
+/// Writes a computed chunk's rows on a thread of its own, while the next chunk is computed: in write transactions of
+/// at most `batchRows` rows each, so the write lock is held briefly however large the chunk. The rows go into a
+/// generation nobody reads yet, and the next chunk but one starts only after all of them are written.
 private final class ChunkWriter: Sendable {
+    /// What writing a chunk took: all its transactions together, the longest one, and how many there were.
+    struct Holds: Sendable {
+        var total: Duration = .zero
+        var longest: Duration = .zero
+        var transactions = 0
+    }
+
     private let log: LMDBEventLog
     private let rows: [ChunkRows]
     private let databases: [Database]
+    private let batchRows: Int
     private let done = DispatchSemaphore(value: 0)
-    private let outcome = Mutex<Result<Duration, any Error>>(.success(.zero))
+    private let outcome = Mutex<Result<Holds, any Error>>(.success(Holds()))
 
     /// Starts writing at once, on a thread of its own.
-    init(log: LMDBEventLog, rows: [ChunkRows], databases: [Database]) {
+    init(log: LMDBEventLog, rows: [ChunkRows], databases: [Database], batchRows: Int) {
         self.log = log
         self.rows = rows
         self.databases = databases
+        self.batchRows = max(1, batchRows)
         let thread = Thread { [self] in
-            let clock = ContinuousClock()
-            let result = Result { () throws -> Duration in
-                // The hold: from entering the transaction (the lock is taken) to the end of its commit.
-                var entered = clock.now
-                try self.log.writeViews { txn in
-                    entered = clock.now
-                    for chunk in self.rows { try chunk.write(self.databases, txn) }
-                }
-                return clock.now - entered
-            }
+            let result = Result { () throws -> Holds in try self.write() }
             self.outcome.withLock { $0 = result }
             self.done.signal()
         }
@@ -522,8 +536,46 @@ private final class ChunkWriter: Sendable {
         thread.start()
     }
 
-    /// Waits for the write; returns how long it held the write transaction, or throws what it threw.
-    func wait() throws -> Duration {
+    private func write() throws -> Holds {
+        // The batches: slices of the chunk's tables in key order, at most `batchRows` rows per transaction.
+        var batches: [[(rows: ChunkRows, database: Database, range: Range<Int>)]] = [[]]
+        var filled = 0
+        for chunk in rows {
+            for database in databases {
+                let count = chunk.count(database)
+                var start = 0
+                while start < count {
+                    let take = min(count - start, batchRows - filled)
+                    batches[batches.count - 1].append((chunk, database, start..<(start + take)))
+                    filled += take
+                    start += take
+                    if filled == batchRows {
+                        batches.append([])
+                        filled = 0
+                    }
+                }
+            }
+        }
+        let clock = ContinuousClock()
+        var holds = Holds()
+        for batch in batches where !batch.isEmpty {
+            // The hold: from entering the transaction (the lock is taken) to the end of its commit. A map growth
+            // runs the closure again, which writes the same immutable rows.
+            var entered = clock.now
+            try log.writeViews { txn in
+                entered = clock.now
+                for part in batch { try part.rows.write(part.database, rows: part.range, txn) }
+            }
+            let held = clock.now - entered
+            holds.total += held
+            holds.longest = max(holds.longest, held)
+            holds.transactions += 1
+        }
+        return holds
+    }
+
+    /// Waits for the writes; returns how long they held the write lock, or throws what the first failing one threw.
+    func wait() throws -> Holds {
         done.wait()
         return try outcome.withLock { $0 }.get()
     }

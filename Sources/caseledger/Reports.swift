@@ -359,7 +359,7 @@ struct ViewsRebuild: AsyncParsableCommand {
             Examples:
               caseledger views rebuild --store /tmp/jingyan
               caseledger views rebuild --store /tmp/jingyan monthly
-              caseledger views rebuild --store /tmp/jingyan --chunk-size 32768
+              caseledger views rebuild --store /tmp/jingyan --chunk-size 4096
             """)
 
     @OptionGroup var options: StoreOptions
@@ -371,11 +371,12 @@ struct ViewsRebuild: AsyncParsableCommand {
 
     @Option(
         help: """
-            Events per transaction (1 to 1,000,000). Larger chunks rebuild faster (fewer writes of rows a case \
-            touches again) but hold the store's single write lock longer, so appends from other processes wait \
-            longer meanwhile; memory grows with the chunk, not with the log.
+            Events computed per chunk (1 to 1,000,000). Larger chunks rebuild faster (a row that several events \
+            of a chunk touch is written once); each chunk's rows are written in transactions of at most 16,384 \
+            rows, so appends from other processes wait briefly whatever the chunk. Memory grows with the chunk, \
+            not with the log.
             """)
-    var chunkSize = 4_096
+    var chunkSize = 131_072
 
     func validate() throws {
         guard (1...1_000_000).contains(chunkSize) else { throw ValidationError("--chunk-size must be 1 to 1,000,000") }

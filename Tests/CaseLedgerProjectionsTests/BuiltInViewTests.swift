@@ -18,7 +18,9 @@ import _CaseLedgerTestSupport
                 (MonthlyStatisticsProjection(), .inline), (WorkloadProjection(), .inline),
                 (try RepeatDisputesProjection(partyKey: partyKey), .async),
             ],
-            logger: Logger(label: "test"), chunkSize: 9, rebuildThreads: rebuildThreads)
+            // A chunk's rows are written in transactions of at most 5 rows, so every rebuild here splits them.
+            logger: Logger(label: "test"), chunkSize: 9, upcasters: UpcasterChain(), metrics: nil,
+            rebuildThreads: rebuildThreads, writeBatchRows: 5)
     }
 
     /// Four mediation cases in March 2025 (one agreed and closed and rated 5, one failed and referred, one escalated,
