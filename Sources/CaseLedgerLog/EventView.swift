@@ -59,6 +59,14 @@ public struct EventView: ~Copyable {
     public func withMetadata<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(field(fields.metadata))
     }
+    /// The stream id, type and metadata bytes at once, valid only inside `body`: for scans that read all three of
+    /// every event.
+    package func withStreamTypeAndMetadata<R>(
+        _ body: (_ stream: UnsafeRawBufferPointer, _ type: UnsafeRawBufferPointer, _ metadata: UnsafeRawBufferPointer)
+            throws -> R
+    ) rethrows -> R {
+        try body(field(fields.streamID), field(fields.type), field(fields.metadata))
+    }
     /// The payload (a copy).
     public var payload: [UInt8] { Array(field(fields.payload)) }
     /// The chain hash.

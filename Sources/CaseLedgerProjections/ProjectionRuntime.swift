@@ -80,6 +80,12 @@ public final class ProjectionRuntime: Service, Sendable {
     /// several transactions (they go into a generation nobody reads yet), so the write lock, which appends wait for,
     /// is held briefly whatever the chunk size.
     let writeBatchRows: Int
+    /// At most how many cases one partition of a bulk rebuild keeps in memory (tests make it small).
+    let bulkCaseCapacity: Int
+    /// How many rebuilds and checks the bulk path served (for tests and diagnostics).
+    let bulkBuilds = Atomic<Int>(0)
+    /// How many rebuilds and checks the bulk path served.
+    package var bulkBuildCount: Int { bulkBuilds.load(ordering: .relaxed) }
 
     /// Prepares the projections' tables and registers the inline ones with the log.
     ///
@@ -102,10 +108,14 @@ public final class ProjectionRuntime: Service, Sendable {
     /// At most this many rows per write transaction of a rebuild's writer, unless tests ask for fewer.
     static let defaultWriteBatchRows = 16_384
 
+    /// At most this many cases per partition of a bulk rebuild (a few hundred bytes each), unless tests ask for fewer.
+    package static let defaultBulkCaseCapacity = 131_072
+
     /// The public initializer, with the writer's batch size that tests make small.
     package init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int,
-        upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int
+        upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int,
+        bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -125,6 +135,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.chunkSize = max(1, chunkSize)
         self.rebuildThreads = max(1, rebuildThreads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.writeBatchRows = max(1, writeBatchRows)
+        self.bulkCaseCapacity = max(1, bulkCaseCapacity)
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])

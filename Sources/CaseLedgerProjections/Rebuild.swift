@@ -119,6 +119,9 @@ extension ProjectionRuntime {
         let clock = ContinuousClock()
         func end() throws -> UInt64 { try limit ?? log.head().position }
         var next = start  // the last position computed
+        if start == 0, let built = try bulkBuild(names, upTo: try end(), tables: tables, timing: &timing) {
+            next = built
+        }
         guard inSnapshots(names) else {
             while case let head = try end(), next < head {
                 let range = (next + 1)...min(head, next + UInt64(chunkSize))

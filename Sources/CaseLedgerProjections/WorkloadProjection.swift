@@ -158,10 +158,19 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
     }
 
     func hash(_ reference: String) -> [UInt8] {
-        var hmac = keyed
         var reference = reference
-        reference.withUTF8 { hmac.update(data: $0) }
-        return Array(hmac.finalize())
+        return reference.withUTF8 { reference in
+            var out: [UInt8] = []
+            hash(UnsafeRawBufferPointer(reference), into: &out)
+            return out
+        }
+    }
+
+    /// Appends the keyed hash (32 bytes) of a reference's UTF-8 bytes to `out`.
+    func hash(_ reference: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var hmac = keyed
+        hmac.update(data: reference)
+        hmac.finalize().withUnsafeBytes { out.append(contentsOf: $0) }
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {

@@ -1,0 +1,527 @@
+import CaseLedgerLMDB
+import CaseLedgerLog
+import CaseLedgerWorkflow
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// Rows for one table in one byte arena, sorted as LMDB orders keys: a bulk rebuild's output before it is written.
+struct RowRun: Sendable {
+    struct Row: Sendable {
+        var start: Int
+        var keyLength: Int32
+        var valueLength: Int32
+    }
+    private(set) var bytes: [UInt8] = []
+    private(set) var rows: [Row] = []
+
+    mutating func reserve(rows count: Int, bytes size: Int) {
+        rows.reserveCapacity(count)
+        bytes.reserveCapacity(size)
+    }
+
+    /// Adds a row whose key and value the closures append to the arena.
+    mutating func add(_ key: (inout [UInt8]) -> Void, _ value: (inout [UInt8]) -> Void) {
+        let start = bytes.count
+        key(&bytes)
+        let keyEnd = bytes.count
+        value(&bytes)
+        rows.append(
+            Row(
+                start: start, keyLength: Int32(truncatingIfNeeded: keyEnd - start),
+                valueLength: Int32(truncatingIfNeeded: bytes.count - keyEnd)))
+    }
+
+    /// Sorts the rows by key and keeps the first of rows with equal keys.
+    mutating func sortAndMerge() {
+        let arena = bytes
+        arena.withUnsafeBytes { raw in
+            func key(_ row: Row) -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(rebasing: raw[row.start..<(row.start + Int(row.keyLength))])
+            }
+            rows.sort { ByteInterner.compare(key($0), key($1)) < 0 }
+            var kept = 0
+            for index in rows.indices {
+                if kept > 0, ByteInterner.compare(key(rows[kept - 1]), key(rows[index])) == 0 { continue }
+                rows[kept] = rows[index]
+                kept += 1
+            }
+            rows.removeLast(rows.count - kept)
+        }
+    }
+
+    /// Row `index`'s key and value, valid only inside `body`.
+    func withRow<R>(_ index: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let row = rows[index]
+        return try bytes.withUnsafeBytes { raw in
+            let keyEnd = row.start + Int(row.keyLength)
+            return try body(
+                UnsafeRawBufferPointer(rebasing: raw[row.start..<keyEnd]),
+                UnsafeRawBufferPointer(rebasing: raw[keyEnd..<(keyEnd + Int(row.valueLength))]))
+        }
+    }
+}
+
+/// The tables a bulk rebuild writes, by view: `nil` for a view not being rebuilt.
+struct BulkTargets: Sendable {
+    /// Tables whose rows come from the cases (the monthly counters are summed over all partitions instead).
+    enum Table: Int, CaseIterable {
+        case cases, open, due, byCase, caseMeta, byPerson, byUnit, casePeople, parties
+    }
+    var databases: [Database?] = Array(repeating: nil, count: Table.allCases.count)
+    var months: Database?
+    var repeatDisputes: RepeatDisputesProjection?
+
+    subscript(_ table: Table) -> Database? {
+        get { databases[table.rawValue] }
+        set { databases[table.rawValue] = newValue }
+    }
+
+    /// The targets of `names`, or `nil` when one of them is not a built-in view.
+    init?(_ names: [String], entries: [String: ProjectionRuntime.Entry], tables: [String: [String: Database]]) {
+        for name in names {
+            guard let projection = entries[name]?.projection, let t = tables[name] else { return nil }
+            switch projection {
+            case is CaseSummaryProjection:
+                self[.cases] = t["cases"]
+            case is BoardProjection:
+                self[.open] = t["open"]
+            case is DeadlinesProjection:
+                self[.due] = t["due"]
+                self[.byCase] = t["byCase"]
+            case is MonthlyStatisticsProjection:
+                self[.caseMeta] = t["caseMeta"]
+                months = t["months"]
+            case is WorkloadProjection:
+                self[.byPerson] = t["byPerson"]
+                self[.byUnit] = t["byUnit"]
+                self[.casePeople] = t["casePeople"]
+            case let repeats as RepeatDisputesProjection:
+                self[.parties] = t["parties"]
+                repeatDisputes = repeats
+            default:
+                return nil
+            }
+        }
+    }
+}
+
+extension BulkPartition {
+    /// The partition's rows, one run per ``BulkTargets/Table`` (empty for tables not rebuilt), each in key order.
+    /// `nil` with a reason for a case the row layouts cannot hold (over 255 open clocks).
+    func rows(_ targets: BulkTargets) -> (runs: [RowRun], unusual: String?) {
+        var runs = [RowRun](repeating: RowRun(), count: BulkTargets.Table.allCases.count)
+        // Room for a typical case's rows up front, so the arenas are seldom copied as they grow.
+        for (table, bytes) in [(BulkTargets.Table.cases, 160), (.parties, 48), (.caseMeta, 24), (.casePeople, 40)]
+        where targets[table] != nil {
+            runs[table.rawValue].reserve(rows: records.count, bytes: records.count * bytes)
+        }
+        let order = cases.withEntries { arena, offsets in
+            func id(_ index: Int) -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(rebasing: arena[offsets[index]..<offsets[index + 1]])
+            }
+            return (0..<records.count).sorted { ByteInterner.compare(id($0), id($1)) < 0 }
+        }
+        let texts = self.texts
+        func str8(_ id: Int32, _ out: inout [UInt8]) {
+            let bytes = texts.bytes(id)
+            out.append(UInt8(truncatingIfNeeded: bytes.count))
+            out.append(contentsOf: bytes)
+        }
+        func instant(_ micros: Int64, _ out: inout [UInt8]) {
+            withUnsafeBytes(of: (UInt64(bitPattern: micros) ^ (1 << 63)).bigEndian) { out.append(contentsOf: $0) }
+        }
+        let owner = Array("owner:".utf8)
+        let partyArena = self.partyArena
+        func parties(_ r: CaseRecord) -> ArraySlice<UInt8> {
+            partyArena[Int(r.partyStart)..<Int(r.partyStart + r.partyLength)]
+        }
+        var people: [UInt8] = []
+        for index in order {
+            let r = records[index]
+            let id = cases.bytes(Int32(truncatingIfNeeded: index))
+            if targets[.cases] != nil {
+                guard r.openClocks.count < 256 else { return (runs, "a case has over 255 open clocks") }
+                runs[BulkTargets.Table.cases.rawValue].add({ $0.append(contentsOf: id) }) { out in
+                    out.append(contentsOf: [1, r.kind, r.level, r.channel, r.disputeType, r.closed ? 1 : 0, r.rating])
+                    instant(r.lastEventAt, &out)
+                    withUnsafeBytes(of: UInt32(clamping: r.events).bigEndian) { out.append(contentsOf: $0) }
+                    out.append(contentsOf: texts.bytes(r.division))
+                    out.append(UInt8(truncatingIfNeeded: id.count))
+                    out.append(contentsOf: id)
+                    str8(r.state, &out)
+                    str8(r.unit, &out)
+                    str8(r.owner, &out)
+                    out.append(UInt8(truncatingIfNeeded: r.openClocks.count))
+                    let clocks =
+                        r.openClocks.count < 2 ? r.openClocks : r.openClocks.sorted { texts.precedes($0.name, $1.name) }
+                    for clock in clocks {
+                        str8(clock.name, &out)
+                        instant(clock.due, &out)
+                    }
+                    out.append(r.partyCount)
+                    out.append(contentsOf: parties(r))
+                    out.append(UInt8(truncatingIfNeeded: r.linkCount))
+                    out.append(contentsOf: r.links)
+                }
+            }
+            if targets[.open] != nil, !r.closed {
+                runs[BulkTargets.Table.open.rawValue].add(
+                    { key in
+                        key.append(contentsOf: texts.bytes(r.division))
+                        key.append(contentsOf: id)
+                    },
+                    { value in
+                        value.append(contentsOf: [r.lastKind, r.level, r.lastChannel])
+                        str8(r.state, &value)
+                        str8(r.unit, &value)
+                    })
+            }
+            if targets[.caseMeta] != nil, r.metaPresent {
+                runs[BulkTargets.Table.caseMeta.rawValue].add({ $0.append(contentsOf: id) }) { value in
+                    value.append(r.metaBreached ? 1 : 0)
+                    str8(r.metaState, &value)
+                }
+            }
+            if targets[.byCase] != nil, !r.listed.isEmpty {
+                runs[BulkTargets.Table.byCase.rawValue].add({ $0.append(contentsOf: id) }) { value in
+                    for clock in r.listed {
+                        str8(clock.name, &value)
+                        instant(clock.due, &value)
+                    }
+                }
+                for clock in r.listed {
+                    runs[BulkTargets.Table.due.rawValue].add(
+                        { key in
+                            instant(clock.due, &key)
+                            key.append(contentsOf: id)
+                            key.append(0)
+                            key.append(contentsOf: texts.bytes(clock.name))
+                        }, { $0.append(contentsOf: texts.bytes(clock.unit)) })
+                }
+            }
+            if targets[.casePeople] != nil, r.peoplePresent {
+                people.removeAll(keepingCapacity: true)
+                str8(r.unit, &people)
+                people.append(UInt8(truncatingIfNeeded: owner.count + texts.length(r.owner)))
+                people.append(contentsOf: owner)
+                people.append(contentsOf: texts.bytes(r.owner))
+                for helper in r.helpers { str8(helper, &people) }
+                runs[BulkTargets.Table.casePeople.rawValue].add({ $0.append(contentsOf: id) }) {
+                    $0.append(contentsOf: people)
+                }
+                // The index rows, from the row exactly as the view reads it back.
+                let (unit, persons) = WorkloadProjection.entries(people)
+                for person in persons {
+                    runs[BulkTargets.Table.byPerson.rawValue].add(
+                        { key in
+                            key.append(contentsOf: person)
+                            key.append(0)
+                            key.append(contentsOf: id)
+                        }, { _ in })
+                }
+                if !unit.isEmpty {
+                    runs[BulkTargets.Table.byUnit.rawValue].add(
+                        { key in
+                            key.append(contentsOf: unit)
+                            key.append(0)
+                            key.append(contentsOf: id)
+                        }, { _ in })
+                }
+            }
+            if let repeats = targets.repeatDisputes, r.partyCount > 0 {
+                var offset = Int(r.partyStart)
+                for _ in 0..<r.partyCount {
+                    let length = Int(partyArena[offset])
+                    let reference = partyArena[(offset + 1)..<(offset + 1 + length)]
+                    runs[BulkTargets.Table.parties.rawValue].add(
+                        { key in
+                            reference.withUnsafeBytes { repeats.hash($0, into: &key) }
+                            key.append(contentsOf: id)
+                        }, { _ in })
+                    offset += 1 + length
+                    offset += 1 + Int(partyArena[offset]) + 1  // the name and the role
+                }
+            }
+        }
+        // Case-keyed tables came out in key order; the others are sorted now.
+        for table in [BulkTargets.Table.open, .due, .byPerson, .byUnit, .parties] {
+            runs[table.rawValue].sortAndMerge()
+        }
+        return (runs, nil)
+    }
+
+    /// The monthly counters with their keys as the view stores them (`yyyymm` and the division's digits).
+    func monthRows() -> [(key: [UInt8], counters: ArraySlice<UInt32>)] {
+        let counters = tally.counters
+        return tally.months.map { key, base in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(18)
+            var month = Int(key.month)
+            var digits = [UInt8](repeating: 0, count: 6)
+            for index in (0..<6).reversed() {
+                digits[index] = UInt8(ascii: "0") + UInt8(month % 10)
+                month /= 10
+            }
+            bytes.append(contentsOf: digits)
+            bytes.append(contentsOf: texts.bytes(key.division))
+            return (bytes, counters[base..<(base + MonthlyStatisticsProjection.slots)])
+        }
+    }
+}
+
+extension ProjectionRuntime {
+    /// What one partition of a bulk rebuild produced.
+    private struct PartitionResult: Sendable {
+        enum Outcome: Sendable {
+            case done
+            case unusual(String)
+            case full(estimate: Int)
+        }
+        var outcome: Outcome = .unusual("the partition did not run")
+        var runs: [RowRun] = []
+        var months: [(key: [UInt8], counters: ArraySlice<UInt32>)] = []
+        var cases = 0
+        var error: (any Error)?
+        /// How long the partition's scan of the log and the encoding of its rows took.
+        var scanning: Duration = .zero
+        var encoding: Duration = .zero
+    }
+
+    /// Builds the built-in views `names` from position 1 to `limit` into their new, empty `tables` in bulk: each case's
+    /// state is kept in memory from its first event to its last, and every row is written once, in key order
+    /// (appended to the tables when one round covers all cases).
+    ///
+    /// The cases are split by a hash of their ids into partitions of at most ``bulkCaseCapacity`` cases; up to
+    /// ``rebuildThreads`` partitions are computed at once, each by a thread that scans the whole range and applies
+    /// only its own cases, so memory stays bounded however long the log. A round that finds a partition over its
+    /// capacity is started again with more partitions.
+    ///
+    /// Returns `limit`, or `nil` when the bulk path does not serve these views or this log (a view that is not
+    /// built in, upcasters, or an event in a shape only the event-by-event path reads: an old header, a text that
+    /// may have been cut); the tables are then empty again and the caller applies the events one by one, which
+    /// gives the same rows or reports the event a view stops at.
+    func bulkBuild(
+        _ names: [String], upTo limit: UInt64, tables: [String: [String: Database]], timing: inout ChunkTiming
+    ) throws -> UInt64? {
+        guard limit > 0, inSnapshots(names), let targets = BulkTargets(names, entries: entries, tables: tables) else {
+            return nil
+        }
+        let threads = max(1, rebuildThreads)
+        var partitions = threads
+        let clock = ContinuousClock()
+        var written = false
+        func discard() throws {
+            guard written else { return }
+            try log.writeViews { txn in
+                for name in names { for database in (tables[name] ?? [:]).values { try txn.empty(database) } }
+            }
+            written = false
+        }
+        restart: while true {
+            var months: [[UInt8]: [UInt32]] = [:]
+            var rounds = 0
+            var cases = 0
+            var rows = 0
+            // The slowest partition's scan and encoding per round, summed over the rounds.
+            var scanning: Duration = .zero
+            var encoding: Duration = .zero
+            for first in stride(from: 0, to: partitions, by: threads) {
+                let group = Array(first..<min(first + threads, partitions))
+                let started = clock.now
+                let results = computePartitions(group, of: partitions, upTo: limit, targets)
+                timing.computing += clock.now - started
+                if let error = results.lazy.compactMap(\.error).first { throw error }
+                for result in results {
+                    if case .unusual(let reason) = result.outcome {
+                        try discard()
+                        logger.notice(
+                            "the views are rebuilt event by event: \(reason)",
+                            metadata: ["projections": "\(names.joined(separator: ","))"])
+                        return nil
+                    }
+                }
+                if let estimate = results.compactMap({ result -> Int? in
+                    if case .full(let estimate) = result.outcome { return estimate }
+                    return nil
+                }).max() {
+                    // Partitions hold about as many cases each: enough of them for the fullest one's estimate.
+                    let needed = Double(partitions) * 1.1 * Double(estimate) / Double(bulkCaseCapacity)
+                    // At most four times as many at once: an estimate from a small or bursty start can be far off.
+                    let more = min(partitions * 4, max(partitions + 1, Int(needed.rounded(.up))))
+                    let next = (more + threads - 1) / threads * threads
+                    guard next <= Self.bulkPartitionLimit else {
+                        try discard()
+                        logger.notice("the views are rebuilt event by event: too many cases for the bulk path")
+                        return nil
+                    }
+                    try discard()
+                    logger.info(
+                        "a bulk rebuild's partition is full; starting again with more",
+                        metadata: ["partitions": "\(next)", "capacity": "\(bulkCaseCapacity)"])
+                    partitions = next
+                    continue restart
+                }
+                for result in results {
+                    scanning = max(scanning, result.scanning)
+                    encoding = max(encoding, result.encoding)
+                    cases += result.cases
+                    for (key, counters) in result.months {
+                        var sum = months[key] ?? [UInt32](repeating: 0, count: MonthlyStatisticsProjection.slots)
+                        for (slot, value) in zip(sum.indices, counters) { sum[slot] &+= value }
+                        months[key] = sum
+                    }
+                }
+                // Appending needs every key after the table's last one: true while the tables are empty.
+                rows += try writeRuns(results.map(\.runs), targets, append: !written, timing: &timing)
+                written = true
+                rounds += 1
+            }
+            if let database = targets.months, !months.isEmpty {
+                var run = RowRun()
+                for (key, counters) in months {
+                    run.add({ $0.append(contentsOf: key) }) { value in
+                        for counter in counters {
+                            withUnsafeBytes(of: counter.bigEndian) { value.append(contentsOf: $0) }
+                        }
+                    }
+                }
+                run.sortAndMerge()
+                rows += try writeRun(run, database, timing: &timing)
+                written = true
+            }
+            bulkBuilds.add(1, ordering: .relaxed)
+            logger.info(
+                "built in bulk",
+                metadata: [
+                    "projections": "\(names.joined(separator: ","))", "events": "\(limit)", "cases": "\(cases)",
+                    "rows": "\(rows)", "partitions": "\(partitions)", "rounds": "\(rounds)",
+                    "scanning": "\(scanning)", "encoding": "\(encoding)",
+                ])
+            return limit
+        }
+    }
+
+    /// More partitions than this and the bulk path gives way to the event-by-event one (each round scans the log).
+    static let bulkPartitionLimit = 4_096
+
+    /// Scans the log once per partition of `group`, on threads of their own, and returns each one's rows.
+    private func computePartitions(
+        _ group: [Int], of partitions: Int, upTo limit: UInt64, _ targets: BulkTargets
+    ) -> [PartitionResult] {
+        let capacity = bulkCaseCapacity
+        @Sendable func run(_ partition: Int) -> PartitionResult {
+            var result = PartitionResult()
+            var worker = BulkPartition(partition: partition, of: partitions, capacity: capacity, upTo: limit)
+            do {
+                let clock = ContinuousClock()
+                let started = clock.now
+                let seen = try log.forEachEvent(from: 1, limit: Int(limit)) { event in worker.visit(event) }
+                result.scanning = clock.now - started
+                switch worker.outcome {
+                case .unusual(let reason):
+                    result.outcome = .unusual(reason)
+                    return result
+                case .full(let estimate):
+                    result.outcome = .full(estimate: estimate)
+                    return result
+                case .done:
+                    guard seen == Int(limit) else {
+                        throw ProjectionError(.storage, "the log returned \(seen) events up to position \(limit)")
+                    }
+                }
+                let encodingStarted = clock.now
+                let (runs, unusual) = worker.rows(targets)
+                result.encoding = clock.now - encodingStarted
+                if let unusual {
+                    result.outcome = .unusual(unusual)
+                    return result
+                }
+                result.runs = runs
+                result.months = worker.monthRows()
+                result.cases = worker.records.count
+                result.outcome = .done
+            } catch {
+                result.error = error
+            }
+            return result
+        }
+        if group.count == 1 { return [run(group[0])] }
+        let results = Mutex<[Int: PartitionResult]>([:])
+        DispatchQueue.concurrentPerform(iterations: group.count) { index in
+            let result = run(group[index])
+            results.withLock { $0[index] = result }
+        }
+        return results.withLock { results in group.indices.map { results[$0] ?? PartitionResult() } }
+    }
+
+    /// Writes each table's rows from all partitions of a round, merged into key order, in write transactions of at
+    /// most ``writeBatchRows`` rows. Returns the number of rows.
+    private func writeRuns(
+        _ partitions: [[RowRun]], _ targets: BulkTargets, append: Bool, timing: inout ChunkTiming
+    ) throws -> Int {
+        var total = 0
+        for table in BulkTargets.Table.allCases {
+            guard let database = targets[table] else { continue }
+            let runs = partitions.compactMap { $0.indices.contains(table.rawValue) ? $0[table.rawValue] : nil }
+            // The merged order: (run, row) pairs, smallest key first.
+            var order: [(run: Int32, row: Int32)] = []
+            order.reserveCapacity(runs.reduce(0) { $0 + $1.rows.count })
+            var heads = [Int](repeating: 0, count: runs.count)
+            while true {
+                var best: Int?
+                for index in runs.indices where heads[index] < runs[index].rows.count {
+                    guard let current = best else {
+                        best = index
+                        continue
+                    }
+                    let less = runs[index].withRow(heads[index]) { key, _ in
+                        runs[current].withRow(heads[current]) { other, _ in ByteInterner.compare(key, other) < 0 }
+                    }
+                    if less { best = index }
+                }
+                guard let chosen = best else { break }
+                order.append((Int32(chosen), Int32(heads[chosen])))
+                heads[chosen] += 1
+            }
+            total += order.count
+            try write(order.count, database, append: append, timing: &timing) { index, body in
+                let (run, row) = order[index]
+                try runs[Int(run)].withRow(Int(row), body)
+            }
+        }
+        return total
+    }
+
+    private func writeRun(_ run: RowRun, _ database: Database, timing: inout ChunkTiming) throws -> Int {
+        try write(run.rows.count, database, append: true, timing: &timing) { index, body in
+            try run.withRow(index, body)
+        }
+        return run.rows.count
+    }
+
+    /// Writes `count` rows that `row` hands out in key order, in transactions of at most ``writeBatchRows`` rows.
+    private func write(
+        _ count: Int, _ database: Database, append: Bool, timing: inout ChunkTiming,
+        _ row: (Int, (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws {
+        let clock = ContinuousClock()
+        var start = 0
+        while start < count {
+            let batch = start..<min(count, start + writeBatchRows)
+            var entered = clock.now
+            // A map growth runs the closure again in a new transaction: it writes the same rows again.
+            try log.writeViews { txn in
+                entered = clock.now
+                for index in batch {
+                    try row(index) { key, value in
+                        try txn.put(database, key: key, value: value, options: append ? .append : [])
+                    }
+                }
+            }
+            timing.wrote(clock.now - entered)
+            start = batch.upperBound
+        }
+    }
+}
