@@ -48,7 +48,7 @@ struct ByteInterner {
     }
 
     /// The first 16 bytes, zero-padded.
-    private static func head(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
+    static func head(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
         var head: (UInt64, UInt64) = (0, 0)
         withUnsafeMutableBytes(of: &head) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes.prefix(16))) }
         return head
@@ -393,8 +393,9 @@ struct BulkPartition {
         /// An event the bulk path leaves to the event-by-event path (the reason).
         case unusual(String)
         /// The partition will hold more cases than it may, about `estimate` by the end: the rebuild needs more
-        /// partitions.
-        case full(estimate: Int)
+        /// partitions. `early`: estimated from the first sixteenth of the log (a sample of thousands of cases),
+        /// not met at the capacity.
+        case full(estimate: Int, early: Bool)
     }
 
     let partition: Int
@@ -428,12 +429,22 @@ struct BulkPartition {
         agreed = texts.intern("agreed")
     }
 
-    /// Which partition a case id falls in: a cheap hash (FNV-1a, mixed), so that a thread skips the other partitions'
-    /// events without the seeded hash its table uses.
-    static func partition(_ id: UnsafeRawBufferPointer, of partitions: Int) -> Int {
+    /// Which partition a case id with this cheap hash (``ByteInterner/quickHash(_:)``) falls in, so that a thread
+    /// skips the other partitions' events without the seeded hash its table uses.
+    static func partition(_ quickHash: Int, of partitions: Int) -> Int {
         guard partitions > 1 else { return 0 }
-        return Int(UInt64(UInt(bitPattern: ByteInterner.quickHash(id))) % UInt64(partitions))
+        return Int(UInt64(UInt(bitPattern: quickHash)) % UInt64(partitions))
     }
+
+    /// A case recently looked up: its id's first 16 bytes and length, and its number.
+    private struct RecentCase {
+        var head: (UInt64, UInt64) = (0, 0)
+        var length = -1
+        var number: Int32 = 0
+    }
+    /// Recent lookups of ids of up to 16 bytes, by cheap hash: most events find their case here, without the seeded
+    /// hash and the large table (a case's events lie close together in the log).
+    private var recent = [RecentCase](repeating: RecentCase(), count: 1 << 14)
 
     /// Applies one event; `false` ends the scan (see ``outcome``).
     mutating func visit(_ event: borrowing EventView) -> Bool {
@@ -441,7 +452,7 @@ struct BulkPartition {
         if position == estimateAt, records.count >= 4_096 {
             let estimate = Int((Double(records.count) * Double(limit) / Double(position)).rounded(.up))
             if estimate > capacity {
-                outcome = .full(estimate: estimate)
+                outcome = .full(estimate: estimate, early: true)
                 return false
             }
         }
@@ -450,11 +461,20 @@ struct BulkPartition {
                 stream[4] == 0x2D
             else { return true }  // not a case event: no built-in view reads it
             let id = UnsafeRawBufferPointer(rebasing: stream[5...])
-            guard Self.partition(id, of: partitions) == partition else { return true }
+            let quickHash = ByteInterner.quickHash(id)
+            guard Self.partition(quickHash, of: partitions) == partition else { return true }
             guard let header = HeaderSpan(metadata) else {
                 return stop("the case event at position \(position) has a header the bulk path does not read")
             }
-            let (number, isNew) = cases.intern(id)
+            let slot = (quickHash >> 24) & (recent.count - 1)
+            let head = id.count <= 16 ? ByteInterner.head(id) : (0, 0)
+            let number: Int32
+            let isNew: Bool
+            if id.count <= 16, recent[slot].length == id.count, recent[slot].head == head {
+                (number, isNew) = (recent[slot].number, false)
+            } else {
+                (number, isNew) = cases.intern(id)
+            }
             let index = Int(number)
             let division = UnsafeRawBufferPointer(rebasing: metadata[HeaderSpan.division])
             if isNew {
@@ -462,7 +482,8 @@ struct BulkPartition {
                     return stop("the case id at position \(position) is empty, too long or holds a zero byte")
                 }
                 guard records.count < capacity else {
-                    outcome = .full(estimate: Int((Double(capacity) * Double(limit) / Double(position)).rounded(.up)))
+                    outcome = .full(
+                        estimate: Int((Double(capacity) * Double(limit) / Double(position)).rounded(.up)), early: false)
                     return false
                 }
                 guard let divisionID = texts.text(division), checkedDivision(divisionID) else {
@@ -477,6 +498,7 @@ struct BulkPartition {
             } else if !texts.equals(records[index].division, division) {
                 return stop("the case of position \(position) changes its division")
             }
+            if id.count <= 16 { recent[slot] = RecentCase(head: head, length: id.count, number: number) }
             let (typeNumber, newType) = types.intern(type)
             if newType { typeFlags.append(TypeFlags(type: type)) }
             let flags = typeFlags[Int(typeNumber)]

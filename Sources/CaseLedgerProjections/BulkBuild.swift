@@ -12,6 +12,8 @@ struct RowRun: Sendable {
         var start: Int
         var keyLength: Int32
         var valueLength: Int32
+        /// The key's first 8 bytes, big-endian, zero-padded: orders most pairs of rows without reading the arena.
+        var prefix: UInt64
     }
     private(set) var bytes: [UInt8] = []
     private(set) var rows: [Row] = []
@@ -26,11 +28,28 @@ struct RowRun: Sendable {
         let start = bytes.count
         key(&bytes)
         let keyEnd = bytes.count
+        let prefix = bytes.withUnsafeBytes { Self.prefix(UnsafeRawBufferPointer(rebasing: $0[start..<keyEnd])) }
         value(&bytes)
         rows.append(
             Row(
                 start: start, keyLength: Int32(truncatingIfNeeded: keyEnd - start),
-                valueLength: Int32(truncatingIfNeeded: bytes.count - keyEnd)))
+                valueLength: Int32(truncatingIfNeeded: bytes.count - keyEnd), prefix: prefix))
+    }
+
+    /// A key's first 8 bytes as a big-endian number, zero-padded. Two keys whose prefixes differ are ordered as their
+    /// prefixes; equal prefixes need the whole keys compared.
+    static func prefix(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        var value: UInt64 = 0
+        withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: key.prefix(8))) }
+        return UInt64(bigEndian: value)
+    }
+
+    /// Whether row `a` sorts before row `b` (`raw` is the arena).
+    static func precedes(_ a: Row, _ b: Row, _ raw: UnsafeRawBufferPointer) -> Bool {
+        if a.prefix != b.prefix { return a.prefix < b.prefix }
+        return ByteInterner.compare(
+            UnsafeRawBufferPointer(rebasing: raw[a.start..<(a.start + Int(a.keyLength))]),
+            UnsafeRawBufferPointer(rebasing: raw[b.start..<(b.start + Int(b.keyLength))])) < 0
     }
 
     /// Sorts the rows by key and keeps the first of rows with equal keys.
@@ -40,10 +59,14 @@ struct RowRun: Sendable {
             func key(_ row: Row) -> UnsafeRawBufferPointer {
                 UnsafeRawBufferPointer(rebasing: raw[row.start..<(row.start + Int(row.keyLength))])
             }
-            rows.sort { ByteInterner.compare(key($0), key($1)) < 0 }
+            rows.sort { Self.precedes($0, $1, raw) }
             var kept = 0
             for index in rows.indices {
-                if kept > 0, ByteInterner.compare(key(rows[kept - 1]), key(rows[index])) == 0 { continue }
+                if kept > 0, rows[kept - 1].prefix == rows[index].prefix,
+                    ByteInterner.compare(key(rows[kept - 1]), key(rows[index])) == 0
+                {
+                    continue
+                }
                 rows[kept] = rows[index]
                 kept += 1
             }
@@ -121,7 +144,11 @@ extension BulkPartition {
             func id(_ index: Int) -> UnsafeRawBufferPointer {
                 UnsafeRawBufferPointer(rebasing: arena[offsets[index]..<offsets[index + 1]])
             }
-            return (0..<records.count).sorted { ByteInterner.compare(id($0), id($1)) < 0 }
+            var keyed = (0..<records.count).map { (prefix: RowRun.prefix(id($0)), index: $0) }
+            keyed.sort { a, b in
+                a.prefix != b.prefix ? a.prefix < b.prefix : ByteInterner.compare(id(a.index), id(b.index)) < 0
+            }
+            return keyed.map(\.index)
         }
         let texts = self.texts
         func str8(_ id: Int32, _ out: inout [UInt8]) {
@@ -277,7 +304,7 @@ extension ProjectionRuntime {
         enum Outcome: Sendable {
             case done
             case unusual(String)
-            case full(estimate: Int)
+            case full(estimate: Int, early: Bool)
         }
         var outcome: Outcome = .unusual("the partition did not run")
         var runs: [RowRun] = []
@@ -342,14 +369,17 @@ extension ProjectionRuntime {
                         return nil
                     }
                 }
-                if let estimate = results.compactMap({ result -> Int? in
-                    if case .full(let estimate) = result.outcome { return estimate }
+                let full = results.compactMap { result -> (estimate: Int, early: Bool)? in
+                    if case .full(let estimate, let early) = result.outcome { return (estimate, early) }
                     return nil
-                }).max() {
+                }
+                if let estimate = full.map(\.estimate).max() {
                     // Partitions hold about as many cases each: enough of them for the fullest one's estimate.
                     let needed = Double(partitions) * 1.1 * Double(estimate) / Double(bulkCaseCapacity)
-                    // At most four times as many at once: an estimate from a small or bursty start can be far off.
-                    let more = min(partitions * 4, max(partitions + 1, Int(needed.rounded(.up))))
+                    // An estimate met at the capacity early in a small or bursty log can be far off: at most four
+                    // times as many partitions then. One from a sample of thousands of cases is taken as it is.
+                    let most = full.allSatisfy(\.early) ? Self.bulkPartitionLimit : partitions * 4
+                    let more = min(most, max(partitions + 1, Int(needed.rounded(.up))))
                     let next = (more + threads - 1) / threads * threads
                     guard next <= Self.bulkPartitionLimit else {
                         try discard()
@@ -423,8 +453,8 @@ extension ProjectionRuntime {
                 case .unusual(let reason):
                     result.outcome = .unusual(reason)
                     return result
-                case .full(let estimate):
-                    result.outcome = .full(estimate: estimate)
+                case .full(let estimate, let early):
+                    result.outcome = .full(estimate: estimate, early: early)
                     return result
                 case .done:
                     guard seen == Int(limit) else {
@@ -476,9 +506,13 @@ extension ProjectionRuntime {
                         best = index
                         continue
                     }
-                    let less = runs[index].withRow(heads[index]) { key, _ in
-                        runs[current].withRow(heads[current]) { other, _ in ByteInterner.compare(key, other) < 0 }
-                    }
+                    let (mine, theirs) = (runs[index].rows[heads[index]], runs[current].rows[heads[current]])
+                    let less =
+                        mine.prefix != theirs.prefix
+                        ? mine.prefix < theirs.prefix
+                        : runs[index].withRow(heads[index]) { key, _ in
+                            runs[current].withRow(heads[current]) { other, _ in ByteInterner.compare(key, other) < 0 }
+                        }
                     if less { best = index }
                 }
                 guard let chosen = best else { break }
@@ -509,7 +543,9 @@ extension ProjectionRuntime {
         let clock = ContinuousClock()
         var start = 0
         while start < count {
-            let batch = start..<min(count, start + writeBatchRows)
+            // Puts among existing rows dirty a page each (LMDB keeps them in memory until the commit, and the
+            // write lock is held meanwhile): a quarter of the batch then.
+            let batch = start..<min(count, start + (append ? writeBatchRows : max(1, writeBatchRows / 4)))
             var entered = clock.now
             // A map growth runs the closure again in a new transaction: it writes the same rows again.
             try log.writeViews { txn in

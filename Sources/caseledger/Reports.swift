@@ -371,10 +371,9 @@ struct ViewsRebuild: AsyncParsableCommand {
 
     @Option(
         help: """
-            Events computed per chunk (1 to 1,000,000). Larger chunks rebuild faster (a row that several events \
-            of a chunk touch is written once); each chunk's rows are written in transactions of at most 16,384 \
-            rows, so appends from other processes wait briefly whatever the chunk. Memory grows with the chunk, \
-            not with the log.
+            Events per chunk (1 to 1,000,000) when views are rebuilt event by event: when the bulk rebuild meets \
+            an event it does not read (--verbose says why), and for events appended while it ran. Larger chunks \
+            rebuild faster; memory grows with the chunk, not with the log.
             """)
     var chunkSize = 131_072
 

@@ -235,9 +235,6 @@ func registerCaseloadScan(_ name: String, _ body: @escaping @Sendable (Benchmark
 
 func registerProjectionBenchmarks() {
     registerRebuildBenchmark("Rebuild.CaseLedger.allViews1M", events: 1_000_000, iterations: 3)
-    // The chunk `caseledger views rebuild` uses: fewer rewrites of rows, writes still in short transactions.
-    registerRebuildBenchmark(
-        "Rebuild.CaseLedger.allViews1M.chunk131072", events: 1_000_000, iterations: 3, chunkSize: 131_072)
     // 10M events: a long run (the store alone takes minutes to write), so only on request.
     if ProcessInfo.processInfo.environment["CASELEDGER_BENCH_10M"] == "1" {
         registerRebuildBenchmark("Rebuild.CaseLedger.allViews10M", events: 10_000_000, iterations: 1)
