@@ -393,9 +393,9 @@ extension ProjectionRuntime {
                     partitions = next
                     continue restart
                 }
+                scanning += results.map(\.scanning).max() ?? .zero
+                encoding += results.map(\.encoding).max() ?? .zero
                 for result in results {
-                    scanning = max(scanning, result.scanning)
-                    encoding = max(encoding, result.encoding)
                     cases += result.cases
                     for (key, counters) in result.months {
                         var sum = months[key] ?? [UInt32](repeating: 0, count: MonthlyStatisticsProjection.slots)

@@ -109,7 +109,7 @@ public final class ProjectionRuntime: Service, Sendable {
     static let defaultWriteBatchRows = 16_384
 
     /// At most this many cases per partition of a bulk rebuild (a few hundred bytes each), unless tests ask for fewer.
-    package static let defaultBulkCaseCapacity = 131_072
+    package static let defaultBulkCaseCapacity = 81_920
 
     /// The public initializer, with the writer's batch size that tests make small.
     package init(
