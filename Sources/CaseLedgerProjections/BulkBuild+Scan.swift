@@ -296,7 +296,8 @@ struct ClockEntry {
 struct CaseRecord {
     // The case summary: kind, channel, dispute type and division from the case's first event; the rest from its last.
     var lastEventAt: Int64
-    var events: Int32 = 0
+    /// Saturates as the row's 4 bytes do.
+    var events: UInt32 = 0
     var division: Int32
     var state: Int32
     var unit: Int32
@@ -347,10 +348,15 @@ struct MonthTally {
     mutating func count(_ at: Int64, _ division: Int32, _ slots: Slice<UnsafeBufferPointer<Int>>) {
         if at < day.start || at >= day.end {
             let date = LegalTime.date(of: Instant(microsecondsSinceEpoch: at))
-            let start = LegalTime.startOf(date).microsecondsSinceEpoch
             let year = min(max(date.year, 0), 9999)
-            day = (start, start &+ 86_400_000_000, Int32(year * 100 + date.month))
-            if day.end < day.start || at < day.start || at >= day.end { day = (1, 0, day.month) }  // not cached
+            // The day's bounds are cached only well inside the range of instants (`startOf` traps near its ends).
+            if at > -(1 << 62), at < 1 << 62 {
+                let start = LegalTime.startOf(date).microsecondsSinceEpoch
+                day = (start, start + 86_400_000_000, Int32(year * 100 + date.month))
+                if at < day.start || at >= day.end { day = (1, 0, day.month) }
+            } else {
+                day = (1, 0, Int32(year * 100 + date.month))
+            }
         }
         let key = MonthKey(month: day.month, division: division)
         let base: Int
@@ -546,9 +552,28 @@ struct BulkPartition {
         return valid
     }
 
-    /// Whether every text in a header section (`str8` fields) is valid UTF-8.
-    private static func validTexts(_ section: UnsafeRawBufferPointer) -> Bool {
-        section.allSatisfy { $0 < 0x80 } || String(validating: section, as: UTF8.self) != nil
+    /// Whether each text of a parties section (`str8` reference, `str8` name, role byte, `count` times) or a links
+    /// section (relation byte, `str8` id) is valid UTF-8 on its own, as the views decode them one by one (the
+    /// section's bounds were checked by ``HeaderSpan``).
+    private static func validTexts(_ section: UnsafeRawBufferPointer, count: Int, parties: Bool) -> Bool {
+        if section.allSatisfy({ $0 < 0x80 }) { return true }
+        var offset = 0
+        func text() -> Bool {
+            let length = Int(section[offset])
+            let bytes = UnsafeRawBufferPointer(rebasing: section[(offset + 1)..<(offset + 1 + length)])
+            offset += 1 + length
+            return bytes.allSatisfy { $0 < 0x80 } || String(validating: bytes, as: UTF8.self) != nil
+        }
+        for _ in 0..<count {
+            if parties {
+                guard text(), text() else { return false }
+                offset += 1  // the role
+            } else {
+                offset += 1  // the relation
+                guard text() else { return false }
+            }
+        }
+        return true
     }
 
     /// The event's interned texts and the partition's constants.
@@ -628,7 +653,9 @@ struct BulkPartition {
             guard r.registrations == 0 else { return "registers its case a second time" }
             r.registrations = 1
             if let section = partySection, let parties = h.parties {
-                guard validTexts(section) else { return "names a party in text that is not UTF-8" }
+                guard validTexts(section, count: parties.count, parties: true) else {
+                    return "names a party in text that is not UTF-8"
+                }
                 r.partyStart = Int32(truncatingIfNeeded: partyArena.count)
                 r.partyLength = Int32(truncatingIfNeeded: section.count)
                 r.partyCount = UInt8(truncatingIfNeeded: parties.count)
@@ -638,7 +665,9 @@ struct BulkPartition {
         }
         if let links = h.links {
             let section = UnsafeRawBufferPointer(rebasing: metadata[links.bytes])
-            guard validTexts(section) else { return "links a case whose id is not UTF-8" }
+            guard validTexts(section, count: links.count, parties: false) else {
+                return "links a case whose id is not UTF-8"
+            }
             if f.contains(.registered) {
                 r.links = Array(section)
                 r.linkCount = UInt8(truncatingIfNeeded: links.count)
@@ -659,7 +688,7 @@ struct BulkPartition {
         r.lastKind = h.kind
         r.lastChannel = h.channel
         r.lastEventAt = max(r.lastEventAt, h.at)
-        r.events &+= 1
+        if r.events < .max { r.events += 1 }
         if f.contains(.evaluated) { r.rating = h.rating }
         if let deadline = c.deadline {
             if f.contains(.endsClock) {
@@ -670,6 +699,8 @@ struct BulkPartition {
                 if let index = r.openClocks.firstIndex(where: { $0.name == deadline }) {
                     r.openClocks[index].due = h.due
                 } else {
+                    // The summary's row keeps 255 clocks; the view then drops the last by name for good.
+                    guard r.openClocks.count < 255 else { return "gives its case over 255 open clocks" }
                     r.openClocks.append(ClockEntry(name: deadline, due: h.due, unit: 0))
                 }
             }

@@ -173,7 +173,7 @@ extension BulkPartition {
                 runs[BulkTargets.Table.cases.rawValue].add({ $0.append(contentsOf: id) }) { out in
                     out.append(contentsOf: [1, r.kind, r.level, r.channel, r.disputeType, r.closed ? 1 : 0, r.rating])
                     instant(r.lastEventAt, &out)
-                    withUnsafeBytes(of: UInt32(clamping: r.events).bigEndian) { out.append(contentsOf: $0) }
+                    withUnsafeBytes(of: r.events.bigEndian) { out.append(contentsOf: $0) }
                     out.append(contentsOf: texts.bytes(r.division))
                     out.append(UInt8(truncatingIfNeeded: id.count))
                     out.append(contentsOf: id)
@@ -381,7 +381,7 @@ extension ProjectionRuntime {
                     let most = full.allSatisfy(\.early) ? Self.bulkPartitionLimit : partitions * 4
                     let more = min(most, max(partitions + 1, Int(needed.rounded(.up))))
                     let next = (more + threads - 1) / threads * threads
-                    guard next <= Self.bulkPartitionLimit else {
+                    guard next <= Self.bulkPartitionLimit, next > partitions else {
                         try discard()
                         logger.notice("the views are rebuilt event by event: too many cases for the bulk path")
                         return nil

@@ -336,6 +336,72 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// Headers another writer could have written, which the bulk path must not read otherwise than the views do.
+    enum Crafted: String, CaseIterable, Sendable {
+        /// A parties section that is valid UTF-8 as a whole but not text by text (a length byte completes the
+        /// character a reference starts).
+        case partyTextsBrokenOneByOne
+        /// 256 clocks set on one case, then the first stopped: the summary's row keeps 255 and drops the last for
+        /// good.
+        case overTwoHundredFiftyFiveClocks
+        /// A registration at the earliest instant there is.
+        case registeredAtTheStartOfTime
+    }
+
+    @Test(arguments: Crafted.allCases)
+    func craftedHeadersGiveTheViewsRowsWhenRebuilt(_ crafted: Crafted) async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try BuiltInViewTests.runtime(log)
+            defer { runtime.shutdown() }
+            try await BuiltInViewTests.county(try BuiltInViewTests.engine(log))
+            let registration = try #require(
+                try log.read(from: 1, direction: .forwards, limit: 1_000).first { $0.type == "registered" })
+            let original = try #require(RecordHeader(bytes: Array(registration.metadata)))
+            func append(_ stream: String, _ type: String, _ metadata: [UInt8]) async throws {
+                _ = try await log.append(
+                    to: stream,
+                    events: [
+                        NewEvent(
+                            type: type, schemaVersion: 1, actor: registration.actor, metadata: metadata,
+                            payload: Array(registration.payload))
+                    ])
+            }
+            switch crafted {
+            case .partyTextsBrokenOneByOne:
+                var header = original
+                header.parties = []
+                let section: [UInt8] = [1, 1, 1, 0xC3, 169] + [UInt8](repeating: 0x61, count: 169) + [0]
+                try await append("case-u1", "registered", header.bytes + section)
+            case .overTwoHundredFiftyFiveClocks:
+                try await append("case-u2", "registered", original.bytes)
+                for n in 0..<257 {
+                    var header = original
+                    header.parties = []
+                    header.deadline = "c" + String(1_000 + min(n, 256)).dropFirst()
+                    header.due = County.at(2025, 6, 1)
+                    try await append("case-u2", n < 256 ? "deadlineSet" : "deadlineStopped", header.bytes)
+                }
+                // The last one stopped "c256", the one the row had dropped; stop the first too.
+                var header = original
+                header.parties = []
+                header.deadline = "c000"
+                try await append("case-u2", "deadlineStopped", header.bytes)
+            case .registeredAtTheStartOfTime:
+                var header = original
+                header.at = Instant(microsecondsSinceEpoch: .min)
+                try await append("case-u3", "registered", header.bytes)
+            }
+            try runtime.catchUp()
+            let before = try BuiltInViewTests.everyRow(runtime)
+            try runtime.rebuildAll()
+            let after = try BuiltInViewTests.everyRow(runtime)
+            for (table, rows) in before {
+                let same = after[table] == rows
+                #expect(same, "\(table) differs after the rebuild")
+            }
+        }
+    }
+
     /// Commands go on during a bulk rebuild: whatever they append after the bulk pass's last position is applied
     /// event by event on top of its rows (or at the swap), and every view ends exact.
     @Test func aBulkRebuildWhileCommandsAppendLeavesExactViews() async throws {
