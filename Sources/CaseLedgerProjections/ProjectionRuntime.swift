@@ -71,10 +71,12 @@ public final class ProjectionRuntime: Service, Sendable {
     /// Queries in flight per generation (`name.generation`), and the generations a swap retired: a retired
     /// generation's tables are dropped only when its last query ends, and no new query starts on it.
     let readers: Mutex<(active: [String: Int], retired: Set<String>)>
-    /// How many events catch-up applies per transaction, and a rebuild or check computes per chunk (a chunk's rows are
-    /// then written in transactions of at most 16,384 rows).
+    /// How many events catch-up applies per transaction, and a rebuild or check computes per chunk when it goes event
+    /// by event (a chunk's rows are then written in transactions of at most 16,384 rows). The bulk rebuild of the
+    /// built-in views does not use chunks.
     public let chunkSize: Int
-    /// How many threads a rebuild or check computes a chunk on (each takes a share of the views).
+    /// How many threads a rebuild or check computes on: partitions of cases on the bulk path, shares of the views per
+    /// chunk on the event-by-event path.
     public let rebuildThreads: Int
     /// At most how many rows one write transaction of a rebuild's or check's writer commits. A chunk's rows may take
     /// several transactions (they go into a generation nobody reads yet), so the write lock, which appends wait for,
@@ -94,8 +96,9 @@ public final class ProjectionRuntime: Service, Sendable {
     /// - Parameters:
     ///   - upcasters: rewrite events of older payload schemas before projections see them.
     ///   - metrics: where lag and failure metrics go; the process's `MetricsSystem` when `nil`.
-    ///   - rebuildThreads: how many threads a rebuild or check computes each chunk on; the machine's active
-    ///     processor count when `nil`. Each thread reads the chunk and applies its share of the built-in views.
+    ///   - rebuildThreads: how many threads a rebuild or check computes on; the machine's active processor count when
+    ///     `nil`. In bulk, each thread scans the log for one partition of the cases; event by event, each reads the
+    ///     chunk and applies its share of the built-in views.
     public convenience init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096,
         upcasters: UpcasterChain = UpcasterChain(), metrics: (any MetricsFactory)? = nil, rebuildThreads: Int? = nil

@@ -8,8 +8,13 @@ import Synchronization
 
 extension ProjectionRuntime {
     /// Rebuilds a projection from position 1 into a new generation while the current one keeps serving reads, then
-    /// swaps it in atomically and drops the old generation. Memory stays bounded by ``chunkSize``: the log is
-    /// streamed in place, one chunk per transaction. One rebuild or check per projection runs at a time.
+    /// swaps it in atomically and drops the old generation. One rebuild or check per projection runs at a time.
+    ///
+    /// Built-in views are rebuilt in bulk when no upcasters are registered: each case is kept in memory from its first
+    /// event to its last and every row is written once, with memory bounded by partitions of cases (see the bulk
+    /// path in `Docs/Projections.md`). Other projections, and the built-in ones when the bulk path meets an event it
+    /// does not read, are rebuilt event by event: the log is streamed in place, ``chunkSize`` events at a time, with
+    /// memory bounded by the chunk.
     ///
     /// - Throws: ``ProjectionError``: `failed` when the projection throws at an event (the old generation stays
     ///   active and untouched).
@@ -17,8 +22,8 @@ extension ProjectionRuntime {
         try rebuild([name])
     }
 
-    /// Rebuilds every projection in one pass over the log (each chunk is applied to all new generations in one
-    /// transaction), then swaps them all in at once.
+    /// Rebuilds every projection in one pass over the log (each event is read once for all of them), then swaps them
+    /// all in at once.
     public func rebuildAll() throws(ProjectionError) {
         try rebuild(order)
     }
