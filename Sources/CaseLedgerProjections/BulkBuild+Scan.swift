@@ -435,6 +435,12 @@ struct BulkPartition {
         agreed = texts.intern("agreed")
     }
 
+    /// How many cases a partition that holds `cases` at `position` will hold at `limit`, if cases keep coming at the
+    /// same pace (capped far below `Int.max`, so that no log makes the conversion trap).
+    static func estimate(_ cases: Int, at position: UInt64, of limit: UInt64) -> Int {
+        Int(min((Double(cases) * Double(limit) / Double(max(1, position))).rounded(.up), Double(Int32.max)))
+    }
+
     /// Which partition a case id with this cheap hash (``ByteInterner/quickHash(_:)``) falls in, so that a thread
     /// skips the other partitions' events without the seeded hash its table uses.
     static func partition(_ quickHash: Int, of partitions: Int) -> Int {
@@ -456,7 +462,7 @@ struct BulkPartition {
     mutating func visit(_ event: borrowing EventView) -> Bool {
         let position = event.position
         if position == estimateAt, records.count >= 4_096 {
-            let estimate = Int((Double(records.count) * Double(limit) / Double(position)).rounded(.up))
+            let estimate = Self.estimate(records.count, at: position, of: limit)
             if estimate > capacity {
                 outcome = .full(estimate: estimate, early: true)
                 return false
@@ -489,7 +495,7 @@ struct BulkPartition {
                 }
                 guard records.count < capacity else {
                     outcome = .full(
-                        estimate: Int((Double(capacity) * Double(limit) / Double(position)).rounded(.up)), early: false)
+                        estimate: Self.estimate(capacity, at: position, of: limit), early: false)
                     return false
                 }
                 guard let divisionID = texts.text(division), checkedDivision(divisionID) else {

@@ -240,22 +240,17 @@ extension BulkPartition {
                 }
                 // The index rows, from the row exactly as the view reads it back.
                 let (unit, persons) = WorkloadProjection.entries(people)
-                for person in persons {
-                    runs[BulkTargets.Table.byPerson.rawValue].add(
+                // An index row: `name`, a zero byte, the case id; no value.
+                func index(_ table: BulkTargets.Table, _ name: [UInt8]) {
+                    runs[table.rawValue].add(
                         { key in
-                            key.append(contentsOf: person)
+                            key.append(contentsOf: name)
                             key.append(0)
                             key.append(contentsOf: id)
                         }, { _ in })
                 }
-                if !unit.isEmpty {
-                    runs[BulkTargets.Table.byUnit.rawValue].add(
-                        { key in
-                            key.append(contentsOf: unit)
-                            key.append(0)
-                            key.append(contentsOf: id)
-                        }, { _ in })
-                }
+                for person in persons { index(.byPerson, person) }
+                if !unit.isEmpty { index(.byUnit, unit) }
             }
             if let repeats = targets.repeatDisputes, r.partyCount > 0 {
                 var offset = Int(r.partyStart)
@@ -379,7 +374,7 @@ extension ProjectionRuntime {
                     // An estimate met at the capacity early in a small or bursty log can be far off: at most four
                     // times as many partitions then. One from a sample of thousands of cases is taken as it is.
                     let most = full.allSatisfy(\.early) ? Self.bulkPartitionLimit : partitions * 4
-                    let more = min(most, max(partitions + 1, Int(needed.rounded(.up))))
+                    let more = min(most, max(partitions + 1, Int(min(needed.rounded(.up), Double(Int32.max)))))
                     let next = (more + threads - 1) / threads * threads
                     guard next <= Self.bulkPartitionLimit, next > partitions else {
                         try discard()
