@@ -84,6 +84,8 @@ public final class ProjectionRuntime: Service, Sendable {
     let writeBatchRows: Int
     /// At most how many cases one partition of a bulk rebuild keeps in memory (tests make it small).
     let bulkCaseCapacity: Int
+    /// How long opening waits for another holder of a switching view's maintenance lock.
+    let versionSwitchWait: Duration
     /// How many rebuilds and checks the bulk path served (for tests and diagnostics).
     let bulkBuilds = Atomic<Int>(0)
     /// How many rebuilds and checks the bulk path served.
@@ -91,7 +93,9 @@ public final class ProjectionRuntime: Service, Sendable {
 
     /// Prepares the projections' tables and registers the inline ones with the log.
     ///
-    /// - Throws: ``ProjectionError`` for two projections with one name or a store failure.
+    /// - Throws: ``ProjectionError`` for two projections with one name or a store failure; `busy` when a view's
+    ///   version changed and another process kept its maintenance lock (a rebuild or check of it) for all of
+    ///   `versionSwitchWait`.
     ///
     /// - Parameters:
     ///   - upcasters: rewrite events of older payload schemas before projections see them.
@@ -99,13 +103,18 @@ public final class ProjectionRuntime: Service, Sendable {
     ///   - rebuildThreads: how many threads a rebuild or check computes on; the machine's active processor count when
     ///     `nil`. In bulk, each thread scans the log for one partition of the cases; event by event, each reads the
     ///     chunk and applies its share of the built-in views.
+    ///   - versionSwitchWait: how long opening waits for another process (or runtime) that holds the maintenance lock
+    ///     of a view whose version changed. Several processes opened together after an upgrade switch each view once
+    ///     between them: the others wait for the first, then find the view switched.
     public convenience init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096,
-        upcasters: UpcasterChain = UpcasterChain(), metrics: (any MetricsFactory)? = nil, rebuildThreads: Int? = nil
+        upcasters: UpcasterChain = UpcasterChain(), metrics: (any MetricsFactory)? = nil, rebuildThreads: Int? = nil,
+        versionSwitchWait: Duration = .seconds(30)
     ) throws(ProjectionError) {
         try self.init(
             log: log, projections: projections, logger: logger, chunkSize: chunkSize, upcasters: upcasters,
-            metrics: metrics, rebuildThreads: rebuildThreads, writeBatchRows: Self.defaultWriteBatchRows)
+            metrics: metrics, rebuildThreads: rebuildThreads, writeBatchRows: Self.defaultWriteBatchRows,
+            versionSwitchWait: versionSwitchWait)
     }
 
     /// At most this many rows per write transaction of a rebuild's writer, unless tests ask for fewer.
@@ -118,7 +127,7 @@ public final class ProjectionRuntime: Service, Sendable {
     package init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int,
         upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int,
-        bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity
+        bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity, versionSwitchWait: Duration = .seconds(30)
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -139,6 +148,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.rebuildThreads = max(1, rebuildThreads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.writeBatchRows = max(1, writeBatchRows)
         self.bulkCaseCapacity = max(1, bulkCaseCapacity)
+        self.versionSwitchWait = versionSwitchWait
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])
@@ -165,14 +175,16 @@ public final class ProjectionRuntime: Service, Sendable {
                 // A new version of the view: start a fresh generation from the beginning (its rows are rebuilt).
                 // Exclusive like a rebuild: another process's rebuild would be writing the same next generation.
                 let stored = state
-                state = try exclusively([name]) { () throws(ProjectionError) -> State in
-                    let current = try loadState(name) ?? stored
-                    guard current.version != entry.projection.version else {
-                        // Another process switched it between this one's first look and taking the lock.
-                        _ = try tables(name, generation: current.generation, fresh: false)
-                        return current
+                state = try waitingWhileBusy(for: versionSwitchWait) { () throws(ProjectionError) -> State in
+                    try exclusively([name]) { () throws(ProjectionError) -> State in
+                        let current = try loadState(name) ?? stored
+                        guard current.version != entry.projection.version else {
+                            // Another process switched it between this one's first look and taking the lock.
+                            _ = try tables(name, generation: current.generation, fresh: false)
+                            return current
+                        }
+                        return try switchVersion(name, from: current, to: entry.projection.version)
                     }
-                    return try switchVersion(name, from: current, to: entry.projection.version)
                 }
             } else {
                 _ = try tables(name, generation: state.generation, fresh: false)
@@ -183,6 +195,19 @@ public final class ProjectionRuntime: Service, Sendable {
                 let observer = InlineObserver(runtime: self, name: name)
                 observers.withLock { $0.append(observer) }
                 log.addCommitObserver(observer)
+            }
+        }
+    }
+
+    /// Runs `body` again, every 50 ms, while it fails with `busy`, for up to `wait`; then lets the last `busy` through.
+    func waitingWhileBusy<R>(for wait: Duration, _ body: () throws(ProjectionError) -> R) throws(ProjectionError) -> R {
+        let clock = ContinuousClock()
+        let deadline = clock.now + wait
+        while true {
+            do {
+                return try body()
+            } catch  where error.code == .busy && clock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.05)
             }
         }
     }

@@ -462,7 +462,7 @@ struct GatedProjection: Projection {
             let switching = #expect(throws: ProjectionError.self) {
                 _ = try ProjectionRuntime(
                     log: log, projections: [(GatedProjection(name: "counter/ä", version: 2, gate: nil), .async)],
-                    logger: Logger(label: "test"))
+                    logger: Logger(label: "test"), versionSwitchWait: .milliseconds(200))
             }
             #expect(switching?.code == .busy)
             let unchanged = try ProjectionRuntime(
@@ -479,6 +479,33 @@ struct GatedProjection: Projection {
             #expect(try switched.status().first?.generation == 2)
             #expect(try switched.catchUp() == 7)
             #expect(try CountingProjection.total(switched, "counter/ä") == 7)
+        }
+    }
+
+    /// Processes opened together after an upgrade: one switches the view while the others wait for its lock, then
+    /// find the view switched instead of failing as busy.
+    @Test func aVersionSwitchWaitsForTheLockAnotherProcessHoldsBriefly() async throws {
+        try await withTemporaryLog { log, _ in
+            for i in 0..<5 { _ = try await log.append(to: "s-\(i % 2)", events: [Fixtures.event()]) }
+            let first = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "test"))
+            _ = try first.catchUp()
+            first.shutdown()
+            let lock = try FileLock.take(log.path + "/views.counter.lock")
+            // On a thread of its own: opening blocks its caller's thread while it waits.
+            let released = DispatchSemaphore(value: 0)
+            Thread {
+                Thread.sleep(forTimeInterval: 0.3)
+                lock.release()
+                released.signal()
+            }.start()
+            let switched = try ProjectionRuntime(
+                log: log, projections: [(GatedProjection(name: "counter", version: 2, gate: nil), .async)],
+                logger: Logger(label: "test"), versionSwitchWait: .seconds(20))
+            defer { switched.shutdown() }
+            released.wait()
+            #expect(try switched.status().first?.generation == 2)
+            #expect(try switched.catchUp() == 5)
         }
     }
 
