@@ -90,6 +90,11 @@ public final class ProjectionRuntime: Service, Sendable {
     let bulkBuilds = Atomic<Int>(0)
     /// How many rebuilds and checks the bulk path served.
     package var bulkBuildCount: Int { bulkBuilds.load(ordering: .relaxed) }
+    /// For tests: runs on the rebuilding thread right after a bulk pass, before the events appended meanwhile are
+    /// applied event by event.
+    let afterBulkPass = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Sets what runs right after each bulk pass (tests make appends land there).
+    package func setAfterBulkPass(_ body: (@Sendable () -> Void)?) { afterBulkPass.withLock { $0 = body } }
 
     /// Prepares the projections' tables and registers the inline ones with the log.
     ///

@@ -126,6 +126,7 @@ extension ProjectionRuntime {
         var next = start  // the last position computed
         if start == 0, let built = try bulkBuild(names, upTo: try end(), tables: tables, timing: &timing) {
             next = built
+            afterBulkPass.withLock { $0 }?()
         }
         guard inSnapshots(names) else {
             while case let head = try end(), next < head {
