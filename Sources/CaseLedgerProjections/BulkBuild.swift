@@ -101,30 +101,47 @@ struct BulkTargets: Sendable {
         set { databases[table.rawValue] = newValue }
     }
 
+    /// The built-in views, as the bulk path knows them.
+    enum View {
+        case summary, board, deadlines, monthly, workload, repeatDisputes(RepeatDisputesProjection)
+
+        init?(_ projection: any Projection) {
+            switch projection {
+            case is CaseSummaryProjection: self = .summary
+            case is BoardProjection: self = .board
+            case is DeadlinesProjection: self = .deadlines
+            case is MonthlyStatisticsProjection: self = .monthly
+            case is WorkloadProjection: self = .workload
+            case let repeats as RepeatDisputesProjection: self = .repeatDisputes(repeats)
+            default: return nil
+            }
+        }
+    }
+
     /// The targets of `names`, or `nil` when one of them is not a built-in view.
     init?(_ names: [String], entries: [String: ProjectionRuntime.Entry], tables: [String: [String: Database]]) {
         for name in names {
-            guard let projection = entries[name]?.projection, let t = tables[name] else { return nil }
-            switch projection {
-            case is CaseSummaryProjection:
+            guard let projection = entries[name]?.projection, let view = View(projection), let t = tables[name] else {
+                return nil
+            }
+            switch view {
+            case .summary:
                 self[.cases] = t["cases"]
-            case is BoardProjection:
+            case .board:
                 self[.open] = t["open"]
-            case is DeadlinesProjection:
+            case .deadlines:
                 self[.due] = t["due"]
                 self[.byCase] = t["byCase"]
-            case is MonthlyStatisticsProjection:
+            case .monthly:
                 self[.caseMeta] = t["caseMeta"]
                 months = t["months"]
-            case is WorkloadProjection:
+            case .workload:
                 self[.byPerson] = t["byPerson"]
                 self[.byUnit] = t["byUnit"]
                 self[.casePeople] = t["casePeople"]
-            case let repeats as RepeatDisputesProjection:
+            case .repeatDisputes(let repeats):
                 self[.parties] = t["parties"]
                 repeatDisputes = repeats
-            default:
-                return nil
             }
         }
     }

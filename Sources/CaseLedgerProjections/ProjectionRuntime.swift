@@ -86,6 +86,8 @@ public final class ProjectionRuntime: Service, Sendable {
     let bulkCaseCapacity: Int
     /// How long opening waits for another holder of a switching view's maintenance lock.
     let versionSwitchWait: Duration
+    /// Views that start from nothing on a log of at least this many events are filled by a bulk rebuild.
+    let bulkFillMinimum: UInt64
     /// How many rebuilds and checks the bulk path served (for tests and diagnostics).
     let bulkBuilds = Atomic<Int>(0)
     /// How many rebuilds and checks the bulk path served.
@@ -128,11 +130,17 @@ public final class ProjectionRuntime: Service, Sendable {
     /// At most this many cases per partition of a bulk rebuild (a few hundred bytes each), unless tests ask for fewer.
     package static let defaultBulkCaseCapacity = 81_920
 
+    /// Built-in views that start from nothing (deployed on a store that already holds events, or switched to a new
+    /// version) are filled by a bulk rebuild when the log holds at least this many events, unless tests ask for
+    /// another bound. Below it, catching up event by event takes well under a second.
+    package static let defaultBulkFillMinimum: UInt64 = 50_000
+
     /// The public initializer, with the writer's batch size that tests make small.
     package init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int,
         upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int,
-        bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity, versionSwitchWait: Duration = .seconds(30)
+        bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity, versionSwitchWait: Duration = .seconds(30),
+        bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -154,6 +162,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.writeBatchRows = max(1, writeBatchRows)
         self.bulkCaseCapacity = max(1, bulkCaseCapacity)
         self.versionSwitchWait = versionSwitchWait
+        self.bulkFillMinimum = bulkFillMinimum
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])
@@ -395,11 +404,15 @@ public final class ProjectionRuntime: Service, Sendable {
     /// Brings every projection that is behind (asynchronous ones, and inline ones that stopped or started late) up
     /// to the log's head, one chunk per transaction. Returns the number of events applied.
     ///
+    /// Built-in views that start from nothing on a long log (deployed on a store that already holds events, or
+    /// switched to a new version) are first filled by one bulk rebuild of them all, which is several times faster;
+    /// when it cannot run (another process holds a view's maintenance lock) or stops, they catch up event by event.
+    ///
     /// A projection that throws stops at that event: its checkpoint stays before it, the failure is recorded in its
     /// state and reported through the log and metrics, and the others go on.
     @discardableResult
     public func catchUp() throws(ProjectionError) -> Int {
-        var applied = 0
+        var applied = fillInBulk()
         for name in order { applied += try catchUp(name) }
         return applied
     }

@@ -28,6 +28,36 @@ extension ProjectionRuntime {
         try rebuild(order)
     }
 
+    /// Fills the built-in views that start from nothing (checkpoint 0: deployed on a store that already holds
+    /// events, or switched to a new version) by one bulk rebuild of them all, when the log holds at least
+    /// ``bulkFillMinimum`` events: a new generation is built beside the empty one and swapped in, so the views go from
+    /// empty to the head at once. Returns the events applied (summed over the views), 0 when there was nothing to
+    /// fill or the rebuild could not run or stopped (catching up event by event then does the work, and records a
+    /// view's failure at its event).
+    func fillInBulk() -> Int {
+        guard log.accessMode == .readWrite, let head = try? log.head().position, head >= max(1, bulkFillMinimum)
+        else { return 0 }
+        let empty = order.filter { name in
+            guard let entry = entries[name], BulkTargets.View(entry.projection) != nil,
+                let state = try? loadState(name)
+            else { return false }
+            return state.checkpoint == 0 && state.failedAt == nil && state.version == entry.projection.version
+        }
+        guard !empty.isEmpty, inSnapshots(empty) else { return 0 }
+        logger.info(
+            "views start from nothing on a long log; filling them in bulk",
+            metadata: ["projections": "\(empty.joined(separator: ","))", "events": "\(head)"])
+        do {
+            try rebuild(empty)
+        } catch {
+            logger.notice(
+                "filling views in bulk did not finish; they catch up event by event",
+                metadata: ["projections": "\(empty.joined(separator: ","))", "error": "\(error)"])
+            return 0
+        }
+        return empty.reduce(0) { sum, name in sum + Int((try? loadState(name))?.checkpoint ?? 0) }
+    }
+
     private func rebuild(_ names: [String]) throws(ProjectionError) {
         try exclusively(names) { () throws(ProjectionError) in
             var starts: [String: State] = [:]

@@ -14,7 +14,8 @@ import _CaseLedgerTestSupport
 
     static func runtime(
         _ log: LMDBEventLog, rebuildThreads: Int = 2,
-        bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity
+        bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity,
+        bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum
     ) throws -> ProjectionRuntime {
         try ProjectionRuntime(
             log: log,
@@ -25,7 +26,8 @@ import _CaseLedgerTestSupport
             ],
             // A chunk's rows are written in transactions of at most 5 rows, so every rebuild here splits them.
             logger: Logger(label: "test"), chunkSize: 9, upcasters: UpcasterChain(), metrics: nil,
-            rebuildThreads: rebuildThreads, writeBatchRows: 5, bulkCaseCapacity: bulkCaseCapacity)
+            rebuildThreads: rebuildThreads, writeBatchRows: 5, bulkCaseCapacity: bulkCaseCapacity,
+            bulkFillMinimum: bulkFillMinimum)
     }
 
     /// Four mediation cases in March 2025 (one agreed and closed and rated 5, one failed and referred, one escalated,
@@ -255,6 +257,75 @@ import _CaseLedgerTestSupport
                 #expect(try runtime.check(status.name).isConsistent)
             }
             #expect(runtime.bulkBuildCount == 7)
+        }
+    }
+
+    /// Views that start from nothing on a log that already holds events (all six on a store written before any
+    /// runtime opened it, or one deployed after the others) are filled by one bulk rebuild when the log holds at
+    /// least the minimum, into a second generation swapped in at once; below the minimum they catch up event by event.
+    /// Either way their rows are those of views kept event by event from the first append.
+    @Test(arguments: [(late: 6, fill: true), (late: 1, fill: true), (late: 6, fill: false)])
+    func viewsStartingFromNothingOnALongLogAreFilledInBulk(late: Int, fill: Bool) async throws {
+        try await withTemporaryLog { reference, _ in
+            try await withTemporaryLog { log, _ in
+                let kept = try BuiltInViewTests.runtime(reference)
+                defer { kept.shutdown() }
+                // The views deployed first on `log`: none, or all but the repeat disputes.
+                let early =
+                    late == 6
+                    ? nil
+                    : try ProjectionRuntime(
+                        log: log,
+                        projections: [
+                            (CaseSummaryProjection(), .inline), (DeadlinesProjection(), .inline),
+                            (BoardProjection(), .inline), (MonthlyStatisticsProjection(), .inline),
+                            (WorkloadProjection(), .inline),
+                        ], logger: Logger(label: "test"))
+                for store in [reference, log] {
+                    let engine = try BuiltInViewTests.engine(store)
+                    try await BuiltInViewTests.county(engine)
+                    try await ProjectionRuntimeTests.scenario(engine, "e", count: 8)
+                }
+                early?.shutdown()
+                try kept.catchUp()
+                let head = try log.head().position
+                #expect(head == (try reference.head().position))
+                let runtime = try BuiltInViewTests.runtime(log, bulkFillMinimum: fill ? head : head + 1)
+                defer { runtime.shutdown() }
+                let starting = try runtime.status().filter { $0.checkpoint == 0 }.map(\.name)
+                #expect(starting.count == late)
+                let applied = try runtime.catchUp()
+                #expect(applied == late * Int(head))
+                #expect(runtime.bulkBuildCount == (fill ? 1 : 0))
+                for status in try runtime.status() {
+                    #expect(status.checkpoint == head && status.failedAt == nil, "\(status)")
+                    // A filled view is in its second generation; the others are in their first.
+                    #expect(status.generation == (fill && starting.contains(status.name) ? 2 : 1), "\(status)")
+                }
+                #expect(try BuiltInViewTests.everyRow(runtime) == BuiltInViewTests.everyRow(kept))
+            }
+        }
+    }
+
+    /// A fill in bulk that meets an event the views stop at leaves the views where they were; catching up event by
+    /// event then stops them at that event and records why, as it does without the fill.
+    @Test func aFillInBulkThatStopsLeavesTheFailureToCatchingUp() async throws {
+        try await withTemporaryLog { log, _ in
+            let engine = try BuiltInViewTests.engine(log)
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "h1", by: "m-v1")
+            // Another writer's event in a case stream, without a record header.
+            let foreign = try await log.append(to: "case-h2", events: [Fixtures.event("imported")])
+            let position = foreign.positions.lowerBound
+            let runtime = try BuiltInViewTests.runtime(log, bulkFillMinimum: 1)
+            defer { runtime.shutdown() }
+            try runtime.catchUp()
+            #expect(runtime.bulkBuildCount == 0, "the bulk pass gave way to the event-by-event one")
+            for status in try runtime.status() {
+                #expect(status.generation == 1, "\(status)")
+                #expect(status.failedAt == position && status.checkpoint == position - 1, "\(status)")
+                #expect(status.failure?.contains("no record header") == true, "\(status)")
+            }
         }
     }
 
