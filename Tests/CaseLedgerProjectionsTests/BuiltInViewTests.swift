@@ -307,6 +307,43 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// Two runtimes that find the same views empty catch up at once (two servers started together after an upgrade):
+    /// one fills them in bulk while the other, refused the views' maintenance lock, catches up event by event on the
+    /// generation the fill replaces, or finds them filled. Each event still takes effect once: the rows are those of
+    /// views kept event by event.
+    @Test func twoRuntimesFillingTheSameViewsAtOnceGiveTheRowsOfOne() async throws {
+        try await withTemporaryLog { reference, _ in
+            try await withTemporaryLog { log, _ in
+                let kept = try BuiltInViewTests.runtime(reference)
+                defer { kept.shutdown() }
+                for store in [reference, log] {
+                    let engine = try BuiltInViewTests.engine(store)
+                    try await BuiltInViewTests.county(engine)
+                    try await ProjectionRuntimeTests.scenario(engine, "e", count: 8)
+                }
+                try kept.catchUp()
+                let head = try log.head().position
+                let first = try BuiltInViewTests.runtime(log, bulkFillMinimum: 1)
+                defer { first.shutdown() }
+                let second = try BuiltInViewTests.runtime(log, bulkFillMinimum: 1)
+                defer { second.shutdown() }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for runtime in [first, second] {
+                        group.addTask { try runtime.catchUp() }
+                    }
+                    try await group.waitForAll()
+                }
+                #expect(first.bulkBuildCount + second.bulkBuildCount >= 1)
+                for status in try first.status() {
+                    #expect(status.checkpoint == head && status.failedAt == nil && status.generation >= 2, "\(status)")
+                }
+                let rows = try BuiltInViewTests.everyRow(kept)
+                #expect(try BuiltInViewTests.everyRow(first) == rows)
+                #expect(try BuiltInViewTests.everyRow(second) == rows)
+            }
+        }
+    }
+
     /// A fill in bulk that meets an event the views stop at leaves the views where they were; catching up event by
     /// event then stops them at that event and records why, as it does without the fill.
     @Test func aFillInBulkThatStopsLeavesTheFailureToCatchingUp() async throws {
