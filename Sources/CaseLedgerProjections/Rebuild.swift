@@ -32,8 +32,9 @@ extension ProjectionRuntime {
     /// events, or switched to a new version) by one bulk rebuild of them all, when the log holds at least
     /// ``bulkFillMinimum`` events: a new generation is built beside the empty one and swapped in, so the views go from
     /// empty to the head at once. Returns the events applied (summed over the views), 0 when there was nothing to
-    /// fill or the rebuild could not run or stopped (catching up event by event then does the work, and records a
-    /// view's failure at its event).
+    /// fill, another process held a view's maintenance lock, or the bulk path does not read the log (an event it
+    /// leaves to the event-by-event path, or one the views stop at): catching up event by event then does the work,
+    /// committing chunk by chunk, and records a view's failure at its event.
     func fillInBulk() -> Int {
         guard log.accessMode == .readWrite, let head = try? log.head().position, head >= max(1, bulkFillMinimum)
         else { return 0 }
@@ -48,7 +49,9 @@ extension ProjectionRuntime {
             "views start from nothing on a long log; filling them in bulk",
             metadata: ["projections": "\(empty.joined(separator: ","))", "events": "\(head)"])
         do {
-            try rebuild(empty)
+            // Bulk or nothing: a rebuild event by event would be no faster than catching up, and would lose all its
+            // work to a crash, where catching up keeps each chunk it commits.
+            try rebuild(empty, bulkOnly: true)
         } catch {
             logger.notice(
                 "filling views in bulk did not finish; they catch up event by event",
@@ -58,7 +61,9 @@ extension ProjectionRuntime {
         return empty.reduce(0) { sum, name in sum + Int((try? loadState(name))?.checkpoint ?? 0) }
     }
 
-    private func rebuild(_ names: [String]) throws(ProjectionError) {
+    /// `bulkOnly`: fails with `unreadableEvent`, leaving the views as they are, when the bulk path does not read
+    /// the log, instead of rebuilding event by event.
+    private func rebuild(_ names: [String], bulkOnly: Bool = false) throws(ProjectionError) {
         try exclusively(names) { () throws(ProjectionError) in
             var starts: [String: State] = [:]
             var fresh: [String: [String: Database]] = [:]
@@ -74,7 +79,7 @@ extension ProjectionRuntime {
             var built: UInt64 = 0
             var timing = ChunkTiming()
             do {
-                built = try applyChunks(names, after: 0, upTo: nil, tables: fresh, timing: &timing)
+                built = try applyChunks(names, after: 0, upTo: nil, tables: fresh, bulkOnly: bulkOnly, timing: &timing)
                 logger.info(
                     "rebuilt to the head; swapping in",
                     metadata: [
@@ -149,7 +154,7 @@ extension ProjectionRuntime {
     /// write transaction, one chunk at a time.
     func applyChunks(
         _ names: [String], after start: UInt64, upTo limit: UInt64?, tables: [String: [String: Database]],
-        timing: inout ChunkTiming
+        bulkOnly: Bool = false, timing: inout ChunkTiming
     ) throws -> UInt64 {
         let clock = ContinuousClock()
         func end() throws -> UInt64 { try limit ?? log.head().position }
@@ -157,6 +162,9 @@ extension ProjectionRuntime {
         if start == 0, let built = try bulkBuild(names, upTo: try end(), tables: tables, timing: &timing) {
             next = built
             afterBulkPass.withLock { $0 }?()
+        } else if start == 0, bulkOnly {
+            throw ProjectionError(
+                .unreadableEvent, "the bulk path does not read this log (the log says why); nothing was built")
         }
         guard inSnapshots(names) else {
             while case let head = try end(), next < head {
