@@ -376,7 +376,7 @@ extension ProjectionRuntime {
                     if case .unusual(let reason) = result.outcome {
                         try discard()
                         logger.notice(
-                            "the views are rebuilt event by event: \(reason)",
+                            "the bulk path gives way to the event-by-event one: \(reason)",
                             metadata: ["projections": "\(names.joined(separator: ","))"])
                         return nil
                     }
@@ -395,7 +395,7 @@ extension ProjectionRuntime {
                     let next = (more + threads - 1) / threads * threads
                     guard next <= Self.bulkPartitionLimit, next > partitions else {
                         try discard()
-                        logger.notice("the views are rebuilt event by event: too many cases for the bulk path")
+                        logger.notice("the bulk path gives way to the event-by-event one: too many cases for it")
                         return nil
                     }
                     try discard()
