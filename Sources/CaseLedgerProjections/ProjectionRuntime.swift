@@ -132,7 +132,9 @@ public final class ProjectionRuntime: Service, Sendable {
 
     /// Built-in views that start from nothing (deployed on a store that already holds events, or switched to a new
     /// version) are filled by a bulk rebuild when the log holds at least this many events, unless tests ask for
-    /// another bound. Below it, catching up event by event takes well under a second.
+    /// another bound. Below it, catching up event by event takes about a second at most (a county's year, 44,065
+    /// events: 0.93–0.97 s, against 0.14–0.17 s in bulk), and the county-year job keeps comparing views built event
+    /// by event with their bulk rebuild in `verify`.
     package static let defaultBulkFillMinimum: UInt64 = 50_000
 
     /// The public initializer, with the writer's batch size that tests make small.
