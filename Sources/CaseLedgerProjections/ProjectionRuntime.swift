@@ -97,6 +97,11 @@ public final class ProjectionRuntime: Service, Sendable {
     let afterBulkPass = Mutex<(@Sendable () -> Void)?>(nil)
     /// Sets what runs right after each bulk pass (tests make appends land there).
     package func setAfterBulkPass(_ body: (@Sendable () -> Void)?) { afterBulkPass.withLock { $0 = body } }
+    /// For tests: runs on the checking thread each time a check has brought its scratch copy to the view's position,
+    /// before it compares (with the attempt's number, from 1).
+    let afterCheckAdvance = Mutex<(@Sendable (Int) -> Void)?>(nil)
+    /// Sets what runs before each comparison round of a check (tests make appends move the view there).
+    package func setAfterCheckAdvance(_ body: (@Sendable (Int) -> Void)?) { afterCheckAdvance.withLock { $0 = body } }
 
     /// Prepares the projections' tables and registers the inline ones with the log.
     ///

@@ -424,10 +424,12 @@ extension ProjectionRuntime {
     }
 
     /// Recomputes a projection from the log into a scratch generation and compares it, row by row, with the active
-    /// one at the same position; reports the first difference. Appends wait for the comparison only.
+    /// one at the same position; reports the first difference. The comparison reads both in a snapshot, side by side,
+    /// so neither appends nor memory wait on the tables' size; only when appends keep moving the view does the last
+    /// round compare inside the write transaction.
     public func check(_ name: String) throws(ProjectionError) -> ConsistencyReport {
         try exclusively([name]) { () throws(ProjectionError) -> ConsistencyReport in
-            guard let entry = entries[name], let state = try loadState(name) else {
+            guard entries[name] != nil, let state = try loadState(name) else {
                 throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
             }
             let scratch = -state.generation  // never an active generation
@@ -444,27 +446,7 @@ extension ProjectionRuntime {
             }
             let report: ConsistencyReport
             do {
-                report = try log.writeViews { txn -> ConsistencyReport in
-                    // Bring the scratch copy to the view's current position, then compare.
-                    guard let current = try Self.loadState(name, meta, txn), current.generation == state.generation
-                    else {
-                        throw ProjectionError(
-                            .storage, "'\(name)' was rebuilt during the check; check again", projection: name)
-                    }
-                    if current.checkpoint > upTo {
-                        try apply(name, positions: (upTo + 1)...current.checkpoint, tables: fresh, in: txn)
-                    }
-                    var result = ConsistencyReport(
-                        projection: name, position: current.checkpoint, rowsCompared: 0, firstDifference: nil)
-                    for table in entry.projection.tables.sorted() {
-                        guard let mine = active[table], let theirs = fresh[table] else { continue }
-                        result.firstDifference = try Self.firstDifference(
-                            table, mine, theirs, txn, count: &result.rowsCompared)
-                        if result.firstDifference != nil { break }
-                    }
-                    for database in fresh.values { try txn.drop(database) }
-                    return result
-                }
+                report = try compare(name, state: state, active: active, scratch: fresh, builtTo: upTo)
             } catch let error as ProjectionError {
                 discardScratch(name, generation: scratch, tables: fresh)
                 throw error
@@ -490,38 +472,113 @@ extension ProjectionRuntime {
         forget(name, generation: generation)
     }
 
+    /// Brings the scratch copy of a check to the view's position and compares the two, row by row. The comparison
+    /// runs in a read snapshot where the view stands where the scratch copy was brought, so appends do not wait for
+    /// it; when appends keep moving the view (three times), the last round compares inside the write transaction,
+    /// which they then wait for. Drops the scratch tables.
+    private func compare(
+        _ name: String, state: State, active: [String: Database], scratch: [String: Database], builtTo: UInt64
+    ) throws -> ConsistencyReport {
+        guard let entry = entries[name] else {
+            throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
+        }
+        let tables = entry.projection.tables.sorted()
+        func compare(at position: UInt64, _ txn: borrowing some ReadableTransaction & ~Copyable) throws
+            -> ConsistencyReport
+        {
+            var result = ConsistencyReport(projection: name, position: position, rowsCompared: 0, firstDifference: nil)
+            for table in tables {
+                guard let mine = active[table], let theirs = scratch[table] else { continue }
+                result.firstDifference = try Self.firstDifference(table, mine, theirs, txn, count: &result.rowsCompared)
+                if result.firstDifference != nil { break }
+            }
+            return result
+        }
+        /// Brings the scratch copy from `from` to the view's checkpoint; returns it. With `andCompare`, compares
+        /// too, in the same transaction.
+        func advance(from: UInt64, andCompare: Bool) throws -> (position: UInt64, report: ConsistencyReport?) {
+            try log.writeViews { txn -> (UInt64, ConsistencyReport?) in
+                guard let current = try Self.loadState(name, meta, txn), current.generation == state.generation else {
+                    throw ProjectionError(
+                        .storage, "'\(name)' was rebuilt during the check; check again", projection: name)
+                }
+                if current.checkpoint > from {
+                    try apply(name, positions: (from + 1)...current.checkpoint, tables: scratch, in: txn)
+                }
+                return (current.checkpoint, andCompare ? try compare(at: current.checkpoint, txn) : nil)
+            }
+        }
+        var position = builtTo
+        var report: ConsistencyReport?
+        for attempt in 1...3 {
+            (position, _) = try advance(from: position, andCompare: false)
+            afterCheckAdvance.withLock { $0 }?(attempt)
+            report = try log.readViews { txn -> ConsistencyReport? in
+                guard let current = try Self.loadState(name, meta, txn), current.generation == state.generation else {
+                    throw ProjectionError(
+                        .storage, "'\(name)' was rebuilt during the check; check again", projection: name)
+                }
+                guard current.checkpoint == position else { return nil }  // appends moved it: bring the copy on
+                return try compare(at: position, txn)
+            }
+            if report != nil { break }
+            logger.debug(
+                "appends moved the view during its check", metadata: ["projection": "\(name)", "attempt": "\(attempt)"])
+        }
+        if report == nil { report = try advance(from: position, andCompare: true).report }
+        try log.writeViews { txn in for database in scratch.values { try txn.drop(database) } }
+        guard let report else { throw ProjectionError(.storage, "the check compared nothing", projection: name) }
+        return report
+    }
+
+    /// The first row where the view's table `mine` and the log's `theirs` differ, walking both in key order side by
+    /// side (memory does not grow with the tables); `count` grows by the view's rows read.
     static func firstDifference(
-        _ table: String, _ mine: Database, _ theirs: Database, _ txn: borrowing WriteTransaction, count: inout Int
+        _ table: String, _ mine: Database, _ theirs: Database,
+        _ txn: borrowing some ReadableTransaction & ~Copyable, count: inout Int
     ) throws -> String? {
-        var expected: [([UInt8], [UInt8])] = []
-        try ViewReader.walk(txn, theirs, from: []) { key, value in
-            expected.append((key, value))
-            return true
+        func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+            a.count == b.count && ByteInterner.compare(a, b) == 0
         }
-        var index = 0
-        var difference: String?
-        try ViewReader.walk(txn, mine, from: []) { key, value in
-            defer { index += 1 }
-            count += 1
-            guard index < expected.count else {
-                difference = "\(table): extra row \(hex(key)) in the view"
-                return false
+        var rows = 0
+        defer { count += rows }
+        return try txn.withCursor(theirs) { expected in
+            try txn.withCursor(mine) { actual in
+                var difference: String?
+                var started = false
+                try actual.walk(from: .first, then: .next) { key, value in
+                    rows += 1
+                    let step: CursorMove = started ? .next : .first
+                    started = true
+                    let found = try expected.move(step) { eKey, eValue -> String? in
+                        if !same(eKey, key) {
+                            return
+                                "\(table): the view has row \(hex(Array(key))) where the log gives \(hex(Array(eKey)))"
+                        }
+                        if !same(eValue, value) {
+                            return "\(table): row \(hex(Array(key))) holds \(hex(Array(value))); the log gives "
+                                + hex(Array(eValue))
+                        }
+                        return nil
+                    }
+                    switch found {
+                    case nil:
+                        difference = "\(table): extra row \(hex(Array(key))) in the view"
+                    case .some(let mismatch?):
+                        difference = mismatch
+                    case .some(nil):
+                        return true
+                    }
+                    return false
+                }
+                if difference == nil,
+                    let missing = try expected.move(started ? .next : .first, { key, _ in Array(key) })
+                {
+                    difference = "\(table): row \(hex(missing)) is missing from the view"
+                }
+                return difference
             }
-            let (eKey, eValue) = expected[index]
-            if eKey != key {
-                difference = "\(table): the view has row \(hex(key)) where the log gives \(hex(eKey))"
-                return false
-            }
-            if eValue != value {
-                difference = "\(table): row \(hex(key)) holds \(hex(value)); the log gives \(hex(eValue))"
-                return false
-            }
-            return true
         }
-        if difference == nil, index < expected.count {
-            difference = "\(table): row \(hex(expected[index].0)) is missing from the view"
-        }
-        return difference
     }
 }
 

@@ -320,6 +320,90 @@ struct CountingProjection: Projection {
         }
     }
 
+    /// A check tells a row that holds another value, an extra row and a missing one (amid the rows and after the
+    /// last), each by its key.
+    @Test(arguments: ["changed", "extra", "missing", "extra at the end", "missing at the end"])
+    func theConsistencyCheckNamesEachKindOfDifference(_ kind: String) async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .inline)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "f")
+            var keys: [String] = []
+            try runtime.read("counter") { reader in
+                try reader.forEach(in: "counts") { key, _ in
+                    keys.append(String(decoding: key, as: UTF8.self))
+                    return true
+                }
+            }
+            let last = try #require(keys.last)
+            #expect(keys.contains("case-f3") && keys.contains("case-f4") && !keys.contains("case-f3x"))
+            let table = try log.database(named: "v.counter.1.counts")
+            try log.writeViews { txn in
+                switch kind {
+                case "changed": try txn.put(table, key: Array("case-f3".utf8), value: [0, 0, 0, 99])
+                case "extra": try txn.put(table, key: Array("case-f3x".utf8), value: [0, 0, 0, 1])
+                case "missing": _ = try txn.delete(table, key: Array("case-f3".utf8))
+                case "extra at the end": try txn.put(table, key: Array((last + "~").utf8), value: [0, 0, 0, 1])
+                default: _ = try txn.delete(table, key: Array(last.utf8))
+                }
+            }
+            let report = try runtime.check("counter")
+            let expected =
+                switch kind {
+                case "changed": "counts: row \(hex("case-f3")) holds 00000063; the log gives "
+                case "extra": "counts: the view has row \(hex("case-f3x")) where the log gives \(hex("case-f4"))"
+                case "missing": "counts: the view has row \(hex("case-f4")) where the log gives \(hex("case-f3"))"
+                case "extra at the end": "counts: extra row \(hex(last + "~")) in the view"
+                default: "counts: row \(hex(last)) is missing from the view"
+                }
+            #expect(report.firstDifference?.hasPrefix(expected) == true, "\(report)")
+            #expect(report.rowsCompared > 0)
+        }
+    }
+
+    /// The comparison runs in a snapshot where the view stands where the check brought its copy. Appends that move
+    /// the view meanwhile make it bring the copy on and compare again; after three such rounds it compares inside the
+    /// write transaction. Either way it reports the view at the head, and still finds a changed row.
+    @Test(arguments: [0, 1, 3], [false, true])
+    func aCheckFollowsAppendsThatMoveTheViewWhileItCompares(movedRounds: Int, tampered: Bool) async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .inline)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "f")
+            if tampered {
+                let table = try log.database(named: "v.counter.1.counts")
+                try log.writeViews { txn in try txn.put(table, key: Array("case-f3".utf8), value: [0, 0, 0, 99]) }
+            }
+            let rounds = Mutex<[Int]>([])
+            runtime.setAfterCheckAdvance { attempt in
+                rounds.withLock { $0.append(attempt) }
+                guard attempt <= movedRounds else { return }
+                let appended = DispatchSemaphore(value: 0)
+                Task.detached {
+                    _ = try? await log.append(to: "other-\(attempt)", events: [Fixtures.event()])
+                    appended.signal()
+                }
+                appended.wait()
+            }
+            // The check blocks its thread in the hook, so it runs on a thread of its own, not the test's pool.
+            let outcome = Mutex<Result<ProjectionRuntime.ConsistencyReport, ProjectionError>?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                outcome.withLock { $0 = Result { () throws(ProjectionError) in try runtime.check("counter") } }
+                done.signal()
+            }.start()
+            while done.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(10)) }
+            runtime.setAfterCheckAdvance(nil)
+            let report = try #require(try outcome.withLock { $0 }?.get())
+            #expect(rounds.withLock { $0 } == Array(1...min(3, movedRounds + 1)))
+            #expect(report.position == (try log.head().position))
+            #expect(report.isConsistent == !tampered, "\(report)")
+            if tampered { #expect(report.firstDifference?.contains(hex("case-f3")) == true, "\(report)") }
+        }
+    }
+
     func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
 }
 
