@@ -126,16 +126,21 @@ extension ProjectionRuntime {
         }
     }
 
-    /// Applies events from position 1 to `limit` into `tables`, chunk by chunk. Returns the last position applied.
-    func build(_ name: String, into tables: [String: Database], upTo limit: UInt64) throws(ProjectionError) -> UInt64 {
+    /// Applies events from position 1 to `limit` into the `tables` of `names`, in one pass over the log (in bulk when
+    /// the bulk path serves them). Returns the last position applied.
+    func build(_ names: [String], into tables: [String: [String: Database]], upTo limit: UInt64) throws(ProjectionError)
+        -> UInt64
+    {
         var timing = ChunkTiming()
         do {
-            return try applyChunks([name], after: 0, upTo: limit, tables: [name: tables], timing: &timing)
+            return try applyChunks(names, after: 0, upTo: limit, tables: tables, timing: &timing)
         } catch let stopped as Stopped {
             throw ProjectionError(
-                .failed, "the rebuild stopped: \(stopped.error)", projection: name, position: stopped.position)
+                .failed, "the rebuild stopped: \(stopped.error)", projection: stopped.projection,
+                position: stopped.position)
         } catch {
-            throw ProjectionError(.storage, "rebuilding failed: \(error)", projection: name)
+            throw ProjectionError(
+                .storage, "rebuilding failed: \(error)", projection: names.count == 1 ? names.first : nil)
         }
     }
 
@@ -428,35 +433,91 @@ extension ProjectionRuntime {
     /// so neither appends nor memory wait on the tables' size; only when appends keep moving the view does the last
     /// round compare inside the write transaction.
     public func check(_ name: String) throws(ProjectionError) -> ConsistencyReport {
-        try exclusively([name]) { () throws(ProjectionError) -> ConsistencyReport in
-            guard entries[name] != nil, let state = try loadState(name) else {
-                throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
+        guard let report = try check([name]).first else {
+            throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
+        }
+        return report
+    }
+
+    /// Checks every projection as ``check(_:)`` does, in registration order, building their scratch copies in one
+    /// pass over the log (in bulk for the built-in views) instead of one pass each. Views whose checkpoints lie far
+    /// apart (more than ``chunkSize`` events) are built in separate passes, so no copy needs many events applied
+    /// inside a write transaction to reach its view.
+    public func checkAll() throws(ProjectionError) -> [ConsistencyReport] {
+        try check(order)
+    }
+
+    private func check(_ names: [String]) throws(ProjectionError) -> [ConsistencyReport] {
+        try exclusively(names) { () throws(ProjectionError) -> [ConsistencyReport] in
+            var states: [(name: String, state: State)] = []
+            for name in names {
+                guard entries[name] != nil, let state = try loadState(name) else {
+                    throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
+                }
+                states.append((name, state))
             }
-            let scratch = -state.generation  // never an active generation
-            let fresh = try tables(name, generation: scratch, fresh: true)
-            let upTo = state.checkpoint
-            let active: [String: Database]
-            do throws(ProjectionError) {
-                _ = try build(name, into: fresh, upTo: upTo)
-                active = try tables(name, generation: state.generation, fresh: false)
-            } catch {
-                // The projection threw or the store failed: the half-built copy is of no use to anyone.
-                discardScratch(name, generation: scratch, tables: fresh)
-                throw error
+            var reports: [String: ConsistencyReport] = [:]
+            for group in Self.checkGroups(states, span: UInt64(chunkSize)) {
+                for (name, report) in try check(group) { reports[name] = report }
             }
-            let report: ConsistencyReport
+            return names.compactMap { reports[$0] }
+        }
+    }
+
+    /// Views whose checkpoints lie within `span` of each other, so that one pass builds their scratch copies to the
+    /// lowest checkpoint and each copy is brought to its view's with few events.
+    static func checkGroups(_ states: [(name: String, state: State)], span: UInt64) -> [[(name: String, state: State)]]
+    {
+        var groups: [[(name: String, state: State)]] = []
+        for entry in states.sorted(by: { $0.state.checkpoint < $1.state.checkpoint }) {
+            if let low = groups.last?.first?.state.checkpoint, entry.state.checkpoint - low <= span {
+                groups[groups.count - 1].append(entry)
+            } else {
+                groups.append([entry])
+            }
+        }
+        return groups
+    }
+
+    /// Builds the scratch copies of `group` in one pass and compares each with its view.
+    private func check(_ group: [(name: String, state: State)]) throws(ProjectionError) -> [String: ConsistencyReport] {
+        var scratches: [String: (generation: Int, tables: [String: Database])] = [:]
+        func discardAll() {
+            for (name, scratch) in scratches {
+                discardScratch(name, generation: scratch.generation, tables: scratch.tables)
+            }
+            scratches = [:]
+        }
+        let upTo = group.map(\.state.checkpoint).min() ?? 0
+        var active: [String: [String: Database]] = [:]
+        do throws(ProjectionError) {
+            for (name, state) in group {
+                let generation = -state.generation  // never an active generation
+                scratches[name] = (generation, try tables(name, generation: generation, fresh: true))
+            }
+            _ = try build(group.map(\.name), into: scratches.mapValues(\.tables), upTo: upTo)
+            for (name, state) in group { active[name] = try tables(name, generation: state.generation, fresh: false) }
+        } catch {
+            // The projection threw or the store failed: the half-built copies are of no use to anyone.
+            discardAll()
+            throw error
+        }
+        var reports: [String: ConsistencyReport] = [:]
+        for (name, state) in group {
+            guard let scratch = scratches[name], let mine = active[name] else { continue }
             do {
-                report = try compare(name, state: state, active: active, scratch: fresh, builtTo: upTo)
+                reports[name] = try compare(name, state: state, active: mine, scratch: scratch.tables, builtTo: upTo)
             } catch let error as ProjectionError {
-                discardScratch(name, generation: scratch, tables: fresh)
+                discardAll()
                 throw error
             } catch {
-                discardScratch(name, generation: scratch, tables: fresh)
+                discardAll()
                 throw ProjectionError(.storage, "comparing failed: \(error)", projection: name)
             }
-            forget(name, generation: scratch)
-            return report
+            scratches[name] = nil  // compared and dropped
+            forget(name, generation: scratch.generation)
         }
+        return reports
     }
 
     /// Drops a failed check's scratch tables. A failure to drop is logged, not thrown (the check's own error is the
@@ -601,9 +662,7 @@ extension ProjectionRuntime {
         } catch {
             throw ProjectionError(.storage, "verifying the log failed: \(error)")
         }
-        var views: [ConsistencyReport] = []
-        for name in order { views.append(try check(name)) }
-        return FullReport(log: report, views: views)
+        return FullReport(log: report, views: try checkAll())
     }
 }
 
