@@ -31,34 +31,48 @@ extension ProjectionRuntime {
     /// Fills the built-in views that start from nothing (checkpoint 0: deployed on a store that already holds
     /// events, or switched to a new version) by one bulk rebuild of them all, when the log holds at least
     /// ``bulkFillMinimum`` events: a new generation is built beside the empty one and swapped in, so the views go from
-    /// empty to the head at once. Returns the events applied (summed over the views), 0 when there was nothing to
-    /// fill, another process held a view's maintenance lock, or the bulk path does not read the log (an event it
-    /// leaves to the event-by-event path, or one the views stop at): catching up event by event then does the work,
-    /// committing chunk by chunk, and records a view's failure at its event.
+    /// empty to the head at once. While another process or runtime holds a view's maintenance lock (filling the same
+    /// views, most likely), it waits for it, up to ``versionSwitchWait``. Returns the events applied (summed over the
+    /// views this call filled), 0 when there was nothing to fill, another filled them meanwhile, the lock stayed
+    /// held, or the bulk path does not read the log (an event it leaves to the event-by-event path, or one the views
+    /// stop at): catching up event by event then does the work, committing chunk by chunk, and records a view's
+    /// failure at its event.
     func fillInBulk() -> Int {
         guard log.accessMode == .readWrite, let head = try? log.head().position, head >= max(1, bulkFillMinimum)
         else { return 0 }
-        let empty = order.filter { name in
-            guard let entry = entries[name], BulkTargets.View(entry.projection) != nil,
-                let state = try? loadState(name)
-            else { return false }
-            return state.checkpoint == 0 && state.failedAt == nil && state.version == entry.projection.version
+        func empty() -> [String] {
+            order.filter { name in
+                guard let entry = entries[name], BulkTargets.View(entry.projection) != nil,
+                    let state = try? loadState(name)
+                else { return false }
+                return state.checkpoint == 0 && state.failedAt == nil && state.version == entry.projection.version
+            }
         }
-        guard !empty.isEmpty, inSnapshots(empty) else { return 0 }
+        let first = empty()
+        guard !first.isEmpty, inSnapshots(first) else { return 0 }
         logger.info(
             "views start from nothing on a long log; filling them in bulk",
-            metadata: ["projections": "\(empty.joined(separator: ","))", "events": "\(head)"])
+            metadata: ["projections": "\(first.joined(separator: ","))", "events": "\(head)"])
+        var filled: [String] = []
         do {
-            // Bulk or nothing: a rebuild event by event would be no faster than catching up, and would lose all its
-            // work to a crash, where catching up keeps each chunk it commits.
-            try rebuild(empty, bulkOnly: true)
+            // Another process (or runtime) that holds a view's maintenance lock is most likely filling the same
+            // views, after the same upgrade: wait for it (as a version switch does) rather than catch up beside it,
+            // then fill what is still empty.
+            try waitingWhileBusy(for: versionSwitchWait) { () throws(ProjectionError) in
+                let names = empty()
+                guard !names.isEmpty else { return }
+                // Bulk or nothing: a rebuild event by event would be no faster than catching up, and would lose all
+                // its work to a crash, where catching up keeps each chunk it commits.
+                try rebuild(names, bulkOnly: true)
+                filled = names
+            }
         } catch {
             logger.notice(
                 "filling views in bulk did not finish; they catch up event by event",
-                metadata: ["projections": "\(empty.joined(separator: ","))", "error": "\(error)"])
+                metadata: ["projections": "\(first.joined(separator: ","))", "error": "\(error)"])
             return 0
         }
-        return empty.reduce(0) { sum, name in sum + Int((try? loadState(name))?.checkpoint ?? 0) }
+        return filled.reduce(0) { sum, name in sum + Int((try? loadState(name))?.checkpoint ?? 0) }
     }
 
     /// `bulkOnly`: fails with `unreadableEvent`, leaving the views as they are, when the bulk path does not read
