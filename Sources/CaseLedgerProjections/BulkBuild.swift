@@ -52,6 +52,34 @@ struct RowRun: Sendable {
             UnsafeRawBufferPointer(rebasing: raw[b.start..<(b.start + Int(b.keyLength))])) < 0
     }
 
+    /// The rows of `runs` (each in key order) merged into key order: (run, row) pairs, smallest key first.
+    static func merged(_ runs: [RowRun]) -> [(run: Int32, row: Int32)] {
+        var order: [(run: Int32, row: Int32)] = []
+        order.reserveCapacity(runs.reduce(0) { $0 + $1.rows.count })
+        var heads = [Int](repeating: 0, count: runs.count)
+        while true {
+            var best: Int?
+            for index in runs.indices where heads[index] < runs[index].rows.count {
+                guard let current = best else {
+                    best = index
+                    continue
+                }
+                let (mine, theirs) = (runs[index].rows[heads[index]], runs[current].rows[heads[current]])
+                let less =
+                    mine.prefix != theirs.prefix
+                    ? mine.prefix < theirs.prefix
+                    : runs[index].withRow(heads[index]) { key, _ in
+                        runs[current].withRow(heads[current]) { other, _ in ByteInterner.compare(key, other) < 0 }
+                    }
+                if less { best = index }
+            }
+            guard let chosen = best else { break }
+            order.append((Int32(chosen), Int32(heads[chosen])))
+            heads[chosen] += 1
+        }
+        return order
+    }
+
     /// Sorts the rows by key and keeps the first of rows with equal keys.
     mutating func sortAndMerge() {
         let arena = bytes
@@ -344,20 +372,25 @@ extension ProjectionRuntime {
     func bulkBuild(
         _ names: [String], upTo limit: UInt64, tables: [String: [String: Database]], timing: inout ChunkTiming
     ) throws -> UInt64? {
+        var writer = BulkTableWriter(runtime: self, names: names, tables: tables)
+        return try bulkPass(names, upTo: limit, tables: tables, into: &writer, timing: &timing)
+    }
+
+    /// Computes the rows of the built-in views `names` from position 1 to `limit` in bulk, as
+    /// ``bulkBuild(_:upTo:tables:timing:)`` describes, and hands them to `sink` round by round (the targets are
+    /// `tables`). Returns `limit`, or `nil` when the bulk path does not serve these views or this log (the sink was
+    /// then told to start again, and discards what it took).
+    func bulkPass(
+        _ names: [String], upTo limit: UInt64, tables: [String: [String: Database]], into sink: inout some BulkRowSink,
+        timing: inout ChunkTiming
+    ) throws -> UInt64? {
         guard limit > 0, inSnapshots(names), let targets = BulkTargets(names, entries: entries, tables: tables) else {
             return nil
         }
         let threads = max(1, rebuildThreads)
         var partitions = threads
         let clock = ContinuousClock()
-        var written = false
-        func discard() throws {
-            guard written else { return }
-            try log.writeViews { txn in
-                for name in names { for database in (tables[name] ?? [:]).values { try txn.empty(database) } }
-            }
-            written = false
-        }
+        func discard() throws { try sink.startAgain() }
         restart: while true {
             var months: [[UInt8]: [UInt32]] = [:]
             var rounds = 0
@@ -415,12 +448,11 @@ extension ProjectionRuntime {
                         months[key] = sum
                     }
                 }
-                // Appending needs every key after the table's last one: true while the tables are empty.
-                rows += try writeRuns(results.map(\.runs), targets, append: !written, timing: &timing)
-                written = true
+                rows += try sink.take(results.map(\.runs), of: group, among: partitions, targets, timing: &timing)
                 rounds += 1
             }
-            if let database = targets.months, !months.isEmpty {
+            // Even with no counters: a check compares the stored table with none.
+            if let database = targets.months {
                 var run = RowRun()
                 for (key, counters) in months {
                     run.add({ $0.append(contentsOf: key) }) { value in
@@ -430,8 +462,7 @@ extension ProjectionRuntime {
                     }
                 }
                 run.sortAndMerge()
-                rows += try writeRun(run, database, timing: &timing)
-                written = true
+                rows += try sink.takeMonths(run, database, timing: &timing)
             }
             bulkBuilds.add(1, ordering: .relaxed)
             logger.info(
@@ -500,37 +531,14 @@ extension ProjectionRuntime {
 
     /// Writes each table's rows from all partitions of a round, merged into key order, in write transactions of at
     /// most ``writeBatchRows`` rows. Returns the number of rows.
-    private func writeRuns(
+    func writeRuns(
         _ partitions: [[RowRun]], _ targets: BulkTargets, append: Bool, timing: inout ChunkTiming
     ) throws -> Int {
         var total = 0
         for table in BulkTargets.Table.allCases {
             guard let database = targets[table] else { continue }
             let runs = partitions.compactMap { $0.indices.contains(table.rawValue) ? $0[table.rawValue] : nil }
-            // The merged order: (run, row) pairs, smallest key first.
-            var order: [(run: Int32, row: Int32)] = []
-            order.reserveCapacity(runs.reduce(0) { $0 + $1.rows.count })
-            var heads = [Int](repeating: 0, count: runs.count)
-            while true {
-                var best: Int?
-                for index in runs.indices where heads[index] < runs[index].rows.count {
-                    guard let current = best else {
-                        best = index
-                        continue
-                    }
-                    let (mine, theirs) = (runs[index].rows[heads[index]], runs[current].rows[heads[current]])
-                    let less =
-                        mine.prefix != theirs.prefix
-                        ? mine.prefix < theirs.prefix
-                        : runs[index].withRow(heads[index]) { key, _ in
-                            runs[current].withRow(heads[current]) { other, _ in ByteInterner.compare(key, other) < 0 }
-                        }
-                    if less { best = index }
-                }
-                guard let chosen = best else { break }
-                order.append((Int32(chosen), Int32(heads[chosen])))
-                heads[chosen] += 1
-            }
+            let order = RowRun.merged(runs)
             total += order.count
             try write(order.count, database, append: append, timing: &timing) { index, body in
                 let (run, row) = order[index]
@@ -540,7 +548,7 @@ extension ProjectionRuntime {
         return total
     }
 
-    private func writeRun(_ run: RowRun, _ database: Database, timing: inout ChunkTiming) throws -> Int {
+    func writeRun(_ run: RowRun, _ database: Database, timing: inout ChunkTiming) throws -> Int {
         try write(run.rows.count, database, append: true, timing: &timing) { index, body in
             try run.withRow(index, body)
         }
@@ -571,5 +579,63 @@ extension ProjectionRuntime {
             timing.wrote(clock.now - entered)
             start = batch.upperBound
         }
+    }
+}
+
+/// Where a bulk pass's rows go, round by round: ``BulkTableWriter`` writes them into the new tables, a read-only check
+/// compares them with the stored ones.
+protocol BulkRowSink {
+    /// The pass starts again from the first round (more partitions), or gives way: forget what was taken.
+    mutating func startAgain() throws
+    /// Takes a round's rows: per partition of `group` (of `partitions`), one run per ``BulkTargets/Table``, each in key
+    /// order. Returns the rows taken.
+    mutating func take(
+        _ runs: [[RowRun]], of group: [Int], among partitions: Int, _ targets: BulkTargets,
+        timing: inout ProjectionRuntime.ChunkTiming
+    ) throws -> Int
+    /// Takes the monthly counters' rows (all partitions summed), in key order, for `database`.
+    mutating func takeMonths(_ run: RowRun, _ database: Database, timing: inout ProjectionRuntime.ChunkTiming) throws
+        -> Int
+}
+
+/// Writes a bulk pass's rows into the new generation's tables: appended in the first round (the tables are empty),
+/// put among the earlier rounds' rows after it.
+struct BulkTableWriter: BulkRowSink {
+    let runtime: ProjectionRuntime
+    let names: [String]
+    let tables: [String: [String: Database]]
+    private var written = false
+
+    init(runtime: ProjectionRuntime, names: [String], tables: [String: [String: Database]]) {
+        self.runtime = runtime
+        self.names = names
+        self.tables = tables
+    }
+
+    mutating func startAgain() throws {
+        guard written else { return }
+        let (names, tables) = (names, tables)
+        try runtime.log.writeViews { txn in
+            for name in names { for database in (tables[name] ?? [:]).values { try txn.empty(database) } }
+        }
+        written = false
+    }
+
+    mutating func take(
+        _ runs: [[RowRun]], of group: [Int], among partitions: Int, _ targets: BulkTargets,
+        timing: inout ProjectionRuntime.ChunkTiming
+    ) throws -> Int {
+        // Appending needs every key after the table's last one: true while the tables are empty.
+        let rows = try runtime.writeRuns(runs, targets, append: !written, timing: &timing)
+        written = true
+        return rows
+    }
+
+    mutating func takeMonths(_ run: RowRun, _ database: Database, timing: inout ProjectionRuntime.ChunkTiming) throws
+        -> Int
+    {
+        let rows = try runtime.writeRun(run, database, timing: &timing)
+        written = true
+        return rows
     }
 }

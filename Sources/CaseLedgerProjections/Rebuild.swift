@@ -446,6 +446,10 @@ extension ProjectionRuntime {
     /// one at the same position; reports the first difference. The comparison reads both in a snapshot, side by side,
     /// so neither appends nor memory wait on the tables' size; only when appends keep moving the view does the last
     /// round compare inside the write transaction.
+    ///
+    /// On a log open read-only, the built-in views are checked without scratch tables: a bulk pass computes their
+    /// rows and compares them with the stored ones (other projections, or a log the bulk path does not read, cannot
+    /// be checked there).
     public func check(_ name: String) throws(ProjectionError) -> ConsistencyReport {
         guard let report = try check([name]).first else {
             throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
@@ -462,7 +466,10 @@ extension ProjectionRuntime {
     }
 
     private func check(_ names: [String]) throws(ProjectionError) -> [ConsistencyReport] {
-        try exclusively(names) { () throws(ProjectionError) -> [ConsistencyReport] in
+        // A read-only store has no room for scratch copies: the built-in views are compared as the bulk pass computes
+        // them.
+        if log.accessMode != .readWrite { return try checkWithoutWriting(names) }
+        return try exclusively(names) { () throws(ProjectionError) -> [ConsistencyReport] in
             var states: [(name: String, state: State)] = []
             for name in names {
                 guard entries[name] != nil, let state = try loadState(name) else {

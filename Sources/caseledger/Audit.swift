@@ -176,8 +176,8 @@ struct Verify: AsyncParsableCommand {
 
     @Flag(
         help: """
-            Open the store without writing anything (an auditor's copy, read-only media): checks the log and \
-            re-derives the cases, not the views (their check needs scratch tables).
+            Open the store without writing anything (an auditor's copy, read-only media): checks the log, the \
+            views as they stand (recomputed in memory and compared, without scratch tables) and every case.
             """)
     var readOnly = false
 
@@ -208,24 +208,9 @@ struct Verify: AsyncParsableCommand {
                 }
             }
             if failure == nil, !skipViews {
-                var views: [[String: Any]] = []
-                let reports: [ProjectionRuntime.ConsistencyReport]
-                do {
-                    // One pass over the log builds every view's scratch copy.
-                    reports = try store.runtime.checkAll()
-                } catch {
-                    throw ToolError("checking the views could not run: \(error)")
-                }
-                for report in reports {
-                    let name = report.projection
-                    views.append(["view": name, "rows": report.rowsCompared, "consistent": report.isConsistent])
-                    if let difference = report.firstDifference, failure == nil {
-                        failure = (
-                            nil, "view '\(name)' differs from the log at position \(report.position): \(difference)"
-                        )
-                    }
-                }
+                let (views, viewFailure) = try Self.checkViews(store.runtime)
                 result["views"] = views
+                failure = viewFailure
             }
             if failure == nil {
                 let (cases, caseFailure) = try Self.rederive(store.log, options: options)
@@ -307,12 +292,52 @@ struct Verify: AsyncParsableCommand {
         var (log, failure) = Self.checkLog(store)
         result["events"] = log?.eventsChecked ?? 0
         result["streams"] = log?.streamsChecked ?? 0
+        if failure == nil, !skipViews {
+            // Checked as they stand (nothing can bring them up to date here), without scratch tables.
+            let runtime: ProjectionRuntime
+            do {
+                let key = try OpenStore.partyKey(in: options.store, create: false)
+                runtime = try ProjectionRuntime(
+                    log: store, projections: try OpenStore.views(partyKey: key), logger: options.logger)
+            } catch {
+                throw ToolError(
+                    "the views of this read-only copy cannot be opened: \(error); verify with --skip-views, or "
+                        + "check a writable copy")
+            }
+            defer { runtime.shutdown() }
+            let (views, viewFailure) = try Self.checkViews(runtime)
+            result["views"] = views
+            failure = viewFailure
+        }
         if failure == nil {
             let (cases, caseFailure) = try Self.rederive(store, options: options)
             result["cases"] = cases
             if let caseFailure { failure = caseFailure }
         }
         try report(result, log: log, failure: failure)
+    }
+
+    /// Checks every view against the log in one pass (`ProjectionRuntime.checkAll()`): each view's line for the
+    /// report, and the first difference as the failure.
+    static func checkViews(_ runtime: ProjectionRuntime) throws -> (
+        views: [[String: Any]], failure: (position: UInt64?, what: String)?
+    ) {
+        let reports: [ProjectionRuntime.ConsistencyReport]
+        do {
+            reports = try runtime.checkAll()
+        } catch {
+            throw ToolError("checking the views could not run: \(error)")
+        }
+        var views: [[String: Any]] = []
+        var failure: (position: UInt64?, what: String)?
+        for report in reports {
+            let name = report.projection
+            views.append(["view": name, "rows": report.rowsCompared, "consistent": report.isConsistent])
+            if let difference = report.firstDifference, failure == nil {
+                failure = (nil, "view '\(name)' differs from the log at position \(report.position): \(difference)")
+            }
+        }
+        return (views, failure)
     }
 
     private func report(

@@ -399,6 +399,78 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// On a store open read-only (an auditor's copy) the built-in views are checked without scratch tables: the bulk
+    /// pass's rows are compared with the stored ones. The reports are those of the check on the writable store: the
+    /// rows compared, and the same difference for a changed, an extra and a missing row. In partitions of two cases,
+    /// the pass takes many rounds and each compares the stored rows of its own cases.
+    @Test(arguments: [ProjectionRuntime.defaultBulkCaseCapacity, 2])
+    func aReadOnlyStoreChecksItsViewsWithoutWriting(capacity: Int) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            func writable<R>(_ body: (LMDBEventLog, ProjectionRuntime) async throws -> R) async throws -> R {
+                let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+                defer { log.close() }
+                let runtime = try BuiltInViewTests.runtime(log)
+                defer { runtime.shutdown() }
+                return try await body(log, runtime)
+            }
+            func readOnly() throws -> (reports: [ProjectionRuntime.ConsistencyReport], bulk: Int) {
+                let log = try LMDBEventLog.open(at: path, mode: .readOnly)
+                defer { log.close() }
+                let runtime = try BuiltInViewTests.runtime(log, bulkCaseCapacity: capacity)
+                defer { runtime.shutdown() }
+                return (try runtime.checkAll(), runtime.bulkBuildCount)
+            }
+            let exact = try await writable { log, runtime in
+                let engine = try BuiltInViewTests.engine(log)
+                try await BuiltInViewTests.county(engine)
+                try await ProjectionRuntimeTests.scenario(engine, "e", count: 8)
+                try runtime.catchUp()
+                return try runtime.checkAll()
+            }
+            #expect(exact.allSatisfy(\.isConsistent) && exact.count == 6)
+            let unchanged = try readOnly()
+            #expect(unchanged.reports == exact, "the same reports, rows compared included")
+            #expect(unchanged.bulk == 1)
+            // A changed row of the case summary, extra rows of the board and of the monthly counters, a row missing
+            // from the repeat disputes.
+            let tampered = try await writable { log, runtime -> [ProjectionRuntime.ConsistencyReport] in
+                func first(_ view: String, _ table: String) throws -> [UInt8] {
+                    try #require(
+                        try runtime.read(view) { reader in
+                            var key: [UInt8]?
+                            try reader.forEach(in: table) { found, _ in
+                                key = found
+                                return false
+                            }
+                            return key
+                        })
+                }
+                let (summary, parties) = (try first("caseSummary", "cases"), try first("repeatDisputes", "parties"))
+                let cases = try log.database(named: "v.caseSummary.1.cases")
+                let open = try log.database(named: "v.board.1.open")
+                let repeats = try log.database(named: "v.repeatDisputes.1.parties")
+                let months = try log.database(named: "v.monthly.1.months")
+                try log.writeViews { txn in
+                    try txn.put(cases, key: summary, value: [7])
+                    try txn.put(open, key: Array("zz-extra".utf8), value: [1])
+                    _ = try txn.delete(repeats, key: parties)
+                    try txn.put(months, key: Array("209912510000000000".utf8), value: [0, 0, 0, 1])
+                }
+                return try runtime.checkAll()
+            }
+            #expect(tampered.map(\.isConsistent) == [false, true, false, false, true, false], "\(tampered)")
+            let found = try readOnly()
+            for (mine, theirs) in zip(found.reports, tampered) {
+                #expect(mine.projection == theirs.projection && mine.isConsistent == theirs.isConsistent, "\(mine)")
+                if capacity == ProjectionRuntime.defaultBulkCaseCapacity {
+                    // One round: the very same first difference. In many rounds, each compares its own cases.
+                    #expect(mine == theirs, "\(mine) against \(theirs)")
+                }
+            }
+        }
+    }
+
     /// A fill in bulk that meets an event the views stop at leaves the views where they were; catching up event by
     /// event then stops them at that event and records why, as it does without the fill.
     @Test func aFillInBulkThatStopsLeavesTheFailureToCatchingUp() async throws {

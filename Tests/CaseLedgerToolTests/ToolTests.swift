@@ -517,7 +517,12 @@ struct ToolTests {
             let readOnly = try Self.tool(["verify", "--store", copy, "--read-only", "--json"])
             #expect(readOnly.status == 0, "\(readOnly.error)")
             #expect(readOnly.objects.first?["cases"] as? Int ?? 0 > 0)
-            #expect(!FileManager.default.fileExists(atPath: copy + "/lock.mdb"))
+            // The six views too, recomputed in memory and compared with the stored ones.
+            let views = readOnly.objects.first?["views"] as? [[String: Any]] ?? []
+            #expect(views.count == 6 && views.allSatisfy { $0["consistent"] as? Bool == true }, "\(views)")
+            #expect(views.contains { $0["view"] as? String == "caseSummary" && ($0["rows"] as? Int ?? 0) > 0 })
+            let files = try FileManager.default.contentsOfDirectory(atPath: copy)
+            #expect(!files.contains("lock.mdb") && !files.contains { $0.hasSuffix(".lock") }, "\(files)")
             #expect(try Self.tool(["verify", "--store", copy]).status == 0)
             let original = try Self.tool(["export", "--store", store]).output
             #expect(!original.isEmpty)
