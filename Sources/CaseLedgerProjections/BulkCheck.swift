@@ -80,8 +80,8 @@ struct BulkTableComparer: BulkRowSink {
     }
 
     /// Walks the stored rows of `database` that `including` accepts, in key order, beside the `count` computed rows
-    /// that `row` hands out in key order, and records the first difference, in the words of
-    /// ``ProjectionRuntime/firstDifference(_:_:_:_:count:)``.
+    /// that `row` hands out in key order, and records the first difference
+    /// (``ProjectionRuntime/firstDifference(_:stored:including:count:expected:)``).
     private mutating func compare(
         _ table: String, _ database: Database, _ count: Int,
         _ row: (Int, (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void,
@@ -103,40 +103,17 @@ struct BulkTableComparer: BulkRowSink {
                             + "copy made with `caseledger backup`, or open the store read-write", projection: name)
                 }
             }
-            var next = 0
-            try txn.withCursor(database) { stored in
-                try stored.walk(from: .first, then: .next) { key, value in
-                    guard including(key) else { return true }
-                    rows += 1
-                    guard next < count else {
-                        difference = "\(table): extra row \(hex(Array(key))) in the view"
-                        return false
-                    }
-                    try row(next) { expectedKey, expectedValue in
-                        if !Self.same(key, expectedKey) {
-                            difference =
-                                "\(table): the view has row \(hex(Array(key))) where the log gives "
-                                + hex(Array(expectedKey))
-                        } else if !Self.same(value, expectedValue) {
-                            difference =
-                                "\(table): row \(hex(Array(key))) holds \(hex(Array(value))); the log gives "
-                                + hex(Array(expectedValue))
-                        }
-                    }
-                    next += 1
-                    return difference == nil
+            difference = try txn.withCursor(database) { stored in
+                try ProjectionRuntime.firstDifference(table, stored: stored, including: including, count: &rows) {
+                    index, body in
+                    guard index < count else { return false }
+                    try withoutActuallyEscaping(body) { body in try row(index, body) }
+                    return true
                 }
-            }
-            if difference == nil, next < count {
-                try row(next) { key, _ in difference = "\(table): row \(hex(Array(key))) is missing from the view" }
             }
         }
         compared[table, default: 0] += rows
         if let difference { differences[table] = difference }
-    }
-
-    private static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-        a.count == b.count && ByteInterner.compare(a, b) == 0
     }
 
     /// The case id in a stored key of `table`, as the bulk path writes it (see `BulkPartition.rows`).

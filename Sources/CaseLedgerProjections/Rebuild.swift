@@ -619,48 +619,49 @@ extension ProjectionRuntime {
         _ table: String, _ mine: Database, _ theirs: Database,
         _ txn: borrowing some ReadableTransaction & ~Copyable, count: inout Int
     ) throws -> String? {
+        try txn.withCursor(theirs) { expected in
+            try txn.withCursor(mine) { actual in
+                try Self.firstDifference(table, stored: actual, including: { _ in true }, count: &count) {
+                    index, body in
+                    try expected.move(index == 0 ? .first : .next) { key, value in try body(key, value) } != nil
+                }
+            }
+        }
+    }
+
+    /// The first difference between the rows of a view's table that `stored` walks (in key order; only those
+    /// `including` accepts) and the rows the log gives, which `expected` hands out in key order: for index 0, 1, …
+    /// it calls its body with the row's key and value and returns `true`, or returns `false` past the last row.
+    /// `count` grows by the stored rows read.
+    static func firstDifference(
+        _ table: String, stored: borrowing Cursor, including: (UnsafeRawBufferPointer) -> Bool, count: inout Int,
+        expected: (Int, (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Bool
+    ) throws -> String? {
         func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
             a.count == b.count && ByteInterner.compare(a, b) == 0
         }
-        var rows = 0
-        defer { count += rows }
-        return try txn.withCursor(theirs) { expected in
-            try txn.withCursor(mine) { actual in
-                var difference: String?
-                var started = false
-                try actual.walk(from: .first, then: .next) { key, value in
-                    rows += 1
-                    let step: CursorMove = started ? .next : .first
-                    started = true
-                    let found = try expected.move(step) { eKey, eValue -> String? in
-                        if !same(eKey, key) {
-                            return
-                                "\(table): the view has row \(hex(Array(key))) where the log gives \(hex(Array(eKey)))"
-                        }
-                        if !same(eValue, value) {
-                            return "\(table): row \(hex(Array(key))) holds \(hex(Array(value))); the log gives "
-                                + hex(Array(eValue))
-                        }
-                        return nil
-                    }
-                    switch found {
-                    case nil:
-                        difference = "\(table): extra row \(hex(Array(key))) in the view"
-                    case .some(let mismatch?):
-                        difference = mismatch
-                    case .some(nil):
-                        return true
-                    }
-                    return false
+        var difference: String?
+        var next = 0
+        try stored.walk(from: .first, then: .next) { key, value in
+            guard including(key) else { return true }
+            count += 1
+            let found = try expected(next) { eKey, eValue in
+                if !same(eKey, key) {
+                    difference = "\(table): the view has row \(hex(Array(key))) where the log gives \(hex(Array(eKey)))"
+                } else if !same(eValue, value) {
+                    difference =
+                        "\(table): row \(hex(Array(key))) holds \(hex(Array(value))); the log gives \(hex(Array(eValue)))"
                 }
-                if difference == nil,
-                    let missing = try expected.move(started ? .next : .first, { key, _ in Array(key) })
-                {
-                    difference = "\(table): row \(hex(missing)) is missing from the view"
-                }
-                return difference
+            }
+            next += 1
+            if !found { difference = "\(table): extra row \(hex(Array(key))) in the view" }
+            return difference == nil
+        }
+        if difference == nil {
+            _ = try expected(next) { key, _ in difference = "\(table): row \(hex(Array(key))) is missing from the view"
             }
         }
+        return difference
     }
 }
 
