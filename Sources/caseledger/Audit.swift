@@ -305,9 +305,15 @@ struct Verify: AsyncParsableCommand {
                         + "check a writable copy")
             }
             defer { runtime.shutdown() }
-            let (views, viewFailure) = try Self.checkViews(runtime)
-            result["views"] = views
-            failure = viewFailure
+            do {
+                // A view that stopped is the failure, as in a writable store's verification.
+                try OpenStore.requireHealthyViews(runtime, path: options.store)
+                let (views, viewFailure) = try Self.checkViews(runtime)
+                result["views"] = views
+                failure = viewFailure
+            } catch let error as ToolError where error.status == Status.checkFailed {
+                failure = (nil, error.message)
+            }
         }
         if failure == nil {
             let (cases, caseFailure) = try Self.rederive(store, options: options)

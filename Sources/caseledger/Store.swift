@@ -182,6 +182,12 @@ final class OpenStore {
 
     /// Throws, with status 1, when a view stopped at an event it could not apply.
     func requireHealthyViews() throws {
+        try Self.requireHealthyViews(runtime, path: path)
+    }
+
+    /// Throws, with status 1, when one of `runtime`'s views stopped at an event it could not apply (a stopped view
+    /// answers from before that event).
+    static func requireHealthyViews(_ runtime: ProjectionRuntime, path: String) throws {
         let status: [ProjectionRuntime.Status]
         do {
             status = try runtime.status()

@@ -541,6 +541,30 @@ struct ToolTests {
         }
     }
 
+    @Test("verify fails on a view that stopped at an event, read-only or not")
+    func verifyReportsAStoppedView() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 30, seed: 8)
+            // Another writer's event in a case stream, without a record header: the views stop there.
+            let position = try await {
+                let log = try LMDBEventLog.open(at: store)
+                defer { log.close() }
+                return try await log.append(to: "case-foreign", events: [Fixtures.event("imported")]).positions
+                    .lowerBound
+            }()
+            let stats = try Self.tool(["stats", "--store", store, "--month", "2025-06"])
+            #expect(stats.status == 1 && stats.error.contains("stopped at position \(position)"), "\(stats.error)")
+            for arguments in [["--read-only"], []] {
+                let verify = try Self.tool(["verify", "--store", store, "--json"] + arguments)
+                #expect(verify.status == 1, "\(arguments): \(verify.error)")
+                let failure = verify.objects.first?["failure"] as? [String: Any]
+                let what = failure?["what"] as? String ?? ""
+                #expect(
+                    what.contains("the view 'caseSummary' stopped at position \(position)"), "\(arguments): \(what)")
+            }
+        }
+    }
+
     @Test("a hot backup taken while another process appends is a consistent prefix of the store")
     func hotBackup() async throws {
         try await withTemporaryDirectory { directory in
