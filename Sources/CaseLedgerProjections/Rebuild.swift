@@ -127,16 +127,37 @@ extension ProjectionRuntime {
                     }
                 }
             } catch let stopped as Stopped {
+                discardNewGenerations(starts, fresh)
                 throw ProjectionError(
                     .failed, "the rebuild stopped: '\(stopped.projection)' threw \(stopped.error)",
                     projection: stopped.projection, position: stopped.position)
             } catch let error as ProjectionError {
+                discardNewGenerations(starts, fresh)
                 throw error
             } catch {
+                discardNewGenerations(starts, fresh)
                 throw ProjectionError(.storage, "rebuilding failed: \(error)")
             }
             for (name, state) in starts { retire(name, generation: state.generation, tables: old[name] ?? [:]) }
             for name in names { reportLag(name) }
+        }
+    }
+
+    /// Drops the tables a failed rebuild wrote into the next generations, so that a failure (a full disk, a view that
+    /// stops) does not leave partial copies of the views taking space until the next rebuild. Runs under the
+    /// rebuild's maintenance locks, so nothing else builds those generations; a view whose generation moved anyway is
+    /// left alone. A failure to drop is logged: the next rebuild empties the tables.
+    private func discardNewGenerations(_ starts: [String: State], _ fresh: [String: [String: Database]]) {
+        for (name, start) in starts {
+            guard let tables = fresh[name], (try? loadState(name))?.generation == start.generation else { continue }
+            do {
+                try log.writeViews { txn in for database in tables.values { try txn.drop(database) } }
+                forget(name, generation: start.generation + 1)
+            } catch {
+                logger.warning(
+                    "dropping a failed rebuild's tables failed; the next rebuild empties them",
+                    metadata: ["projection": "\(name)", "error": "\(error)"])
+            }
         }
     }
 

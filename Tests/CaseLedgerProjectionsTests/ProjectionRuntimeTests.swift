@@ -445,6 +445,33 @@ struct CountingProjection: Projection {
         }
     }
 
+    /// A rebuild that stops drops what it wrote into the next generation instead of leaving it for the next rebuild;
+    /// the view stays in its generation, whole.
+    @Test func aRebuildThatStopsDropsItsNewGeneration() async throws {
+        try await withTemporaryLog { log, _ in
+            let control = SwitchableProjection.Switch()
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(SwitchableProjection(control: control), .async)],
+                logger: Logger(label: "test"), chunkSize: 3)
+            defer { runtime.shutdown() }
+            for i in 0..<10 { _ = try await log.append(to: "s-\(i % 3)", events: [Fixtures.event()]) }
+            #expect(try runtime.catchUp() == 10)
+            control.failing.store(true, ordering: .releasing)
+            let error = #expect(throws: ProjectionError.self) { try runtime.rebuild("counter") }
+            #expect(error?.code == .failed && error?.position == 4)
+            // Positions 1–3 were written into generation 2 before the stop; the table is gone.
+            let next = try log.readViews { txn in try txn.openExistingDatabase(named: "v.counter.2.counts") }
+            #expect(next == nil)
+            #expect(try runtime.status().first?.generation == 1)
+            #expect(try CountingProjection.total(runtime, "counter") == 10)
+            // And the next rebuild builds it afresh.
+            control.failing.store(false, ordering: .releasing)
+            try runtime.rebuild("counter")
+            #expect(try runtime.status().first?.generation == 2)
+            #expect(try CountingProjection.total(runtime, "counter") == 10)
+        }
+    }
+
     @Test func aRebuildClearsWhatACrashedRebuildLeftInItsGeneration() async throws {
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(
