@@ -322,6 +322,7 @@ let benchmarks: @Sendable () -> Void = {
     registerWorkflowBenchmarks()
     registerWorkflowCPUBenchmarks()
     registerProjectionBenchmarks()
+    registerWriteFloorBenchmark()
 
     // Full scans of 1M events.
     let openLog: @Sendable (String) throws -> LMDBEventLog = { try LMDBEventLog.open(at: $0, mode: .readOnly) }
