@@ -65,6 +65,9 @@ public final class ProjectionRuntime: Service, Sendable {
     let maintenance: Mutex<Set<String>>
     struct HeaderCache: Sendable {
         let range: ClosedRange<UInt64>
+        /// The chain hash of the range's last event, which covers every event before it: a commit that failed after
+        /// its headers were decoded leaves its positions to other events, and this tells them apart.
+        let last: ChainHash
         let headers: [RecordHeader?]
     }
     let headerCache: Mutex<HeaderCache?>
@@ -394,17 +397,30 @@ public final class ProjectionRuntime: Service, Sendable {
         }
     }
 
-    /// The workflow headers of the events at `positions`, decoded once for all views of a commit or chunk (events
-    /// never change, so a cached range is always right).
+    /// The workflow headers of the events at `positions`, decoded once for all views of a commit or chunk.
+    ///
+    /// A cached range is used only if its last event's chain hash is still the one at that position: a commit can fail
+    /// after the inline views decoded its headers (a full disk, or a later observer's store error), and the next
+    /// commit then writes other events at the same positions.
     func headers(for positions: ClosedRange<UInt64>, in txn: borrowing WriteTransaction) throws -> [RecordHeader?] {
-        if let cached = headerCache.withLock({ $0 }), cached.range == positions { return cached.headers }
+        if let cached = headerCache.withLock({ $0 }), cached.range == positions {
+            var last: ChainHash?
+            try log.forEachEvent(positions: positions.upperBound...positions.upperBound, in: txn) { event in
+                last = event.chainHash
+            }
+            if last == cached.last { return cached.headers }
+        }
         var headers: [RecordHeader?] = []
         headers.reserveCapacity(positions.count)
-        try log.forEachEvent(positions: positions, in: txn) { event in headers.append(event.workflowHeader) }
+        var last = ChainHash.zero
+        try log.forEachEvent(positions: positions, in: txn) { event in
+            headers.append(event.workflowHeader)
+            last = event.chainHash
+        }
         guard headers.count == positions.count else {
             throw ProjectionError(.storage, "the log returned \(headers.count) events for \(positions)")
         }
-        headerCache.withLock { $0 = HeaderCache(range: positions, headers: headers) }
+        headerCache.withLock { $0 = HeaderCache(range: positions, last: last, headers: headers) }
         return headers
     }
 

@@ -37,6 +37,20 @@ struct CountingProjection: Projection {
     }
 }
 
+/// Fails the whole commit of any event of one stream with a store error, as a full disk would after the inline views
+/// before it have run.
+struct FailingCommitProjection: Projection {
+    let name = "failingCommit"
+    let version = 1
+    let tables = ["unused"]
+    let stream: String
+
+    func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        guard event.streamID == stream else { return }
+        throw LMDBError(code: .transactionFull, rawValue: -30788, operation: "test", message: "the test's failure")
+    }
+}
+
 @Suite struct ProjectionRuntimeTests {
     static func engine(_ log: LMDBEventLog, clock: ManualClock) throws -> CaseEngine {
         CaseEngine(
@@ -145,6 +159,33 @@ struct CountingProjection: Projection {
             try runtime.resume("picky")
             try runtime.catchUp()
             #expect(try runtime.status().first { $0.name == "picky" }?.failedAt == firstEvaluation)
+        }
+    }
+
+    @Test func aCommitThatFailsAfterTheInlineViewsRanLeavesNothingForTheNextEventsAtItsPositions() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log,
+                projections: [
+                    (CaseSummaryProjection(), .inline),
+                    (FailingCommitProjection(stream: CaseEngine.streamID(of: "x1")), .inline),
+                ],
+                logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let engine = try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3))))
+            // The case summary decodes x1's headers for the commit; then the commit fails and x1 is not written.
+            await #expect(throws: (any Error).self) {
+                try await engine.execute(
+                    .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "x1", by: "m-v1")
+            }
+            #expect(try log.head().position == 0)
+            // Another case's registration takes the same positions, with other headers.
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "t1", owner: "m-t1")), on: "y1", by: "m-t1")
+            let summary = try #require(try CaseSummaryProjection.summary(of: "y1", in: runtime))
+            #expect(summary.unit == "t1" && summary.owner == "m-t1")
+            #expect(try CaseSummaryProjection.summary(of: "x1", in: runtime) == nil)
+            #expect(try runtime.check("caseSummary").isConsistent)
         }
     }
 
