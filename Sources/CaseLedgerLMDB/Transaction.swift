@@ -19,6 +19,9 @@ package struct Database: Sendable, Hashable {
 package struct TransactionHandle {
     let pointer: OpaquePointer
     init(_ pointer: OpaquePointer) { self.pointer = pointer }
+
+    /// The largest key the transaction's environment accepts (511 bytes in Debian's liblmdb).
+    package var maxKeySize: Int { Int(mdb_env_get_maxkeysize(mdb_txn_env(pointer))) }
 }
 
 @available(*, unavailable)

@@ -61,6 +61,9 @@ extension LMDBEventLog {
     /// threads' transactions, such as growing the map, cannot run on it).
     package var isInTransactionOnCurrentThread: Bool { environment.isInTransactionOnCurrentThread }
 
+    /// The largest key the store accepts in any table (511 bytes in Debian's liblmdb).
+    package var maxKeySize: Int { environment.maxKeySize }
+
     package func head(in txn: borrowing some ReadableTransaction & ~Copyable) throws -> LogHead {
         try Self.readHead(txn, databases)
     }

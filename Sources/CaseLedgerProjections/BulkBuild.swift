@@ -17,6 +17,8 @@ struct RowRun: Sendable {
     }
     private(set) var bytes: [UInt8] = []
     private(set) var rows: [Row] = []
+    /// The longest key added.
+    private(set) var longestKey = 0
 
     mutating func reserve(rows count: Int, bytes size: Int) {
         rows.reserveCapacity(count)
@@ -28,6 +30,7 @@ struct RowRun: Sendable {
         let start = bytes.count
         key(&bytes)
         let keyEnd = bytes.count
+        longestKey = max(longestKey, keyEnd - start)
         let prefix = bytes.withUnsafeBytes { Self.prefix(UnsafeRawBufferPointer(rebasing: $0[start..<keyEnd])) }
         value(&bytes)
         rows.append(
@@ -484,6 +487,7 @@ extension ProjectionRuntime {
         _ group: [Int], of partitions: Int, upTo limit: UInt64, _ targets: BulkTargets
     ) -> [PartitionResult] {
         let capacity = bulkCaseCapacity
+        let keyLimit = log.maxKeySize
         @Sendable func run(_ partition: Int) -> PartitionResult {
             var result = PartitionResult()
             var worker = BulkPartition(partition: partition, of: partitions, capacity: capacity, upTo: limit)
@@ -509,6 +513,11 @@ extension ProjectionRuntime {
                 result.encoding = clock.now - encodingStarted
                 if let unusual {
                     result.outcome = .unusual(unusual)
+                    return result
+                }
+                // The event-by-event path stops the view at the event whose key the store cannot hold.
+                if let longest = runs.map(\.longestKey).max(), longest > keyLimit {
+                    result.outcome = .unusual("a key of \(longest) bytes, over the store's limit of \(keyLimit)")
                     return result
                 }
                 result.runs = runs

@@ -89,9 +89,22 @@ public struct ViewTransaction: ~Copyable {
         return database
     }
 
+    /// Refuses a key the store cannot hold (empty, or over LMDB's key limit) as the projection's own error at the
+    /// event it applies: LMDB would refuse it only when the row is written, at the end of a chunk, where no event is
+    /// to blame and every projection's catch-up would stop with it.
+    private func check(_ key: [UInt8], in table: String) throws(ProjectionError) {
+        let limit = handle.maxKeySize
+        guard key.isEmpty || key.count > limit else { return }
+        throw ProjectionError(
+            .invalidKey,
+            "a key of \(key.count) bytes for table '\(table)': the store holds keys of 1 to \(limit) bytes; "
+                + "shorten it (hash a long part, as the repeat-disputes view does with party references)")
+    }
+
     /// The value stored under `key` in `table`, or `nil`.
     public func value(in table: String, key: [UInt8]) throws -> [UInt8]? {
         let database = try self.table(table)
+        try check(key, in: table)
         guard let buffer else { return try reader.value(database, key: key) }
         return try buffer.value(database, key: key, reader)
     }
@@ -99,6 +112,7 @@ public struct ViewTransaction: ~Copyable {
     /// Stores `value` under `key` in `table`.
     public func put(in table: String, key: [UInt8], value: [UInt8]) throws {
         let database = try self.table(table)
+        try check(key, in: table)
         guard let buffer else { return try writer().put(database, key: key, value: value) }
         buffer.set(database, key: key, value: value)
     }
@@ -106,6 +120,7 @@ public struct ViewTransaction: ~Copyable {
     /// Deletes `key` from `table`.
     public func delete(in table: String, key: [UInt8]) throws {
         let database = try self.table(table)
+        try check(key, in: table)
         guard let buffer else {
             _ = try writer().delete(database, key: key)
             return
@@ -122,6 +137,7 @@ public struct ViewTransaction: ~Copyable {
         _ body: (inout T?) throws -> Void
     ) throws {
         let database = try self.table(table)
+        try check(key, in: table)
         if let buffer {
             try buffer.update(database, key: key, decode: decode, encode: encode, reader, body)
             return
@@ -419,6 +435,8 @@ public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let unknownProjection = Code(name: "unknownProjection")
         /// A table the projection did not declare.
         public static let unknownTable = Code(name: "unknownTable")
+        /// A key the store cannot hold: empty, or longer than LMDB's key limit (511 bytes in Debian's liblmdb).
+        public static let invalidKey = Code(name: "invalidKey")
         /// The projection threw at an event; ``ProjectionError/position`` names it.
         public static let failed = Code(name: "failed")
         /// Two projections share a name.

@@ -103,6 +103,9 @@ public final class ProjectionRuntime: Service, Sendable {
     /// For tests: runs on the checking thread each time a check has brought its scratch copy to the view's position,
     /// before it compares (with the attempt's number, from 1).
     let afterCheckAdvance = Mutex<(@Sendable (Int) -> Void)?>(nil)
+    /// For tests, by projection name: runs when opening a runtime has found no state for the projection, before it
+    /// stores the first one (tests open another runtime there).
+    package static let beforeFirstState = Mutex<[String: @Sendable () -> Void]>([:])
     /// Sets what runs before each comparison round of a check (tests make appends move the view there).
     package func setAfterCheckAdvance(_ body: (@Sendable (Int) -> Void)?) { afterCheckAdvance.withLock { $0 = body } }
 
@@ -212,7 +215,10 @@ public final class ProjectionRuntime: Service, Sendable {
                 }
             } else {
                 _ = try tables(name, generation: state.generation, fresh: false)
-                if try loadState(name) == nil { try saveState(name, state) }
+                if try loadState(name) == nil {
+                    Self.beforeFirstState.withLock { $0[name] }?()
+                    try insertState(name, state)
+                }
                 try dropLeftovers(name, keeping: state.generation)
             }
             if entry.mode == .inline {
@@ -332,6 +338,19 @@ public final class ProjectionRuntime: Service, Sendable {
         try txn.put(meta, key: Array(name.utf8), value: state.stored)
     }
 
+    /// Stores `state` as projection `name`'s first state, in one transaction with the look that finds none: another
+    /// runtime on the store may have stored one, and applied events from it, since this one looked.
+    func insertState(_ name: String, _ state: State) throws(ProjectionError) {
+        do {
+            try log.writeViews { txn in
+                guard try Self.loadState(name, meta, txn) == nil else { return }
+                try Self.saveState(name, state, meta, txn)
+            }
+        } catch {
+            throw ProjectionError(.storage, "writing the state of '\(name)' failed: \(error)", projection: name)
+        }
+    }
+
     func saveState(_ name: String, _ state: State) throws(ProjectionError) {
         do {
             try log.writeViews { txn in try Self.saveState(name, state, meta, txn) }
@@ -432,11 +451,25 @@ public final class ProjectionRuntime: Service, Sendable {
     /// when it cannot run (another process holds a view's maintenance lock) or stops, they catch up event by event.
     ///
     /// A projection that throws stops at that event: its checkpoint stays before it, the failure is recorded in its
-    /// state and reported through the log and metrics, and the others go on.
+    /// state and reported through the log and metrics, and the others go on. A projection whose catch-up fails
+    /// otherwise (the store refused its writes) does not hold the others back either: they are brought up first,
+    /// then the first such error is thrown.
     @discardableResult
     public func catchUp() throws(ProjectionError) -> Int {
         var applied = fillInBulk()
-        for name in order { applied += try catchUp(name) }
+        var failure: ProjectionError?
+        for name in order {
+            do {
+                applied += try catchUp(name)
+            } catch {
+                logger.error(
+                    "catching up a projection failed; the others go on",
+                    metadata: ["projection": "\(name)", "error": "\(error)"])
+                counter("caseledger_projection_catch_up_errors_total", name).increment()
+                if failure == nil { failure = error }
+            }
+        }
+        if let failure { throw failure }
         return applied
     }
 

@@ -817,6 +817,50 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test(arguments: [1, 2])
+    func aBuiltInViewStopsAtAKeyTheStoreCannotHoldOnEveryPath(threads: Int) async throws {
+        // Long stream ids are allowed (up to 400 bytes); with a long person id, the workload view's keys of that
+        // person and case outgrow LMDB's 511 bytes.
+        var configuration = Fixtures.configuration()
+        configuration.maxStreamIDBytes = 400
+        try await withTemporaryLog(configuration: configuration) { log, _ in
+            let person = PersonID(String(repeating: "p", count: 200))
+            let engine = CaseEngine(
+                log: log,
+                configuration: .init(
+                    directory: Directory(
+                        units: County.units,
+                        persons: County.persons + [
+                            Person(id: person, name: "Long", roles: [.mediator, .staff], units: ["v1"])
+                        ]),
+                    calendar: try HolidayCalendar.chinaMainland(), definitions: try DefinitionRegistry.national()),
+                clock: ManualClock(Timestamp(County.at(2025, 3, 3))), logger: Logger(label: "test"))
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "n1", by: "m-v1")
+            let long = try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: person)),
+                on: CaseID(String(repeating: "c", count: 390)), by: "m-v1")
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "n2", by: "m-v1")
+            let head = try log.head().position
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(WorkloadProjection(), .async), (CaseSummaryProjection(), .async)],
+                logger: Logger(label: "test"), rebuildThreads: threads)
+            defer { runtime.shutdown() }
+            // Event by event: the workload view stops at the case's registration; the case summary goes on.
+            try runtime.catchUp()
+            let status = try runtime.status()
+            let workload = try #require(status.first { $0.name == "workload" })
+            #expect(workload.failedAt == long.positions.lowerBound)
+            #expect(workload.failure?.contains("invalidKey") == true, "\(String(describing: workload.failure))")
+            #expect(status.first { $0.name == "caseSummary" }?.checkpoint == head)
+            // In bulk: the pass gives way to the event-by-event one, which stops at the same event.
+            let error = #expect(throws: ProjectionError.self) { try runtime.rebuild("workload") }
+            #expect(error?.code == .failed && error?.position == long.positions.lowerBound)
+            #expect(String(describing: error).contains("invalidKey"), "\(String(describing: error))")
+        }
+    }
+
     @Test func aCaseEventWithoutAHeaderStopsTheViewsThereInsteadOfBeingSkipped() async throws {
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(

@@ -51,6 +51,24 @@ struct FailingCommitProjection: Projection {
     }
 }
 
+/// Writes a key of `keyLength` bytes at events of one type, or throws a store error there.
+struct KeyAtTypeProjection: Projection {
+    let name: String
+    let version = 1
+    let tables = ["rows"]
+    let type: String
+    var keyLength = 0
+    var storeError = false
+
+    func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        guard event.typeIs(type) else { return }
+        if storeError {
+            throw LMDBError(code: .badValueSize, rawValue: -30781, operation: "test", message: "the test's failure")
+        }
+        try view.put(in: "rows", key: [UInt8](repeating: 0x61, count: keyLength), value: [1])
+    }
+}
+
 @Suite struct ProjectionRuntimeTests {
     static func engine(_ log: LMDBEventLog, clock: ManualClock) throws -> CaseEngine {
         CaseEngine(
@@ -186,6 +204,86 @@ struct FailingCommitProjection: Projection {
             #expect(summary.unit == "t1" && summary.owner == "m-t1")
             #expect(try CaseSummaryProjection.summary(of: "x1", in: runtime) == nil)
             #expect(try runtime.check("caseSummary").isConsistent)
+        }
+    }
+
+    @Test(arguments: [0, 512, 4_000])
+    func aKeyTheStoreCannotHoldStopsItsProjectionAtTheEvent(keyLength: Int) async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log,
+                projections: [
+                    (KeyAtTypeProjection(name: "longKeys", type: "evaluated", keyLength: keyLength), .async),
+                    (CountingProjection(name: "counter"), .async),
+                ],
+                logger: Logger(label: "test"), chunkSize: 4)
+            defer { runtime.shutdown() }
+            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "k")
+            let head = try log.head().position
+            let firstEvaluation = try #require(
+                try log.read(from: 1, direction: .forwards, limit: 1_000).first { $0.type == "evaluated" }?.position)
+            try runtime.catchUp()
+            let status = try runtime.status()
+            let stopped = try #require(status.first { $0.name == "longKeys" })
+            #expect(stopped.failedAt == firstEvaluation && stopped.checkpoint == firstEvaluation - 1)
+            #expect(stopped.failure?.contains("invalidKey") == true)
+            #expect(stopped.failure?.contains("\(keyLength) bytes") == true)
+            #expect(status.first { $0.name == "counter" }?.checkpoint == head)
+            #expect(try CountingProjection.total(runtime, "counter") == Int(head))
+        }
+    }
+
+    @Test func aStoreErrorInOneProjectionDoesNotHoldBackTheOthers() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log,
+                projections: [
+                    (KeyAtTypeProjection(name: "troubled", type: "evaluated", storeError: true), .async),
+                    (CountingProjection(name: "counter"), .async),
+                ],
+                logger: Logger(label: "test"), chunkSize: 4)
+            defer { runtime.shutdown() }
+            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "s")
+            let head = try log.head().position
+            // The store's own errors are not the projection's failure (a full map is retried later), so catchUp()
+            // throws; but only after the others were brought up.
+            let error = try #require(throws: ProjectionError.self) { try runtime.catchUp() }
+            #expect(error.code == .storage && error.projection == "troubled")
+            let status = try runtime.status()
+            let troubled = try #require(status.first { $0.name == "troubled" })
+            #expect(troubled.failedAt == nil && troubled.checkpoint < head)
+            #expect(status.first { $0.name == "counter" }?.checkpoint == head)
+            #expect(try CountingProjection.total(runtime, "counter") == Int(head))
+        }
+    }
+
+    @Test func twoRuntimesOpeningTogetherStoreTheFirstStateOnce() async throws {
+        try await withTemporaryLog { log, _ in
+            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "o")
+            let head = try log.head().position
+            let name = "openedTogether"
+            // Another runtime opens between this one's look (no state yet) and its first write, and catches up.
+            let other = Mutex<ProjectionRuntime?>(nil)
+            ProjectionRuntime.beforeFirstState.withLock {
+                $0[name] = {
+                    ProjectionRuntime.beforeFirstState.withLock { $0[name] = nil }
+                    let runtime = try? ProjectionRuntime(
+                        log: log, projections: [(CountingProjection(name: name), .async)], logger: Logger(label: "t"))
+                    _ = try? runtime?.catchUp()
+                    other.withLock { $0 = runtime }
+                }
+            }
+            defer { ProjectionRuntime.beforeFirstState.withLock { $0[name] = nil } }
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: name), .async)], logger: Logger(label: "t"))
+            defer {
+                runtime.shutdown()
+                other.withLock { $0?.shutdown() }
+            }
+            #expect(other.withLock { $0 != nil })
+            #expect(try runtime.status().first?.checkpoint == head)
+            #expect(try runtime.catchUp() == 0)
+            #expect(try CountingProjection.total(runtime, name) == Int(head))
         }
     }
 
