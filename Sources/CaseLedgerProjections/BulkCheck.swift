@@ -150,6 +150,7 @@ extension ProjectionRuntime {
             guard let entry = entries[name], let state = try loadState(name) else {
                 throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
             }
+            try requireRegisteredVersion(name, state)
             guard BulkTargets.View(entry.projection) != nil, upcasters.isEmpty else {
                 throw ProjectionError(
                     .storage,

@@ -449,6 +449,9 @@ public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertibl
         /// A rebuild, check or version switch of the projection is already running, in this process or another one on
         /// the same store (a view's maintenance is exclusive across processes); try again when it ends.
         public static let busy = Code(name: "busy")
+        /// The store holds the projection at another version than the one this process registers (a process of
+        /// another release switched it, or a read-only copy comes from one): rebuild or check it with that release.
+        public static let versionMismatch = Code(name: "versionMismatch")
         public var description: String { name }
     }
 

@@ -86,6 +86,7 @@ extension ProjectionRuntime {
                 guard let state = try loadState(name) else {
                     throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
                 }
+                try requireRegisteredVersion(name, state)
                 starts[name] = state
                 fresh[name] = try tables(name, generation: state.generation + 1, fresh: true)
                 old[name] = try tables(name, generation: state.generation, fresh: false)
@@ -486,6 +487,17 @@ extension ProjectionRuntime {
         try check(order)
     }
 
+    /// Refuses to rebuild or check a view the store holds at another version than the registered one: this
+    /// process's rules would build its rows, and a rebuild would label them with the stored version.
+    func requireRegisteredVersion(_ name: String, _ state: State) throws(ProjectionError) {
+        guard let registered = entries[name]?.projection.version, state.version != registered else { return }
+        throw ProjectionError(
+            .versionMismatch,
+            "the store holds '\(name)' at version \(state.version), and this process registers version \(registered): "
+                + "rebuild or check it with a release that registers version \(state.version) (a writable store "
+                + "switches an older version when the projection is opened)", projection: name)
+    }
+
     private func check(_ names: [String]) throws(ProjectionError) -> [ConsistencyReport] {
         // A read-only store has no room for scratch copies: the built-in views are compared as the bulk pass computes
         // them.
@@ -496,6 +508,7 @@ extension ProjectionRuntime {
                 guard entries[name] != nil, let state = try loadState(name) else {
                     throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
                 }
+                try requireRegisteredVersion(name, state)
                 states.append((name, state))
             }
             var reports: [String: ConsistencyReport] = [:]

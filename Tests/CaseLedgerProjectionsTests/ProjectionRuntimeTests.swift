@@ -12,7 +12,7 @@ import _CaseLedgerTestSupport
 /// Counts every event per stream; optionally throws at events of one type.
 struct CountingProjection: Projection {
     let name: String
-    let version = 1
+    var version = 1
     let tables = ["counts"]
     var failOnType: String? = nil
 
@@ -284,6 +284,30 @@ struct KeyAtTypeProjection: Projection {
             #expect(try runtime.status().first?.checkpoint == head)
             #expect(try runtime.catchUp() == 0)
             #expect(try CountingProjection.total(runtime, name) == Int(head))
+        }
+    }
+
+    @Test func aViewSwitchedByAnotherReleaseIsNotRebuiltOrCheckedByThisOne() async throws {
+        try await withTemporaryLog { log, _ in
+            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "v")
+            let older = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "t"))
+            defer { older.shutdown() }
+            try older.catchUp()
+            // A process of the next release opens the store and switches the view to version 2.
+            let newer = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter", version: 2), .async)],
+                logger: Logger(label: "t"))
+            defer { newer.shutdown() }
+            try newer.catchUp()
+            let switched = try #require(try newer.status().first)
+            #expect(switched.version == 2)
+            for attempt in [{ try older.rebuild("counter") }, { _ = try older.check("counter") }] {
+                let error = #expect(throws: ProjectionError.self) { try attempt() }
+                #expect(error?.code == .versionMismatch && error?.projection == "counter")
+            }
+            #expect(try newer.status().first == switched)
+            #expect(try newer.check("counter").isConsistent)
         }
     }
 
