@@ -71,6 +71,8 @@ public final class ProjectionRuntime: Service, Sendable {
         let headers: [RecordHeader?]
     }
     let headerCache: Mutex<HeaderCache?>
+    /// Where ``run()`` catches up: a thread of the runtime's own.
+    let catchUpQueue: DispatchQueue
     /// Queries in flight per generation (`name.generation`), and the generations a swap retired: a retired
     /// generation's tables are dropped only when its last query ends, and no new query starts on it.
     let readers: Mutex<(active: [String: Int], retired: Set<String>)>
@@ -180,6 +182,8 @@ public final class ProjectionRuntime: Service, Sendable {
         self.observers = Mutex([])
         self.maintenance = Mutex([])
         self.headerCache = Mutex(nil)
+        self.catchUpQueue = DispatchQueue(label: Self.catchUpQueueLabel)
+        catchUpQueue.setSpecific(key: Self.catchUpQueueKey, value: true)
         self.readers = Mutex(([:], []))
         do {
             meta = try log.database(named: "views.meta")
@@ -621,11 +625,15 @@ public final class ProjectionRuntime: Service, Sendable {
     }
 
     /// Runs until cancelled: catches up, then waits for appends and catches up again.
+    ///
+    /// The catching up runs on the runtime's own thread (a serial dispatch queue), not on the task's: it blocks while
+    /// it reads and writes the store, and may wait up to `versionSwitchWait` for another process's maintenance lock,
+    /// which must not hold one of the few threads Swift concurrency shares with the rest of the server.
     public func run() async throws {
         while !Task.isCancelled {
             let position: UInt64
             do {
-                try catchUp()
+                try await catchUpOnItsThread()
                 position = try log.head().position
             } catch {
                 logger.error("projection catch-up failed", metadata: ["error": "\(error)"])
@@ -634,6 +642,22 @@ public final class ProjectionRuntime: Service, Sendable {
             }
             await log.waitForAppend(after: position)
         }
+    }
+
+    /// The label of the dispatch queue ``run()`` catches up on.
+    static let catchUpQueueLabel = "caseledger.projections.catch-up"
+    /// Set (to `true`) on that queue, for tests that check where work runs.
+    package static let catchUpQueueKey = DispatchSpecificKey<Bool>()
+
+    /// ``catchUp()`` on ``catchUpQueue``, awaited.
+    @discardableResult
+    private func catchUpOnItsThread() async throws(ProjectionError) -> Int {
+        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<Int, ProjectionError>, Never>) in
+            catchUpQueue.async {
+                done.resume(returning: Result { () throws(ProjectionError) -> Int in try self.catchUp() })
+            }
+        }
+        return try result.get()
     }
 
     // MARK: Reading

@@ -2,21 +2,41 @@ import CaseLedger
 import CaseLedgerLog
 import CaseLedgerProjections
 import CaseLedgerWorkflow
+import Dispatch
 import Logging
 import MetricsTestKit
 import ServiceLifecycle
+import Synchronization
 import Testing
 import _CaseLedgerTestSupport
+
+/// Records, for each event it applies, whether it runs on the runtime's catch-up queue.
+struct QueueRecordingProjection: Projection {
+    final class Seen: Sendable {
+        let onCatchUpQueue = Mutex<[Bool]>([])
+    }
+    let name = "queues"
+    let version = 1
+    let tables = ["unused"]
+    let seen: Seen
+
+    func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        let onQueue = DispatchQueue.getSpecific(key: ProjectionRuntime.catchUpQueueKey) == true
+        seen.onCatchUpQueue.withLock { $0.append(onQueue) }
+    }
+}
 
 @Suite struct ServiceTests {
     @Test func theRuntimeRunsAsAServiceAndReportsLagAndFailuresThroughMetrics() async throws {
         try await withTemporaryLog { log, _ in
             let metrics = TestMetrics()
+            let seen = QueueRecordingProjection.Seen()
             let runtime = try ProjectionRuntime(
                 log: log,
                 projections: [
                     (CountingProjection(name: "counter"), .async),
                     (CountingProjection(name: "picky", failOnType: "Stop"), .async),
+                    (QueueRecordingProjection(seen: seen), .async),
                 ],
                 logger: Logger(label: "test"), metrics: metrics)
             let service: any Service = runtime
@@ -44,6 +64,8 @@ import _CaseLedgerTestSupport
             #expect(
                 try metrics.expectGauge("caseledger_projection_lag_positions", [("projection", "picky")]).lastValue
                     == 20)
+            // The service catches up on the runtime's own thread, not on one of the tasks' shared threads.
+            #expect(seen.onCatchUpQueue.withLock { $0 } == [Bool](repeating: true, count: 50))
             task.cancel()
             _ = try? await task.value
         }
