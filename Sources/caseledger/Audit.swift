@@ -331,6 +331,10 @@ struct Verify: AsyncParsableCommand {
         let reports: [ProjectionRuntime.ConsistencyReport]
         do {
             reports = try runtime.checkAll()
+        } catch  where error.code == .versionMismatch {
+            throw ToolError(
+                "checking the views could not run: \(error); verify with the caseledger release that wrote these "
+                    + "views, or with --skip-views")
         } catch {
             throw ToolError("checking the views could not run: \(error)")
         }
