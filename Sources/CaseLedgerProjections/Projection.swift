@@ -450,7 +450,7 @@ public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertibl
         /// the same store (a view's maintenance is exclusive across processes); try again when it ends.
         public static let busy = Code(name: "busy")
         /// The store holds the projection at another version than the one this process registers (a process of
-        /// another release switched it, or a read-only copy comes from one): rebuild or check it with that release.
+        /// another release switched it after this one opened the store): rebuild or check it with that release.
         public static let versionMismatch = Code(name: "versionMismatch")
         public var description: String { name }
     }
