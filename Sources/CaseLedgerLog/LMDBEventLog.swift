@@ -417,7 +417,12 @@ public final class LMDBEventLog: EventLog {
             }
             if batch.isEmpty { return }
             let results = commit(batch.map(\.request))
-            for (pending, result) in zip(batch, results) {
+            for (index, pending) in batch.enumerated() {
+                // One result per request; a missing one would leave its caller waiting for ever.
+                let result =
+                    results.indices.contains(index)
+                    ? results[index]
+                    : .failure(EventLogError(code: .storage, message: "the commit returned no result for this append"))
                 pending.continuation.resume(returning: result)
             }
         }
@@ -444,7 +449,8 @@ public final class LMDBEventLog: EventLog {
                 return requests.flatMap { commit([$0]) }
             }
             logger.error("append failed", metadata: ["error": "\(failure)"])
-            return [.failure(failure)]
+            // Every request of the batch gets the failure: a closed store fails them all at once.
+            return Array(repeating: .failure(failure), count: requests.count)
         }
     }
 

@@ -72,6 +72,40 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test func closingFromInsideAScanAnswersEveryQueuedAppend() async throws {
+        final class Answers: Sendable { let count = Atomic<Int>(0) }
+        try await withTemporaryDirectory { directory in
+            let log = try LMDBEventLog.open(at: directory.appending("store"), configuration: Fixtures.configuration())
+            _ = try await log.append(to: "seed", events: [Fixtures.event()])
+            let answers = Answers()
+            let appenders = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for i in 0..<64 {
+                        group.addTask {
+                            for _ in 0..<50 {
+                                _ = try? await log.append(to: "s-\(i)", events: [Fixtures.event()])
+                                answers.count.add(1, ordering: .relaxed)
+                            }
+                        }
+                    }
+                }
+            }
+            defer { appenders.cancel() }
+            // While appends stream in, some wait in the queue behind each commit; the log is closed from inside a
+            // scan, so close() cannot wait for them and the writer meets a closed store with a batch in hand.
+            while answers.count.load(ordering: .relaxed) < 200 { try await Task.sleep(for: .milliseconds(1)) }
+            try log.forEachEvent(from: 1) { _ in
+                log.close()
+                return false
+            }
+            // Every caller gets its own answer (its events, or `closed`); a bounded wait, no timing asserted.
+            for _ in 0..<3_000 where answers.count.load(ordering: .relaxed) < 64 * 50 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(answers.count.load(ordering: .relaxed) == 64 * 50)
+        }
+    }
+
     @Test func aFullMapWithGrowthOffFailsTheAppendAndWritesNothing() async throws {
         var configuration = Fixtures.configuration()
         configuration.initialMapSize = 256 << 10
