@@ -57,6 +57,8 @@ package final class Environment: Sendable {
     private struct State {
         var isClosed = false
         var closeRequested = false
+        /// Why the environment can no longer be used, when resizing the map failed after LMDB had unmapped it.
+        var unusable: String?
         var mapSize: Int
     }
 
@@ -270,7 +272,31 @@ package final class Environment: Sendable {
     }
 
     private func ensureOpen(_ operation: String) throws(LMDBError) {
-        if state.withLock({ $0.isClosed || $0.closeRequested }) { throw LMDBError.closed(operation) }
+        let (closed, unusable) = state.withLock { ($0.isClosed || $0.closeRequested, $0.unusable) }
+        if closed { throw LMDBError.closed(operation) }
+        if let unusable {
+            throw LMDBError(code: .other, rawValue: 0, operation: operation, message: unusable)
+        }
+    }
+
+    /// For tests, by the environment's canonical path: the size its growths ask LMDB for instead of the doubled one
+    /// (a size no process can map makes the resize fail the way an address-space limit does).
+    package static let growthSizeForTesting = Mutex<[String: Int]>([:])
+
+    /// Resizes the map (`0`: adopts another process's size). Must run under the exclusive lock. If LMDB fails to
+    /// map the file again, it has already unmapped it and left its meta pointers dangling, so any later transaction
+    /// would crash the process: the environment is marked unusable, and every later use fails with a typed error
+    /// until it is closed and opened again.
+    private func resizeMap(to size: Int, _ operation: String) throws(LMDBError) {
+        let rc = mdb_env_set_mapsize(handle.pointer, size)
+        guard rc != 0 else { return }
+        let error = LMDBError(rc: rc, operation: operation)
+        let reason =
+            "resizing the memory map failed (\(error.message.isEmpty ? "code \(rc)" : error.message)) after LMDB "
+            + "had unmapped the store; close it and open it again (an address-space limit such as `ulimit -v`, or a "
+            + "maxMapSize too large for it, can cause this)"
+        state.withLock { $0.unusable = reason }
+        throw LMDBError(code: error.code, rawValue: rc, operation: operation, message: reason)
     }
 
     /// Runs a transaction under the shared lock; afterwards, on this thread's outermost transaction, carries out a
@@ -312,7 +338,7 @@ package final class Environment: Sendable {
                 mdb_reader_check(handle.pointer, &dead)
             }
             if code == MDB_MAP_RESIZED {
-                try check(mdb_env_set_mapsize(handle.pointer, 0), "mdb_env_set_mapsize(adopt)").get()
+                try resizeMap(to: 0, "mdb_env_set_mapsize(adopt)")
                 var info = MDB_envinfo()
                 mdb_env_info(handle.pointer, &info)
                 state.withLock { $0.mapSize = Int(info.me_mapsize) }
@@ -331,8 +357,12 @@ package final class Environment: Sendable {
             try ensureOpen("grow")
             let current = state.withLock { $0.mapSize }
             guard current < configuration.maxMapSize else { throw error }
-            let next = min(Self.roundUp(current * 2, to: pageSize), configuration.maxMapSize)
-            try check(mdb_env_set_mapsize(handle.pointer, next), "mdb_env_set_mapsize(\(next))").get()
+            let doubled = current.multipliedReportingOverflow(by: 2)
+            var next = doubled.overflow ? configuration.maxMapSize : min(doubled.partialValue, configuration.maxMapSize)
+            next = Self.roundDown(next, to: pageSize)
+            if let override = Self.growthSizeForTesting.withLock({ $0[path] }) { next = override }
+            guard next > current else { throw error }
+            try resizeMap(to: next, "mdb_env_set_mapsize(\(next))")
             state.withLock { $0.mapSize = next }
         }
     }
@@ -423,7 +453,11 @@ package final class Environment: Sendable {
         }) ?? 511
     }
 
+    /// `value` rounded up to a multiple of `multiple` (down, for a value so large that rounding up overflows).
     static func roundUp(_ value: Int, to multiple: Int) -> Int {
-        (value + multiple - 1) / multiple * multiple
+        let (sum, overflow) = value.addingReportingOverflow(multiple - 1)
+        return overflow ? roundDown(value, to: multiple) : sum / multiple * multiple
     }
+
+    static func roundDown(_ value: Int, to multiple: Int) -> Int { value / multiple * multiple }
 }

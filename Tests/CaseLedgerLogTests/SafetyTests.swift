@@ -138,6 +138,45 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test func aMapThatCannotBeMappedAgainAfterGrowingFailsEveryUseWithATypedError() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.initialMapSize = 256 << 10
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            var written: UInt64 = 0
+            do {
+                let log = try LMDBEventLog.open(at: path, configuration: configuration)
+                defer { log.close() }
+                // LMDB unmaps the store to grow it, then cannot map it again, as under an address-space limit.
+                Environment.growthSizeForTesting.withLock { $0[log.path] = 1 << 62 }
+                defer { Environment.growthSizeForTesting.withLock { $0[log.path] = nil } }
+                let payload = String(repeating: "y", count: 900)
+                var failure: EventLogError?
+                for batch in 0..<50 where failure == nil {
+                    do {
+                        _ = try await log.append(
+                            to: "case-\(batch)", events: (0..<50).map { _ in Fixtures.event(payload: payload) })
+                        written += 50
+                    } catch let error as EventLogError {
+                        failure = error
+                    }
+                }
+                let error = try #require(failure)
+                #expect(error.code == .storage && error.message.contains("open it again"), "\(error)")
+                // Every later use fails the same way, instead of reading through LMDB's dangling pointers.
+                await expectCode(.storage) { _ = try log.head() }
+                await expectCode(.storage) { _ = try log.read(from: 1, direction: .forwards, limit: 1) }
+                await expectCode(.storage) { _ = try await log.append(to: "after", events: [Fixtures.event()]) }
+            }
+            // Opened again, the store holds every append that returned, and verifies.
+            let log = try LMDBEventLog.open(at: path, configuration: configuration)
+            defer { log.close() }
+            #expect(written > 0)
+            #expect(try log.head().position == written)
+            #expect(try log.verify().isValid)
+        }
+    }
+
     @Test func aNewerStoreFormatIsRefusedAndTheFileIsLeftUnchanged() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appending("store")
