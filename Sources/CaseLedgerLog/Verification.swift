@@ -28,9 +28,20 @@ extension LMDBEventLog {
             let report = try reading("verifying the log") { txn -> VerificationReport? in
                 let head = try Self.readHead(txn, databases)
                 var walked = 0
+                // Every entry of `events` is met: the first chunk starts at the table's first key, and each later
+                // one at the last key checked, so a key before position 1 or between two positions fails the
+                // position check instead of being stepped over.
+                let resume = walker.checked > 0 ? Keys.position(walker.checked) : nil
+                var skipResumeKey = resume != nil
                 try txn.withCursor(databases.events) { cursor in
-                    try Keys.position(walker.expectedPosition).withUnsafeBytes { start in
-                        try cursor.walk(from: .atOrAfter, key: start, then: .next) { key, value in
+                    try (resume ?? []).withUnsafeBytes { last in
+                        try cursor.walk(
+                            from: resume == nil ? .first : .atOrAfter, key: resume == nil ? nil : last, then: .next
+                        ) { key, value in
+                            if skipResumeKey {
+                                skipResumeKey = false
+                                if key.elementsEqual(last) { return true }  // checked in the chunk before
+                            }
                             walked += 1
                             return try walker.check(key: key, value: value, txn) && walked < chunkSize
                         }
@@ -161,7 +172,9 @@ private struct ChainWalker {
                 position, .streamIndex,
                 "the stream index does not map \(event.streamID)@\(event.streamVersion) to this position")
         }
-        if event.streamVersion == 1 {
+        if event.streamVersion == 0 {
+            return fail(position, .versionSequence, "\(event.streamID) has version 0; versions start at 1")
+        } else if event.streamVersion == 1 {
             streams += 1
         } else {
             let previous = try txn.value(

@@ -136,6 +136,59 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test(arguments: [1, 7, 60, 61])
+    func anEntryBeforeTheFirstPositionOrBetweenTwoIsNamed(chunkSize: Int) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            // A copy of record 1 under key 0 (its position field rewritten to 0 and its hash recomputed, so the record
+            // itself is well formed): a read from position 0 would return it.
+            try withRawStore(path) { env in
+                let events = try env.database(named: "events", create: false)
+                try env.write { txn in
+                    guard var record = try txn.value(events, key: be(1)) else { return }
+                    record.replaceSubrange(8..<16, with: be(0))
+                    var hasher = SHA256()
+                    hasher.update(data: [UInt8](repeating: 0, count: 32))
+                    hasher.update(data: record.dropLast(32))
+                    record.replaceSubrange((record.count - 32)..., with: Array(hasher.finalize()))
+                    try txn.put(events, key: be(0), value: record)
+                }
+            }
+            let log = try LMDBEventLog.open(at: path, mode: .readOnly)
+            var failure = try #require(try log._verify(chunkSize: chunkSize).failure)
+            #expect(failure.position == 1 && failure.kind == .positionSequence, "\(failure)")
+            log.close()
+            try withRawStore(path) { env in
+                let events = try env.database(named: "events", create: false)
+                try env.write { txn in
+                    _ = try txn.delete(events, key: be(0))
+                    // A key that sorts between positions 7 and 8, past the end of a 7-record chunk.
+                    try txn.put(events, key: be(7) + [0], value: [1, 2, 3])
+                }
+            }
+            let again = try LMDBEventLog.open(at: path, mode: .readOnly)
+            defer { again.close() }
+            failure = try #require(try again._verify(chunkSize: chunkSize).failure)
+            #expect(failure.position == 8 && failure.kind == .positionSequence, "\(failure)")
+        }
+    }
+
+    @Test func aRecordOfStreamVersionZeroIsNamedInsteadOfCrashingTheCheck() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            // Record 6 (the first of stream case-0) rewritten to version 0 with its hash recomputed, and indexed so.
+            try rewriteRecord(path: path, position: 6) { record in record.replaceSubrange(16..<24, with: be(0)) }
+            try withRawStore(path) { env in
+                let streams = try env.database(named: "streams", create: false)
+                try env.write { txn in try txn.put(streams, key: Array("case-0".utf8) + [0] + be(0), value: be(6)) }
+            }
+            let failure = try #require(try verify(path).failure)
+            #expect(failure.position == 6 && failure.kind == .versionSequence, "\(failure)")
+        }
+    }
+
     @Test func verifyRunsOnAReadOnlyCopyAndChangesNothing() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appending("store")
