@@ -408,6 +408,8 @@ struct BulkPartition {
     let partitions: Int
     let capacity: Int
     let limit: UInt64
+    /// The longest key the store holds.
+    let keyLimit: Int
     private(set) var cases = ByteInterner(capacity: 1_024, seeded: true)
     private(set) var records: [CaseRecord] = []
     /// States, units, owners, people, clock names and divisions.
@@ -425,11 +427,12 @@ struct BulkPartition {
     private(set) var outcome = Outcome.done
     static let mediationKinds: [Bool] = CaseKind.allCases.map(\.isMediation)
 
-    init(partition: Int, of partitions: Int, capacity: Int, upTo limit: UInt64) {
+    init(partition: Int, of partitions: Int, capacity: Int, upTo limit: UInt64, keyLimit: Int) {
         self.partition = partition
         self.partitions = partitions
         self.capacity = capacity
         self.limit = limit
+        self.keyLimit = keyLimit
         estimateAt = max(1, limit / 16)
         empty = texts.intern("")
         agreed = texts.intern("agreed")
@@ -528,6 +531,12 @@ struct BulkPartition {
             if !header.deadline.isEmpty {
                 guard let name = texts.text(field(header.deadline)), field(header.deadline).allSatisfy({ $0 < 0x80 })
                 else { return stop("the clock of the case event at position \(position) is not named in ASCII") }
+                // The deadlines view keys a clock by its due time, case id and name: one the store cannot hold stops
+                // that view at this event (the event-by-event path reports it), even if a later event ends the clock.
+                guard 8 + id.count + 1 + header.deadline.count <= keyLimit else {
+                    return stop(
+                        "the clock of the case event at position \(position) makes a key over the store's limit")
+                }
                 deadline = name
             }
             var partySection: UnsafeRawBufferPointer?

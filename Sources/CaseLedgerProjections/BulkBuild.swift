@@ -490,7 +490,8 @@ extension ProjectionRuntime {
         let keyLimit = log.maxKeySize
         @Sendable func run(_ partition: Int) -> PartitionResult {
             var result = PartitionResult()
-            var worker = BulkPartition(partition: partition, of: partitions, capacity: capacity, upTo: limit)
+            var worker = BulkPartition(
+                partition: partition, of: partitions, capacity: capacity, upTo: limit, keyLimit: keyLimit)
             do {
                 let clock = ContinuousClock()
                 let started = clock.now

@@ -639,6 +639,50 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test func aClockWhoseKeyTheStoreCannotHoldStopsTheDeadlinesViewInBulkToo() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.maxStreamIDBytes = 400
+        try await withTemporaryLog(configuration: configuration) { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(DeadlinesProjection(), .async), (CaseSummaryProjection(), .async)],
+                logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            try await BuiltInViewTests.engine(log).execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "h1", by: "m-v1")
+            let registration = try #require(
+                try log.read(from: 1, direction: .forwards, limit: 10).first { $0.type == "registered" })
+            let original = try #require(RecordHeader(bytes: Array(registration.metadata)))
+            // A 250-byte case id and a 253-byte clock name: the clock's due key has 512 bytes. The clock is stopped
+            // later, so no row of it is left at the end of a bulk pass.
+            let stream = "case-" + String(repeating: "c", count: 250)
+            func append(_ type: String, _ header: RecordHeader) async throws -> UInt64 {
+                try await log.append(
+                    to: stream,
+                    events: [
+                        NewEvent(
+                            type: type, schemaVersion: 1, actor: registration.actor, metadata: header.bytes,
+                            payload: Array(registration.payload))
+                    ]
+                ).positions.lowerBound
+            }
+            _ = try await append("registered", original)
+            var clock = original
+            clock.parties = []
+            clock.deadline = String(repeating: "d", count: 253)
+            clock.due = County.at(2025, 6, 1)
+            let set = try await append("deadlineSet", clock)
+            _ = try await append("deadlineStopped", clock)
+            try runtime.catchUp()
+            let deadlines = try #require(try runtime.status().first { $0.name == "deadlines" })
+            #expect(deadlines.failedAt == set)
+            #expect(deadlines.failure?.contains("invalidKey") == true, "\(String(describing: deadlines.failure))")
+            // The bulk pass gives way; the event-by-event rebuild stops at the same event.
+            let error = #expect(throws: ProjectionError.self) { try runtime.rebuild("deadlines") }
+            #expect(error?.code == .failed && error?.position == set, "\(String(describing: error))")
+            #expect(try runtime.status().first { $0.name == "deadlines" }?.failedAt == set)
+        }
+    }
+
     /// Commands append while a rebuild's bulk pass runs: the rebuild applies them event by event on top of the rows
     /// the bulk pass wrote (and at the swap), so the views end exactly what a bulk pass over every event gives.
     @Test func eventsAppendedDuringTheBulkPassAreAppliedOnTopOfItsRows() async throws {
