@@ -105,6 +105,10 @@ public final class ProjectionRuntime: Service, Sendable {
     /// For tests: runs on the checking thread each time a check has brought its scratch copy to the view's position,
     /// before it compares (with the attempt's number, from 1).
     let afterCheckAdvance = Mutex<(@Sendable (Int) -> Void)?>(nil)
+    /// For tests: runs when a fill has found views empty, before it takes their maintenance locks.
+    let beforeFillLocks = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Sets what runs between a fill's look at the views and its locks (tests fill them from another runtime there).
+    package func setBeforeFillLocks(_ body: (@Sendable () -> Void)?) { beforeFillLocks.withLock { $0 = body } }
     /// For tests, by projection name: runs when opening a runtime has found no state for the projection, before it
     /// stores the first one (tests open another runtime there).
     package static let beforeFirstState = Mutex<[String: @Sendable () -> Void]>([:])

@@ -41,12 +41,7 @@ extension ProjectionRuntime {
         guard log.accessMode == .readWrite, let head = try? log.head().position, head >= max(1, bulkFillMinimum)
         else { return 0 }
         func empty() -> [String] {
-            order.filter { name in
-                guard let entry = entries[name], BulkTargets.View(entry.projection) != nil,
-                    let state = try? loadState(name)
-                else { return false }
-                return state.checkpoint == 0 && state.failedAt == nil && state.version == entry.projection.version
-            }
+            order.filter { name in (try? loadState(name)).flatMap { $0 }.map { isEmpty(name, $0) } ?? false }
         }
         let first = empty()
         guard !first.isEmpty, inSnapshots(first) else { return 0 }
@@ -61,10 +56,11 @@ extension ProjectionRuntime {
             try waitingWhileBusy(for: versionSwitchWait) { () throws(ProjectionError) in
                 let names = empty()
                 guard !names.isEmpty else { return }
+                beforeFillLocks.withLock { $0 }?()
                 // Bulk or nothing: a rebuild event by event would be no faster than catching up, and would lose all
                 // its work to a crash, where catching up keeps each chunk it commits.
-                try rebuild(names, bulkOnly: true)
-                filled = names
+                // Empty once the locks are held: another runtime may have filled them since this look.
+                filled = try rebuild(names, bulkOnly: true, onlyEmpty: true)
             }
         } catch {
             logger.notice(
@@ -77,20 +73,30 @@ extension ProjectionRuntime {
 
     /// `bulkOnly`: fails with `unreadableEvent`, leaving the views as they are, when the bulk path does not read
     /// the log, instead of rebuilding event by event.
-    private func rebuild(_ names: [String], bulkOnly: Bool = false) throws(ProjectionError) {
-        try exclusively(names) { () throws(ProjectionError) in
+    ///
+    /// `onlyEmpty`: of `requested`, rebuilds only the views still empty once their locks are held (a fill: another
+    /// runtime may have filled them between the caller's look and the locks). Returns the views rebuilt.
+    @discardableResult
+    private func rebuild(_ requested: [String], bulkOnly: Bool = false, onlyEmpty: Bool = false)
+        throws(ProjectionError) -> [String]
+    {
+        try exclusively(requested) { () throws(ProjectionError) -> [String] in
+            var names: [String] = []
             var starts: [String: State] = [:]
             var fresh: [String: [String: Database]] = [:]
             var old: [String: [String: Database]] = [:]
-            for name in names {
+            for name in requested {
                 guard let state = try loadState(name) else {
                     throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
                 }
+                if onlyEmpty, !isEmpty(name, state) { continue }
+                names.append(name)
                 try requireRegisteredVersion(name, state)
                 starts[name] = state
                 fresh[name] = try tables(name, generation: state.generation + 1, fresh: true)
                 old[name] = try tables(name, generation: state.generation, fresh: false)
             }
+            guard !names.isEmpty else { return [] }
             var built: UInt64 = 0
             var timing = ChunkTiming()
             do {
@@ -141,7 +147,15 @@ extension ProjectionRuntime {
             }
             for (name, state) in starts { retire(name, generation: state.generation, tables: old[name] ?? [:]) }
             for name in names { reportLag(name) }
+            return names
         }
+    }
+
+    /// Whether a built-in view starts from nothing and can be filled in bulk: at checkpoint 0, not failed, at the
+    /// registered version.
+    private func isEmpty(_ name: String, _ state: State) -> Bool {
+        guard let entry = entries[name], BulkTargets.View(entry.projection) != nil else { return false }
+        return state.checkpoint == 0 && state.failedAt == nil && state.version == entry.projection.version
     }
 
     /// Drops the tables a failed rebuild wrote into the next generations, so that a failure (a full disk, a view that

@@ -347,6 +347,31 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// The other runtime fills the views between this one's look at them and its locks: this one finds them filled
+    /// once it holds the locks, and builds nothing.
+    @Test func aFillFindsTheViewsFilledOnceItHoldsTheirLocks() async throws {
+        try await withTemporaryLog { log, _ in
+            let engine = try BuiltInViewTests.engine(log)
+            try await BuiltInViewTests.county(engine)
+            let head = try log.head().position
+            let first = try BuiltInViewTests.runtime(log, bulkFillMinimum: 1)
+            defer { first.shutdown() }
+            let second = try BuiltInViewTests.runtime(log, bulkFillMinimum: 1)
+            defer { second.shutdown() }
+            let firstApplied = Mutex<Int?>(nil)
+            second.setBeforeFillLocks {
+                second.setBeforeFillLocks(nil)
+                firstApplied.withLock { $0 = try? first.catchUp() }
+            }
+            #expect(try second.catchUp() == 0)
+            #expect(firstApplied.withLock { $0 } == 6 * Int(head))
+            #expect(first.bulkBuildCount == 1 && second.bulkBuildCount == 0)
+            for status in try second.status() {
+                #expect(status.checkpoint == head && status.generation == 2, "\(status)")
+            }
+        }
+    }
+
     /// `checkAll()` builds every view's scratch copy in one pass over the log and reports each view as its own check
     /// does: the same rows compared, and a changed row found in its view only. A view far behind the others (the
     /// async repeat-disputes view, not caught up) gets a pass of its own at its checkpoint.
