@@ -57,6 +57,21 @@ struct BatchWriter {
                 continue
             }
 
+            // Positions and versions near the end of `UInt64` exist only in a damaged or planted store: refuse the
+            // request instead of overflowing.
+            let eventCount = UInt64(request.streams.reduce(0) { $0 + $1.events.count })
+            guard head.position <= UInt64.max - eventCount,
+                zip(request.streams, current).allSatisfy({ $1 <= UInt64.max - UInt64($0.events.count) })
+            else {
+                results.append(
+                    .failure(
+                        EventLogError(
+                            code: .corrupted,
+                            message: "the log's head (\(head.position)) or a stream's version is too close to the "
+                                + "largest number to append more; the store is damaged: verify it and restore it from a "
+                                + "backup")))
+                continue
+            }
             let first = head.position + 1
             var streamResults: [AppendResult.StreamResult] = []
             for (stream, version) in zip(request.streams, current) {

@@ -92,7 +92,9 @@ extension EventLog {
             let start: UInt64
             if let last {
                 switch direction {
-                case .forwards: start = last.streamVersion + 1
+                case .forwards:
+                    guard last.streamVersion < .max else { return [] }
+                    start = last.streamVersion + 1
                 case .backwards:
                     guard last.streamVersion > 1 else { return [] }
                     start = last.streamVersion - 1
@@ -206,8 +208,11 @@ public struct EventSubscription: AsyncSequence, Sendable {
         var nextPosition: UInt64
         var buffer: [RecordedEvent] = []
         var index = 0
+        /// An event at the last possible position was returned (only a damaged or planted store has one): no
+        /// position follows it.
+        var exhausted = false
 
-        /// The next event; `nil` only when the task is cancelled.
+        /// The next event; `nil` only when the task is cancelled (or after an event at the last possible position).
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(EventLogError)
             -> RecordedEvent?
         {
@@ -222,7 +227,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
             -> RecordedEvent?
         {
             while index == buffer.count {
-                if Task.isCancelled { return nil }
+                if Task.isCancelled || exhausted { return nil }
                 buffer = try log.read(from: nextPosition, direction: .forwards, limit: batchSize)
                 index = 0
                 if buffer.isEmpty {
@@ -231,7 +236,13 @@ public struct EventSubscription: AsyncSequence, Sendable {
             }
             let event = buffer[index]
             index += 1
-            nextPosition = event.position + 1
+            if event.position == .max {
+                exhausted = true
+                buffer = []
+                index = 0
+            } else {
+                nextPosition = event.position + 1
+            }
             return event
         }
     }

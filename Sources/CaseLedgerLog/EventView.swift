@@ -128,6 +128,7 @@ extension EventLog {
                 }
                 if !goOn { return visited }
             }
+            guard last.position < .max else { break }
             next = last.position + 1
         }
         return visited
@@ -169,8 +170,11 @@ extension LMDBEventLog {
                                         + "\(view.position)", position: keyPosition)
                             }
                             seen += 1
-                            next = keyPosition + 1
-                            if !body(view) {
+                            // A record under the last possible key (only a damaged or planted store has one) ends the
+                            // scan instead of overflowing the next position.
+                            let (following, atEnd) = keyPosition.addingReportingOverflow(1)
+                            next = following
+                            if !body(view) || atEnd {
                                 stopped = true
                                 return false
                             }

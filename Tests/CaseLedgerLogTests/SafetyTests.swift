@@ -177,6 +177,61 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test func numbersAtTheEndOfTheirRangeInADamagedStoreGiveTypedErrorsInsteadOfCrashing() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            do {
+                let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+                defer { log.close() }
+                for n in 1...3 { _ = try await log.append(to: "s-\(n)", events: [Fixtures.event()]) }
+            }
+            // A copy of record 3 under the last possible key, its position field rewritten to match.
+            try withRawStore(path) { env in
+                let events = try env.database(named: "events", create: false)
+                try env.write { txn in
+                    guard var record = try txn.value(events, key: be(3)) else { return }
+                    record.replaceSubrange(8..<16, with: be(.max))
+                    try txn.put(events, key: be(.max), value: record)
+                }
+            }
+            do {
+                let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+                defer { log.close() }
+                var scanned: [UInt64] = []
+                let visited = try log.forEachEvent(from: 1) { event in
+                    scanned.append(event.position)
+                    return true
+                }
+                #expect(visited == 4 && scanned == [1, 2, 3, .max])
+                var subscribed: [UInt64] = []
+                for try await event in log.subscribe(from: 1) { subscribed.append(event.position) }
+                #expect(subscribed == [1, 2, 3, .max])
+                #expect(try log.verify().failure?.kind == .positionSequence)
+            }
+            // A head at the last position: an append is refused with a typed error.
+            try withRawStore(path) { env in
+                let meta = try env.database(named: "meta", create: false)
+                try env.write { txn in
+                    try txn.put(
+                        meta, key: Array("head".utf8), value: be(.max) + [UInt8](repeating: 0, count: 32) + be(0))
+                }
+            }
+            let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+            defer { log.close() }
+            await expectCode(.corrupted) { _ = try await log.append(to: "s-4", events: [Fixtures.event()]) }
+        }
+    }
+
+    @Test func aMapSizeNoProcessCanMapIsATypedError() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.initialMapSize = Int.max - 10
+        try await withTemporaryDirectory { directory in
+            #expect(throws: EventLogError.self) {
+                try LMDBEventLog.open(at: directory.appending("store"), configuration: configuration).close()
+            }
+        }
+    }
+
     @Test func aNewerStoreFormatIsRefusedAndTheFileIsLeftUnchanged() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appending("store")
