@@ -258,8 +258,17 @@ struct Verify: AsyncParsableCommand {
             let status = child.terminationStatus
             if status != 0 { throw ExitCode(status) }
         case .uncaughtSignal:
-            // LMDB's own message (an assertion on a page) says what it found, when it printed one.
-            let detail = text.split(separator: "\n").first { $0.contains("mdb.c") || $0.contains("Assertion") }
+            let signal = child.terminationStatus
+            // LMDB stops a process that reads a damaged page with an assertion (SIGABRT, after printing a line
+            // naming mdb.c) or a bad memory access (SIGSEGV, SIGBUS). Any other end (the system killed the process
+            // for lack of memory, say) says nothing about the store.
+            let detail = text.split(separator: "\n").first { $0.contains("mdb.c") }
+            guard (signal == SIGABRT && detail != nil) || signal == SIGSEGV || signal == SIGBUS else {
+                FileHandle.standardError.write(Data(text.utf8))
+                throw ToolError(
+                    "the verifying process was stopped by signal \(signal) before it finished (the system may have "
+                        + "killed it for lack of memory); nothing was found wrong with the store: run verify again")
+            }
             let what =
                 "the store's page structure is damaged: LMDB stopped with signal \(child.terminationStatus) while "
                 + "reading it\(detail.map { " (\($0))" } ?? ""); restore the store from a verified backup"
@@ -624,7 +633,10 @@ struct Export: AsyncParsableCommand {
 
     /// RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled.
     static func csvField(_ value: String) -> String {
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        // By scalar: "\r\n" is one `Character`, equal to neither "\r" nor "\n".
+        guard value.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else {
+            return value
+        }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

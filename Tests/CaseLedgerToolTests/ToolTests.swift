@@ -616,6 +616,62 @@ struct ToolTests {
         }
     }
 
+    @Test("CSV export quotes a field holding a CR LF line break")
+    func csvQuotesCRLF() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("store")
+            let yaml = try Self.countyFile(in: directory)
+            // A case id with CR LF in it (JSON "\\r\\n"): nothing refuses it, so the export must quote it.
+            let run = try Self.tool(
+                ["exec", "--store", store, "--directory", yaml, "--beyond-calendar", "provisional"],
+                input: Self.register(#"2026-x\r\n1"#) + "\n")
+            #expect(run.status == 0, "\(run.error)")
+            let export = try Self.tool(["export", "--store", store, "--format", "csv"])
+            #expect(export.status == 0, "\(export.error)")
+            #expect(export.output.contains("\"case-2026-x\r\n1\",\"2026-x\r\n1\""), "\(export.output.debugDescription)")
+        }
+    }
+
+    @Test("verify does not blame the store when its checking process is killed for another reason")
+    func verifyChildKilled() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 240, seed: 7)
+            // The checking process is killed as the system kills a process out of memory (SIGKILL), as soon as it
+            // appears; a run whose child ended before it was seen is tried again.
+            var killed: Run?
+            for _ in 0..<10 where killed == nil {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: Self.toolPath)
+                process.arguments = ["verify", "--store", store, "--read-only"]
+                let errors = Pipe()
+                process.standardError = errors
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                let parent = process.processIdentifier
+                var child: Int32?
+                while child == nil && process.isRunning {
+                    // Any of the tool's threads may have started it.
+                    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(parent)/task")) ?? []
+                    child =
+                        tasks.lazy.compactMap {
+                            (try? String(contentsOfFile: "/proc/\(parent)/task/\($0)/children", encoding: .utf8))?
+                                .split(separator: " ").first.flatMap { Int32($0) }
+                        }.first
+                    if child == nil { usleep(200) }
+                }
+                if let child { kill(child, SIGKILL) }
+                let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                if child != nil, text.contains("signal") {
+                    killed = Run(status: process.terminationStatus, output: "", error: text)
+                }
+            }
+            let run = try #require(killed, "the checking process was never seen running")
+            #expect(run.status == 2, "\(run.error)")
+            #expect(run.error.contains("signal 9") && !run.error.contains("damaged"), "\(run.error)")
+        }
+    }
+
     @Test("the overdue list holds only clocks that are open and past due at the time asked")
     func overdueList() async throws {
         try await withTemporaryDirectory { directory in
