@@ -226,16 +226,22 @@ struct Decider {
         let calendar = context.calendar
         let receivedOn = LegalTime.date(of: received)
         let days = a.statutoryWindowDays ?? 60
-        var lastDay: CivilDate
+        let nominal: CivilDate
+        if a.rightsNotified {
+            nominal = a.knownOn.adding(days: days + a.obstacleDays)
+        } else {
+            let start = a.learnedOfRightOn ?? a.knownOn
+            let byRight = start.adding(days: days + a.obstacleDays)
+            let cap = a.knownOn.adding(months: 12).adding(days: a.obstacleDays)
+            nominal = min(byRight, cap)
+        }
+        // Only the days up to the application's are looked up: a window ending in a year the calendar does not
+        // cover yet is met by an application before its nominal last day.
+        let onTime: Bool
+        let lastDay: CivilDate
         do {
-            if a.rightsNotified {
-                lastDay = try calendar.rolledForward(a.knownOn.adding(days: days + a.obstacleDays))
-            } else {
-                let start = a.learnedOfRightOn ?? a.knownOn
-                let byRight = start.adding(days: days + a.obstacleDays)
-                let cap = a.knownOn.adding(months: 12).adding(days: a.obstacleDays)
-                lastDay = try calendar.rolledForward(min(byRight, cap))
-            }
+            onTime = try calendar.isWithin(receivedOn, periodEndingOn: nominal)
+            lastDay = onTime ? nominal : try calendar.rolledForward(nominal)
         } catch {
             throw WorkflowError(
                 .calendarNotCovered, case: caseID, rule: "AR1", "the review window cannot be counted: \(error.message)")
@@ -246,7 +252,7 @@ struct Decider {
                 .ruleViolation, case: caseID, rule: "AR1",
                 "the act of \(a.actDate) is more than \(a.immovableProperty ? 20 : 5) years old; review is barred")
         }
-        if receivedOn > lastDay {
+        if !onTime {
             throw WorkflowError(
                 .ruleViolation, case: caseID, rule: "AR1",
                 "the application received on \(receivedOn) is past the review window, which ended on \(lastDay) ("
@@ -277,14 +283,19 @@ struct Decider {
         } else {
             start = max(claim.infringementKnownOn, claim.interruptedOn ?? claim.infringementKnownOn)
         }
+        let nominal = start.adding(months: 12).adding(days: claim.suspendedDays)
+        let receivedOn = LegalTime.date(of: received)
+        // Only the days up to the application's are looked up: a limitation ending in a year the calendar does not
+        // cover yet is met by an application before its nominal last day.
         let lastDay: CivilDate
         do {
-            lastDay = try context.calendar.rolledForward(start.adding(months: 12).adding(days: claim.suspendedDays))
+            lastDay =
+                try context.calendar.isWithin(receivedOn, periodEndingOn: nominal)
+                ? receivedOn : try context.calendar.rolledForward(nominal)
         } catch {
             throw WorkflowError(
                 .calendarNotCovered, case: caseID, rule: "LD6", "the limitation cannot be counted: \(error.message)")
         }
-        let receivedOn = LegalTime.date(of: received)
         if receivedOn > lastDay {
             throw WorkflowError(
                 .ruleViolation, case: caseID, rule: "LD6",

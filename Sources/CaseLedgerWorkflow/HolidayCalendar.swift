@@ -134,6 +134,18 @@ public struct HolidayCalendar: Sendable, Hashable {
         return day
     }
 
+    /// Whether `date` falls within a period whose nominal last day is `lastDay`, that day rolled forward while it is
+    /// a rest day. Only the days before `date` are looked up: a date on or before the nominal last day needs no year
+    /// of the calendar (a one-year limitation that ends next year is met today without next year's notice).
+    func isWithin(_ date: CivilDate, periodEndingOn lastDay: CivilDate) throws(CalendarError) -> Bool {
+        var day = lastDay
+        while day < date {
+            guard try rollsForward(day) else { return false }  // the period ended on `day`
+            day = day.adding(days: 1)
+        }
+        return true
+    }
+
     /// The `count`-th working day after `date` (the start day is not counted).
     public func adding(workingDays count: Int, to date: CivilDate) throws(CalendarError) -> CivilDate {
         var day = date

@@ -379,6 +379,9 @@ import _CaseLedgerTestSupport
                     employmentEndedOn: County.date(2024, 1, 15)))
         }
         try Self.register(&h, "l6", LabourClaim(infringementKnownOn: County.date(2024, 2, 1), suspendedDays: 40))
+        // A year from now ends in a year the calendar does not cover yet: a claim filed now is on time without it.
+        var recent = try makeHarness(at: County.at(2026, 1, 10))
+        try Self.register(&recent, "l7", LabourClaim(infringementKnownOn: County.date(2026, 1, 5)))
         // A referral from labour mediation carries the claim, so the limitation is checked there too.
         var m = try makeHarness()
         var registration = County.registration(.labourMediation, unit: "v1", owner: "m-v1", dispute: .labour)

@@ -52,6 +52,9 @@ import _CaseLedgerTestSupport
                 &late, "r6",
                 Self.application(act: "a6", known: County.date(2025, 2, 1), actDate: County.date(2019, 1, 2)))
         }
+        // A window ending in a year the calendar does not cover yet (2027): an application within it is on time.
+        var december = try makeHarness(at: County.at(2026, 11, 25))
+        try Self.register(&december, "r7", Self.application(act: "a7", known: County.date(2026, 11, 20)))
     }
 
     @Test("AR4: no parallel proceedings: an accepted review blocks a suit, a filed suit blocks a review")
