@@ -304,8 +304,12 @@ public final class CaseEngine: Sendable {
     // MARK: Reading
 
     /// The case's current state (from memory, or folded from the log), or `nil` when no such case exists.
+    ///
+    /// A remembered state is used only while the log's stream is still at its version: another process (or another
+    /// engine on the same log) may have appended to the case since, and a rule decided on the older state would
+    /// wrongly refuse a command.
     public func state(of caseID: CaseID) throws(WorkflowError) -> CaseState? {
-        if let cached = cache.withLock({ $0[caseID] }) { return cached }
+        if let cached = cache.withLock({ $0[caseID] }), try streamVersion(caseID) == cached.version { return cached }
         guard let state = try replayState(of: caseID) else { return nil }
         let capacity = configuration.withLock { $0.cacheCapacity }
         remember([caseID: state], capacity: capacity)

@@ -226,6 +226,23 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test("A case another engine (another process) moved on is decided on its state in the log, not a remembered one")
+    func aRememberedStateIsCheckedAgainstTheLog() async throws {
+        try await Self.withEngine { engine, log, clock, _ in
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1")
+            #expect(try engine.state(of: "c1")?.state == "awaitingMediation")
+            // Another engine on the same log (as `caseledger exec` in another process) starts the mediation.
+            let other = try Self.engine(log, clock: clock)
+            try await other.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "c1", by: "m-v1")
+            let moved = try #require(try engine.state(of: "c1"))
+            let version = try log.version(ofStream: "case-c1")
+            #expect(moved.state == "mediating" && moved.version == version)
+            // A command only the new state allows is accepted, not refused on the remembered one.
+            try await engine.execute(.reachAgreement(form: .oral, terms: "repair the wall"), on: "c1", by: "m-v1")
+        }
+    }
+
     @Test("AR4 locks live in the log: a filed suit blocks a later review of the same act")
     func proceedingLockInTheLog() async throws {
         try await Self.withEngine { engine, log, _, _ in
