@@ -264,17 +264,19 @@ struct Backup: AsyncParsableCommand {
                     "the backup's head at position \(report.head.position) does not match the store's record there",
                     status: Status.checkFailed)
             }
-            for file in [StoreFiles.directory, StoreFiles.partyKey] {
+            for (file, permissions) in [(StoreFiles.directory, mode_t(0o644)), (StoreFiles.partyKey, mode_t(0o600))] {
                 let source = options.store + "/" + file
                 guard FileManager.default.fileExists(atPath: source) else { continue }
                 let target = to + "/" + file
+                // The file's bytes, following a symbolic link: a link copied as a link would leave the backup
+                // without the key (or the directory) once restored elsewhere.
+                guard let data = FileManager.default.contents(atPath: source) else {
+                    throw ToolError("cannot read \(source); the backup \(to) is incomplete")
+                }
                 do {
-                    try FileManager.default.copyItem(atPath: source, toPath: target)
+                    try writeDurably(data, to: target, permissions: permissions)
                 } catch {
                     throw ToolError("copying \(file) into the backup \(to) failed (\(error)); the backup is incomplete")
-                }
-                guard flushToDisk(target) else {
-                    throw ToolError("could not flush \(target) to disk; the backup is incomplete")
                 }
             }
             guard flushToDisk(to) else { throw ToolError("could not flush the backup directory \(to) to disk") }

@@ -538,6 +538,17 @@ struct ToolTests {
             }
             // A backup never overwrites: the same target again is refused.
             #expect(try Self.tool(["backup", "--store", store, "--to", copy]).status == 2)
+            // A party key kept elsewhere and linked into the store is copied as a file, with its bytes.
+            let key = try Data(contentsOf: URL(fileURLWithPath: store + "/party.key"))
+            let kept = directory.appending("kept.key")
+            try FileManager.default.moveItem(atPath: store + "/party.key", toPath: kept)
+            try FileManager.default.createSymbolicLink(atPath: store + "/party.key", withDestinationPath: kept)
+            let linked = directory.appending("backup-linked")
+            #expect(try Self.tool(["backup", "--store", store, "--to", linked]).status == 0)
+            let attributes = try FileManager.default.attributesOfItem(atPath: linked + "/party.key")
+            #expect(attributes[.type] as? FileAttributeType == .typeRegular)
+            #expect((attributes[.posixPermissions] as? Int).map { $0 & 0o077 } == 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: linked + "/party.key")) == key)
         }
     }
 
