@@ -621,7 +621,14 @@ public final class LMDBEventLog: EventLog {
         } catch {
             throw EventLogError(code: .storage, message: "cannot create \(directory): \(error)")
         }
-        let contents = (try? manager.contentsOfDirectory(atPath: directory)) ?? []
+        // A directory that cannot be listed is not known to be empty: refused, so the clean-up below can never remove
+        // a file that was there before.
+        let contents: [String]
+        do {
+            contents = try manager.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw EventLogError(code: .storage, message: "cannot list \(directory) to check that it is empty: \(error)")
+        }
         guard contents.isEmpty else {
             throw EventLogError(
                 code: .invalidRequest, message: "backup directory \(directory) is not empty; choose an empty one")
