@@ -67,9 +67,10 @@ struct Stats: AsyncParsableCommand {
     var format: Format = .table
 
     func validate() throws {
-        let parts = month.split(separator: "-")
-        guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let m = Int(parts[1]), (1...12).contains(m),
-            Int(parts[0]) != nil
+        let parts = month.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].utf8.count == 4, parts[1].utf8.count == 2,
+            parts.allSatisfy({ $0.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }),
+            let m = Int(parts[1]), (1...12).contains(m)
         else { throw ValidationError("--month must look like 2025-06") }
     }
 

@@ -421,8 +421,11 @@ struct ToolTests {
             let without = try Self.tool(
                 ["exec", "--store", directory.appending("b"), "--directory", yaml], input: input)
             #expect(without.status == 1)
-            // The registration's own clocks already end in the uncovered year (the AR1 window counted from knownOn).
-            let error = without.objects.first?["error"] as? [String: Any]
+            // The first line refused names the uncovered year: the acceptance's 60-day decision clock ends in it
+            // (the registration itself is in time without it while its own clocks end in a covered year: the AR1
+            // window is met before its nominal last day, so only days up to today are looked up).
+            let refused = without.objects.first { $0["ok"] as? Bool == false }
+            let error = refused?["error"] as? [String: Any]
             #expect(error?["code"] as? String == "calendarNotCovered", "\(without.output)")
         }
     }
@@ -842,6 +845,9 @@ struct ToolTests {
             #expect(missing.status == 2)
             #expect(missing.error.contains("no store"))
             #expect(try Self.tool(["stats", "--store", store, "--month", "June"]).status == 64)
+            for month in ["2025-+6", "2025--6", "+025-06"] {
+                #expect(try Self.tool(["stats", "--store", store, "--month", month]).status == 64, "\(month)")
+            }
             let subcommands = [
                 ["simulate"], ["exec"], ["replay"], ["verify"], ["stats"], ["overdue"], ["export"], ["backup"],
                 ["views"], ["views", "status"], ["views", "rebuild"],

@@ -134,6 +134,11 @@ import _CaseLedgerTestSupport
         #expect(County.date(2026, 11, 23).isoWeekday == 1)
         #expect(County.date(1970, 1, 1).isoWeekday == 4)
         #expect(CivilDate("2025-02-29") == nil)
+        // Digits only: `Int` would read "+6" or "-1" as numbers.
+        for text in ["2025-+6-01", "+025-01-01", "2025-06-+1", "2025--6-01", "2025-06-1 ", "２０２５-06-01"] {
+            #expect(CivilDate(text) == nil, "\(text)")
+        }
+        #expect(CivilDate("2025-06-01") == County.date(2025, 6, 1))
         #expect(LegalTime.date(of: LegalTime.startOf(County.date(2025, 1, 1))) == County.date(2025, 1, 1))
     }
 }
