@@ -4,9 +4,10 @@
 # one escalated case, and verifies the whole store.
 # Usage: scripts/county-year.sh [STORE-DIRECTORY]   (default: a fresh temporary directory)
 set -euo pipefail
+# A relative store directory is the caller's, not the repository's: resolve it before moving there.
+store="$(realpath -m "${1:-$(mktemp -d)/jingyan}")"
 cd "$(dirname "$0")/.."
 scripts/ensure-system-deps.sh
-store="${1:-$(mktemp -d)/jingyan}"
 if [ -e "$store/data.mdb" ]; then
     echo "error: $store already holds a store; give a new directory" >&2
     exit 2
@@ -15,8 +16,11 @@ swift build -c release --product caseledger
 tool="$(swift build -c release --show-bin-path)/caseledger"
 
 echo "== simulate: one county (15 townships, 120 villages), 2025, 4,000 cases"
-summary="$("$tool" simulate --store "$store" --cases 4000 --seed 2025 --from 2025-01-01 --to 2025-12-31)"
+# A simulation with refused commands exits 1 but still prints its summary: show it, then stop with its status.
+status=0
+summary="$("$tool" simulate --store "$store" --cases 4000 --seed 2025 --from 2025-01-01 --to 2025-12-31)" || status=$?
 echo "$summary"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
 escalated="$(printf '%s\n' "$summary" | sed -n 's/.*escalated cases, e\.g\.: \([^,]*\).*/\1/p')"
 if [ -z "$escalated" ]; then
     echo "error: the simulation escalated no case to replay" >&2
