@@ -190,35 +190,44 @@ struct Verify: AsyncParsableCommand {
                 try checkInChild()
                 return
             }
-            if readOnly {
-                try verifyReadOnly()
-                return
-            }
-            let store = try OpenStore(options)
-            defer { store.close() }
-            var result: [String: Any] = [:]
-            var (log, failure) = Self.checkLog(store.log)
-            result["events"] = log?.eventsChecked ?? 0
-            result["streams"] = log?.streamsChecked ?? 0
-            if failure == nil, !skipViews {
-                do {
-                    try store.catchUp()
-                } catch let error as ToolError where error.status == Status.checkFailed {
-                    failure = (nil, error.message)
+            do {
+                if readOnly {
+                    try verifyReadOnly()
+                    return
                 }
+                try verifyWritable()
+            } catch let error as ToolError where error.storeDamaged {
+                // A store too damaged to open fails the first check, reading the log, as any damage found does.
+                try report([:], log: nil, failure: (nil, "reading the log failed: \(error.message)"))
             }
-            if failure == nil, !skipViews {
-                let (views, viewFailure) = try Self.checkViews(store.runtime)
-                result["views"] = views
-                failure = viewFailure
-            }
-            if failure == nil {
-                let (cases, caseFailure) = try Self.rederive(store.log, options: options)
-                result["cases"] = cases
-                if let caseFailure { failure = caseFailure }
-            }
-            try report(result, log: log, failure: failure)
         }
+    }
+
+    private func verifyWritable() throws {
+        let store = try OpenStore(options)
+        defer { store.close() }
+        var result: [String: Any] = [:]
+        var (log, failure) = Self.checkLog(store.log)
+        result["events"] = log?.eventsChecked ?? 0
+        result["streams"] = log?.streamsChecked ?? 0
+        if failure == nil, !skipViews {
+            do {
+                try store.catchUp()
+            } catch let error as ToolError where error.status == Status.checkFailed {
+                failure = (nil, error.message)
+            }
+        }
+        if failure == nil, !skipViews {
+            let (views, viewFailure) = try Self.checkViews(store.runtime)
+            result["views"] = views
+            failure = viewFailure
+        }
+        if failure == nil {
+            let (cases, caseFailure) = try Self.rederive(store.log, options: options)
+            result["cases"] = cases
+            if let caseFailure { failure = caseFailure }
+        }
+        try report(result, log: log, failure: failure)
     }
 
     /// Runs the checks in a child process (this executable again): LMDB trusts its page structure, so a damaged page

@@ -19,6 +19,8 @@ enum Status {
 struct ToolError: Error, CustomStringConvertible {
     var message: String
     var status: ExitCode = Status.cannotRun
+    /// The store could not be opened because it is damaged (a check that finds this reports a failure, status 1).
+    var storeDamaged = false
     var description: String { message }
 
     init(_ message: String, status: ExitCode = Status.cannotRun) {
@@ -103,7 +105,16 @@ func openLogOnly(_ path: String, mode: LMDBEventLog.AccessMode) throws -> LMDBEv
     do {
         return try LMDBEventLog.open(at: path, mode: mode)
     } catch {
-        throw ToolError("cannot open the store at \(path): \(error)")
+        throw ToolError.opening(path, error)
+    }
+}
+
+extension ToolError {
+    /// Opening the store at `path` failed with `error`; marked when the store is damaged.
+    static func opening(_ path: String, _ error: EventLogError) -> ToolError {
+        var failure = ToolError("cannot open the store at \(path): \(error)")
+        failure.storeDamaged = error.code == .corrupted
+        return failure
     }
 }
 
@@ -145,7 +156,7 @@ final class OpenStore {
         do {
             log = try LMDBEventLog.open(at: path, configuration: configuration)
         } catch {
-            throw ToolError("cannot open the store at \(path): \(error)")
+            throw ToolError.opening(path, error)
         }
         do {
             // A new store gets a new key (also one left empty by a crash before its key was written); an existing

@@ -646,6 +646,29 @@ struct ToolTests {
         }
     }
 
+    @Test("verify reports a store too damaged to open as a failure of the store (status 1), not its own")
+    func verifyDamagedHead() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 60, seed: 8)
+            // The head record replaced by three bytes, with LMDB's own loader.
+            let load = Process()
+            load.executableURL = URL(fileURLWithPath: "/usr/bin/mdb_load")
+            load.arguments = ["-T", "-s", "meta", store]
+            let input = Pipe()
+            load.standardInput = input
+            try load.run()
+            input.fileHandleForWriting.write(Data("head\nabc\n".utf8))
+            try input.fileHandleForWriting.close()
+            load.waitUntilExit()
+            #expect(load.terminationStatus == 0)
+            for extra in [[], ["--read-only"]] {
+                let run = try Self.tool(["verify", "--store", store, "--json"] + extra)
+                #expect(run.status == 1, "\(extra) \(run.error)")
+                #expect(run.objects.first?["ok"] as? Bool == false && run.error.contains("FAILED"), "\(run.error)")
+            }
+        }
+    }
+
     @Test("verify does not blame the store when its checking process is killed for another reason")
     func verifyChildKilled() async throws {
         try await withTemporaryDirectory { directory in
