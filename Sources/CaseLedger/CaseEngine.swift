@@ -122,7 +122,10 @@ public final class CaseEngine: Sendable {
         for attempt in 1...max(1, attempts) {
             let config = configuration.withLock { $0 }
             let now = Instant(clock.now())
-            let state = try state(of: caseID)
+            // A remembered state is not checked against the log here (one look-up per command): a command decided
+            // on a state another process moved on meets a version conflict when it appends, and one refused on it is
+            // checked below.
+            let (state, remembered) = try state(of: caseID, checkingTheLog: false)
             var lockVersions: [String: UInt64] = [:]
             var locks: [String: ProceedingLock] = [:]
             for act in Workflow.actReferences(of: command, state: state) {
@@ -137,7 +140,17 @@ public final class CaseEngine: Sendable {
             let context = DecisionContext(
                 directory: config.directory, calendar: config.calendar, definitions: config.definitions, now: now,
                 actor: actor, locks: locks, existingCases: existing)
-            let decision = try Workflow.decide(command, for: caseID, state: state, context: context)
+            let decision: Decision
+            do {
+                decision = try Workflow.decide(command, for: caseID, state: state, context: context)
+            } catch {
+                // Refused on a remembered state: decide again if another process has moved the case on since.
+                if remembered, let state, try streamVersion(caseID) != state.version {
+                    invalidate([caseID])
+                    continue
+                }
+                throw error
+            }
             let request = try appendRequest(
                 for: decision, lockVersions: lockVersions, actorUnit: decision.states[caseID]?.unit,
                 idempotencyKey: idempotencyKey, caseID: caseID, definitions: config.definitions)
@@ -309,11 +322,22 @@ public final class CaseEngine: Sendable {
     /// engine on the same log) may have appended to the case since, and a rule decided on the older state would
     /// wrongly refuse a command.
     public func state(of caseID: CaseID) throws(WorkflowError) -> CaseState? {
-        if let cached = cache.withLock({ $0[caseID] }), try streamVersion(caseID) == cached.version { return cached }
-        guard let state = try replayState(of: caseID) else { return nil }
+        try state(of: caseID, checkingTheLog: true).state
+    }
+
+    /// The case's state, and whether it was remembered rather than folded now; a remembered one is checked against
+    /// the stream's version in the log when `checkingTheLog` is set.
+    private func state(of caseID: CaseID, checkingTheLog: Bool) throws(WorkflowError) -> (
+        state: CaseState?, remembered: Bool
+    ) {
+        if let cached = cache.withLock({ $0[caseID] }) {
+            if !checkingTheLog { return (cached, true) }
+            if try streamVersion(caseID) == cached.version { return (cached, true) }
+        }
+        guard let state = try replayState(of: caseID) else { return (nil, false) }
         let capacity = configuration.withLock { $0.cacheCapacity }
         remember([caseID: state], capacity: capacity)
-        return state
+        return (state, false)
     }
 
     /// Folds the case's state from the log, ignoring the cache: what an auditor's replay computes.

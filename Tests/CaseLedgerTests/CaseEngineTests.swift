@@ -235,11 +235,15 @@ import _CaseLedgerTestSupport
             // Another engine on the same log (as `caseledger exec` in another process) starts the mediation.
             let other = try Self.engine(log, clock: clock)
             try await other.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "c1", by: "m-v1")
+            // A command only the new state allows is accepted, not refused on the remembered one.
+            let agreed = try await engine.execute(
+                .reachAgreement(form: .oral, terms: "repair the wall"), on: "c1", by: "m-v1")
+            #expect(agreed.state.version == (try log.version(ofStream: "case-c1")))
+            // A read answers the log's state, not the remembered one.
+            try await other.execute(.close(outcome: "performed"), on: "c1", by: "m-v1")
             let moved = try #require(try engine.state(of: "c1"))
             let version = try log.version(ofStream: "case-c1")
-            #expect(moved.state == "mediating" && moved.version == version)
-            // A command only the new state allows is accepted, not refused on the remembered one.
-            try await engine.execute(.reachAgreement(form: .oral, terms: "repair the wall"), on: "c1", by: "m-v1")
+            #expect(moved.version == version && moved.closedAt != nil)
         }
     }
 
