@@ -226,9 +226,10 @@ import _CaseLedgerTestSupport
         var configuration = Fixtures.configuration()
         configuration.initialMapSize = Int.max - 10
         try await withTemporaryDirectory { directory in
-            #expect(throws: EventLogError.self) {
+            let error = #expect(throws: EventLogError.self) {
                 try LMDBEventLog.open(at: directory.appending("store"), configuration: configuration).close()
             }
+            #expect(error?.message.isEmpty == false)
         }
     }
 
