@@ -276,7 +276,8 @@ struct Verify: AsyncParsableCommand {
                 FileHandle.standardError.write(Data(text.utf8))
                 throw ToolError(
                     "the verifying process was stopped by signal \(signal) before it finished (the system may have "
-                        + "killed it for lack of memory); nothing was found wrong with the store: run verify again")
+                        + "killed it for lack of memory, or the tool failed); the check did not complete, so it says "
+                        + "nothing about the store: run verify again, and report the signal if it recurs")
             }
             let what =
                 "the store's page structure is damaged: LMDB stopped with signal \(child.terminationStatus) while "
