@@ -43,6 +43,10 @@ public final class CaseEngine: Sendable {
     private let configuration: Mutex<Configuration>
     private let cache: Mutex<StateCache>
     private let dueIndex: Mutex<DueIndex>
+    /// For tests: runs after `execute` found its idempotency key unused, before it decides (tests commit the same
+    /// command from another engine there, as a retry racing its original).
+    private let afterKeyCheck = Mutex<(@Sendable () async -> Void)?>(nil)
+    package func setAfterKeyCheck(_ body: (@Sendable () async -> Void)?) { afterKeyCheck.withLock { $0 = body } }
 
     /// Cases with clocks to fire, by the earliest instant they need a tick, with the case version that instant
     /// comes from (an older version never overwrites a newer one).
@@ -119,6 +123,7 @@ public final class CaseEngine: Sendable {
         if let key = idempotencyKey, let stored = try storedResult(key, caseID: caseID) {
             return try duplicateOutcome(stored, key: key, caseID: caseID)
         }
+        if let hook = afterKeyCheck.withLock({ $0 }) { await hook() }
         for attempt in 1...max(1, attempts) {
             let config = configuration.withLock { $0 }
             let now = Instant(clock.now())
@@ -148,6 +153,11 @@ public final class CaseEngine: Sendable {
                 if remembered, let state, try streamVersion(caseID) != state.version {
                     invalidate([caseID])
                     continue
+                }
+                // A retry that raced its original meets the state the original left: the original's result, not a
+                // refusal of the command it already carried out.
+                if let key = idempotencyKey, let stored = try storedResult(key, caseID: caseID) {
+                    return try duplicateOutcome(stored, key: key, caseID: caseID)
                 }
                 throw error
             }

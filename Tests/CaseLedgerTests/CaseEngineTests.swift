@@ -3,6 +3,7 @@ import CaseLedgerLog
 import CaseLedgerWorkflow
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import _CaseLedgerTestSupport
 
@@ -244,6 +245,24 @@ import _CaseLedgerTestSupport
             let moved = try #require(try engine.state(of: "c1"))
             let version = try log.version(ofStream: "case-c1")
             #expect(moved.version == version && moved.closedAt != nil)
+        }
+    }
+
+    @Test("A retry that races its original, with the same idempotency key, gets the original's result, not a refusal")
+    func aRetryRacingItsOriginalGetsTheFirstResult() async throws {
+        try await Self.withEngine { engine, log, clock, _ in
+            let original = try Self.engine(log, clock: clock)
+            let command = CaseCommand.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1"))
+            let first = Mutex<CaseEngine.Outcome?>(nil)
+            // The original commits after the retry found the key unused and before it decides.
+            engine.setAfterKeyCheck {
+                let outcome = try? await original.execute(command, on: "c1", by: "m-v1", idempotencyKey: "intake-7")
+                first.withLock { $0 = outcome }
+            }
+            let retry = try await engine.execute(command, on: "c1", by: "m-v1", idempotencyKey: "intake-7")
+            let committed = try #require(first.withLock { $0 })
+            #expect(retry.wasDuplicate && retry.positions == committed.positions)
+            #expect(try log.version(ofStream: "case-c1") == committed.state.version)
         }
     }
 
