@@ -204,7 +204,20 @@ struct Verify: AsyncParsableCommand {
     }
 
     private func verifyWritable() throws {
-        let store = try OpenStore(options)
+        let store: OpenStore
+        do {
+            store = try OpenStore(options)
+        } catch let error as ToolError where error.viewsDamaged {
+            // The log is still checked, and the views that cannot be opened are the failure when it holds.
+            let log = try openLogOnly(options.store, mode: .readWrite)
+            defer { log.close() }
+            let (report, failure) = Self.checkLog(log)
+            var result: [String: Any] = [:]
+            result["events"] = report?.eventsChecked ?? 0
+            result["streams"] = report?.streamsChecked ?? 0
+            try self.report(result, log: report, failure: failure ?? (nil, error.message))
+            return
+        }
         defer { store.close() }
         var result: [String: Any] = [:]
         var (log, failure) = Self.checkLog(store.log)

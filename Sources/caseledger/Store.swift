@@ -21,6 +21,8 @@ struct ToolError: Error, CustomStringConvertible {
     var status: ExitCode = Status.cannotRun
     /// The store could not be opened because it is damaged (a check that finds this reports a failure, status 1).
     var storeDamaged = false
+    /// The store's log opened, but its views' state could not be read.
+    var viewsDamaged = false
     var description: String { message }
 
     init(_ message: String, status: ExitCode = Status.cannotRun) {
@@ -158,16 +160,25 @@ final class OpenStore {
         } catch {
             throw ToolError.opening(path, error)
         }
+        let key: [UInt8]
         do {
             // A new store gets a new key (also one left empty by a crash before its key was written); an existing
             // store's key is never replaced, since the view depends on it.
             let empty = try log.head().position == 0
-            let key = try Self.partyKey(in: path, create: !exists || empty)
+            key = try Self.partyKey(in: path, create: !exists || empty)
+        } catch {
+            log.close()
+            throw ToolError("cannot open the views of \(path): \(error)")
+        }
+        do {
             runtime = try ProjectionRuntime(
                 log: log, projections: try Self.views(partyKey: key), logger: logger, chunkSize: chunkSize)
         } catch {
             log.close()
-            throw ToolError("cannot open the views of \(path): \(error)")
+            var failure = ToolError("cannot open the views of \(path): \(error)")
+            // Their state in the store is unreadable (not a lock held by another process, say).
+            failure.viewsDamaged = (error as? ProjectionError)?.code == .storage
+            throw failure
         }
     }
 

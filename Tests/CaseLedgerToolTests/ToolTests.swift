@@ -669,6 +669,28 @@ struct ToolTests {
         }
     }
 
+    @Test("verify checks the log of a store whose views' state is damaged, and reports the views as the failure")
+    func verifyDamagedViewState() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 60, seed: 9)
+            let load = Process()
+            load.executableURL = URL(fileURLWithPath: "/usr/bin/mdb_load")
+            load.arguments = ["-T", "-s", "views.meta", store]
+            let input = Pipe()
+            load.standardInput = input
+            try load.run()
+            input.fileHandleForWriting.write(Data("board\nabc\n".utf8))
+            try input.fileHandleForWriting.close()
+            load.waitUntilExit()
+            #expect(load.terminationStatus == 0)
+            let run = try Self.tool(["verify", "--store", store, "--json"])
+            #expect(run.status == 1, "\(run.error)")
+            let result = try #require(run.objects.first)
+            #expect(result["ok"] as? Bool == false && (result["events"] as? Int ?? 0) > 0, "\(result)")
+            #expect(run.error.contains("FAILED") && run.error.contains("views"), "\(run.error)")
+        }
+    }
+
     @Test("verify does not blame the store when its checking process is killed for another reason")
     func verifyChildKilled() async throws {
         try await withTemporaryDirectory { directory in
