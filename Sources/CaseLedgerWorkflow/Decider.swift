@@ -101,6 +101,17 @@ struct Decider {
         guard Set(r.parties.map(\.reference)).count == r.parties.count,
             r.parties.allSatisfy({ !$0.reference.isEmpty })
         else { throw fail(.invalidField, "party references must be non-empty and distinct") }
+        // Each event's record header carries up to 255 parties, each reference and name up to 255 bytes, and the
+        // views read the parties from it: more would be cut without a trace.
+        guard r.parties.count <= 255 else {
+            throw fail(
+                .invalidField,
+                "\(r.parties.count) parties; a case holds at most 255: for a collective claim, register the "
+                    + "representatives the parties elect")
+        }
+        guard r.parties.allSatisfy({ $0.reference.utf8.count <= 255 && $0.name.utf8.count <= 255 }) else {
+            throw fail(.invalidField, "a party's reference or name is over 255 bytes of UTF-8")
+        }
         guard !r.summary.isEmpty else { throw fail(.missingField, "summary is empty") }
         if let received = r.receivedAt {
             guard received.isPlausible, received <= context.now.adding(days: 1) else {

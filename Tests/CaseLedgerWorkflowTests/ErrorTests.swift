@@ -41,6 +41,17 @@ import _CaseLedgerTestSupport
         }
         #expect(h.histories["c1"] == before)
         #expect(h.state("c2") == nil)
+        // What a record header cannot carry is refused, not cut: over 255 parties, or a reference over 255 bytes.
+        var crowd = County.registration(.peopleMediation, unit: "v1", owner: "m-v1")
+        crowd.parties = (0..<256).map { Party(reference: "w\($0)", name: "Worker \($0)", role: .applicant) }
+        let tooMany = expectRejected(.invalidField) { try h.run(.register(crowd), on: "c3", by: "m-v1") }
+        #expect(tooMany?.message.contains("256 parties") == true)
+        crowd.parties = Array(crowd.parties.prefix(255))
+        try h.run(.register(crowd), on: "c3", by: "m-v1")
+        var long = County.registration(.peopleMediation, unit: "v1", owner: "m-v1")
+        long.parties[0] = Party(reference: String(repeating: "r", count: 256), name: "Zhang San", role: .applicant)
+        expectRejected(.invalidField) { try h.run(.register(long), on: "c4", by: "m-v1") }
+        #expect(h.state("c4") == nil)
     }
 
     @Test("A deadline past the calendar is an explicit error naming the rule, and the command writes nothing")
