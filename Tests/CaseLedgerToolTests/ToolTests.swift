@@ -651,16 +651,8 @@ struct ToolTests {
         try await withTemporaryDirectory { directory in
             let store = try Self.simulated(directory, cases: 60, seed: 8)
             // The head record replaced by three bytes, with LMDB's own loader.
-            let load = Process()
-            load.executableURL = URL(fileURLWithPath: "/usr/bin/mdb_load")
-            load.arguments = ["-T", "-s", "meta", store]
-            let input = Pipe()
-            load.standardInput = input
-            try load.run()
-            input.fileHandleForWriting.write(Data("head\nabc\n".utf8))
-            try input.fileHandleForWriting.close()
-            load.waitUntilExit()
-            #expect(load.terminationStatus == 0)
+            let load = try Self.run("/usr/bin/mdb_load", ["-T", "-s", "meta", store], input: Data("head\nabc\n".utf8))
+            #expect(load.status == 0, "\(load.error)")
             for extra in [[], ["--read-only"]] {
                 let run = try Self.tool(["verify", "--store", store, "--json"] + extra)
                 #expect(run.status == 1, "\(extra) \(run.error)")
@@ -673,16 +665,9 @@ struct ToolTests {
     func verifyDamagedViewState() async throws {
         try await withTemporaryDirectory { directory in
             let store = try Self.simulated(directory, cases: 60, seed: 9)
-            let load = Process()
-            load.executableURL = URL(fileURLWithPath: "/usr/bin/mdb_load")
-            load.arguments = ["-T", "-s", "views.meta", store]
-            let input = Pipe()
-            load.standardInput = input
-            try load.run()
-            input.fileHandleForWriting.write(Data("board\nabc\n".utf8))
-            try input.fileHandleForWriting.close()
-            load.waitUntilExit()
-            #expect(load.terminationStatus == 0)
+            let load = try Self.run(
+                "/usr/bin/mdb_load", ["-T", "-s", "views.meta", store], input: Data("board\nabc\n".utf8))
+            #expect(load.status == 0, "\(load.error)")
             let run = try Self.tool(["verify", "--store", store, "--json"])
             #expect(run.status == 1, "\(run.error)")
             let result = try #require(run.objects.first)
