@@ -79,7 +79,7 @@ public enum Workflow {
                 throw WorkflowError(.caseExists, case: caseID, "a case with this id is registered already")
             }
             var decider = try Decider.registering(caseID, registration, context: context, linkedFrom: nil)
-            return decider.finish()
+            return try withinHeaderLimits(decider.finish())
         }
         guard let state else {
             throw WorkflowError(.unknownCase, case: caseID, "no case has this id; register it first")
@@ -87,7 +87,25 @@ public enum Workflow {
         var decider = try Decider(state: state, context: context)
         if !command.isSystem { try decider.fireDueClocks() }
         try decider.handle(command)
-        return decider.finish()
+        return try withinHeaderLimits(decider.finish())
+    }
+
+    /// Refuses a decision whose cases would hold more than each event's record header carries (up to 255 mediators
+    /// and 255 links, ids of up to 255 bytes): the header would cut them without a trace, and the views read them
+    /// from it.
+    static func withinHeaderLimits(_ decision: Decision) throws(WorkflowError) -> Decision {
+        for (id, state) in decision.states {
+            guard state.mediators.count <= 255, state.mediators.allSatisfy({ $0.rawValue.utf8.count <= 255 }) else {
+                throw WorkflowError(
+                    .invalidField, case: id, "a case holds at most 255 mediators, each id at most 255 bytes of UTF-8")
+            }
+            guard state.links.count <= 254, state.links.allSatisfy({ $0.other.rawValue.utf8.count <= 255 }) else {
+                throw WorkflowError(
+                    .invalidField, case: id,
+                    "a case holds at most 254 links to other cases, each case id at most 255 bytes of UTF-8")
+            }
+        }
+        return decision
     }
 
     /// Fires every clock of the case that is due at `context.now`: approaching warnings, breaches, and the

@@ -52,6 +52,23 @@ import _CaseLedgerTestSupport
         long.parties[0] = Party(reference: String(repeating: "r", count: 256), name: "Zhang San", role: .applicant)
         expectRejected(.invalidField) { try h.run(.register(long), on: "c4", by: "m-v1") }
         #expect(h.state("c4") == nil)
+        // A link to a case id over 255 bytes (allowed when stream ids may be longer) would be cut in the header too.
+        try h.failed("c5")
+        let failed = h.histories["c5"]
+        let longLink = expectRejected(.invalidField) {
+            try h.run(
+                .refer(
+                    Referral(
+                        route: .civilLitigation, newCase: CaseID(String(repeating: "n", count: 256)), toUnit: "court",
+                        toPerson: "court-clerk")), on: "c5", by: "m-v1")
+        }
+        #expect(longLink?.message.contains("255 bytes") == true)
+        #expect(h.histories["c5"] == failed)
+        try h.run(
+            .refer(
+                Referral(
+                    route: .civilLitigation, newCase: CaseID(String(repeating: "n", count: 255)), toUnit: "court",
+                    toPerson: "court-clerk")), on: "c5", by: "m-v1")
     }
 
     @Test("A deadline past the calendar is an explicit error naming the rule, and the command writes nothing")
