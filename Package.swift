@@ -102,6 +102,7 @@ let package = Package(
             name: "CaseLedgerProjectionsTests",
             dependencies: [
                 "CaseLedgerProjections", "CaseLedger", "CaseLedgerWorkflow", "CaseLedgerLog", "_CaseLedgerTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

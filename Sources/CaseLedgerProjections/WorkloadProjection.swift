@@ -144,8 +144,8 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
     public let tables = ["parties"]
     let rebuildCost = 4
     let key: SymmetricKey
-    /// The HMAC with the key already absorbed: copied for each hash instead of deriving the key's pads again.
-    let keyed: HMAC<SHA256>
+    /// HMAC-SHA256 under the key, its pads absorbed once.
+    let keyed: PartyHash
 
     /// - Parameter partyKey: the deployment's secret, at least 16 bytes; keep it out of the store.
     /// - Throws: ``ProjectionError`` for a key shorter than 16 bytes.
@@ -154,7 +154,7 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
             throw ProjectionError(.storage, "the party key has \(partyKey.count) bytes; use at least 16 random bytes")
         }
         key = SymmetricKey(data: partyKey)
-        keyed = HMAC<SHA256>(key: key)
+        keyed = PartyHash(key: partyKey)
     }
 
     func hash(_ reference: String) -> [UInt8] {
@@ -168,9 +168,7 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
 
     /// Appends the keyed hash (32 bytes) of a reference's UTF-8 bytes to `out`.
     func hash(_ reference: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        var hmac = keyed
-        hmac.update(data: reference)
-        hmac.finalize().withUnsafeBytes { out.append(contentsOf: $0) }
+        keyed.authenticate(reference, into: &out)
     }
 
     public func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
@@ -235,4 +233,34 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
         }
     }
 
+}
+
+/// HMAC-SHA256 (RFC 2104) under one key, built on swift-crypto's `SHA256` with the key's inner and outer pads absorbed
+/// once: each code then copies two digest states and hashes the message and the inner digest. It gives the same
+/// codes as swift-crypto's `HMAC<SHA256>`, whose generic `update(data:)` cost a bulk rebuild several times the
+/// hashing itself (one code per party of every case).
+struct PartyHash: Sendable {
+    private let inner: SHA256
+    private let outer: SHA256
+
+    init(key: [UInt8]) {
+        // A key longer than SHA-256's 64-byte block is hashed first; a shorter one is padded with zeros.
+        var block = key.count > 64 ? Array(SHA256.hash(data: key)) : key
+        block += [UInt8](repeating: 0, count: 64 - block.count)
+        var inner = SHA256()
+        inner.update(data: block.map { $0 ^ 0x36 })
+        var outer = SHA256()
+        outer.update(data: block.map { $0 ^ 0x5c })
+        self.inner = inner
+        self.outer = outer
+    }
+
+    /// Appends the 32-byte code of `message` to `out`.
+    func authenticate(_ message: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var inner = self.inner
+        inner.update(bufferPointer: message)
+        var outer = self.outer
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+        outer.finalize().withUnsafeBytes { out.append(contentsOf: $0) }
+    }
 }
