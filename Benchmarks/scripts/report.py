@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Turn a package-benchmark JMH export of EventLogBenchmarks into events per second and the issue's ratios.
 
-Usage: report.py EXPORT.jmh.json [--strict]
+Usage: report.py EXPORT.jmh.json [--strict] [--partial]
 
 Reads the median (p50) wall-clock time of each benchmark, divides the events one iteration handles (the table
 below, which must match Benchmarks/EventLogBenchmarks) by it, prints a Markdown table of events per second, and
 the ratios against the raw-LMDB baseline with their targets. Exits 2 when the export is empty or a benchmark is
 missing (a --filter that matched nothing exports an empty table and would otherwise pass silently); with
---strict, exits 1 when a target is missed.
+--strict, exits 1 when a target is missed. With --partial, a run of some of the benchmarks (several --filter
+options) is reported: the benchmarks it holds, and the ratios and floors whose parts are all there; an empty export
+still exits 2.
 """
 import json
 import sys
@@ -101,6 +103,7 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     strict = "--strict" in argv[2:]
+    partial = "--partial" in argv[2:]
     with open(argv[1], encoding="utf-8") as handle:
         export = json.load(handle)
     if not export:
@@ -115,22 +118,29 @@ def main(argv):
             return 2
         medians_us[name] = float(wall["scorePercentiles"]["50.0"])
     missing = [name for name in EVENTS_PER_ITERATION if name not in medians_us]
-    if missing:
+    if missing and not partial:
         print("error: missing from the export: " + ", ".join(missing), file=sys.stderr)
         return 2
+    present = [name for name in EVENTS_PER_ITERATION if name in medians_us]
+    if not present:
+        print("error: the export holds none of the benchmarks this report knows", file=sys.stderr)
+        return 2
 
-    rate = {name: EVENTS_PER_ITERATION[name] / (medians_us[name] / 1e6) for name in EVENTS_PER_ITERATION}
+    rate = {name: EVENTS_PER_ITERATION[name] / (medians_us[name] / 1e6) for name in present}
     print("| Benchmark | events / iteration | median time / iteration | events / s |")
     print("|---|---:|---:|---:|")
-    for name in EVENTS_PER_ITERATION:
+    for name in present:
         print(f"| `{name}` | {EVENTS_PER_ITERATION[name]:,} | {medians_us[name]:,.1f} µs | {rate[name]:,.0f} |")
     for name, commands in COMMANDS_PER_ITERATION.items():
-        print(f"\n`{name}`: {commands / (medians_us[name] / 1e6):,.0f} commands / s")
+        if name in rate:
+            print(f"\n`{name}`: {commands / (medians_us[name] / 1e6):,.0f} commands / s")
     print()
     print("| Ratio | value | target | met |")
     print("|---|---:|---:|:---:|")
     missed = False
     for label, numerator, denominator, target in RATIOS:
+        if numerator not in rate or denominator not in rate:
+            continue
         ratio = rate[numerator] / rate[denominator]
         shown = f"{ratio * 100:.1f} %" if ratio < 2 and (target is None or target < 1) else f"{ratio:.1f}×"
         if target is None:
@@ -141,6 +151,8 @@ def main(argv):
         wanted = f"≥ {target * 100:.0f} %" if target < 1 else f"≥ {target:.0f}×"
         print(f"| {label} | {shown} | {wanted} | {'yes' if met else 'no'} |")
     for label, parts, denominator in FLOORS:
+        if any(name not in rate for name in parts + [denominator]):
+            continue
         together = 1_000_000 / (sum(medians_us[part] for part in parts) / 1e6)
         print(f"| {label} | {together / rate[denominator] * 100:.1f} % | — | — |")
     return 1 if (strict and missed) else 0
