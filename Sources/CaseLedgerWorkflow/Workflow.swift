@@ -91,10 +91,22 @@ public enum Workflow {
     }
 
     /// Refuses a decision whose cases would hold more than each event's record header carries (up to 255 mediators
-    /// and 255 links, ids of up to 255 bytes): the header would cut them without a trace, and the views read them
-    /// from it.
+    /// and 255 links; ids, state names and clock names of up to 255 bytes): the header would cut them without a
+    /// trace, and the views read them from it.
     static func withinHeaderLimits(_ decision: Decision) throws(WorkflowError) -> Decision {
         for (id, state) in decision.states {
+            let named: [(what: String, text: String)] =
+                [
+                    ("owning unit's id", state.unit.rawValue), ("owner's id", state.owner.rawValue),
+                    ("state", state.state),
+                ]
+                + state.deadlines.map { ("clock", $0.id) }
+            for (what, text) in named where text.utf8.count > 255 {
+                throw WorkflowError(
+                    .invalidField, case: id,
+                    "the case's \(what) '\(text.prefix(40))…' is \(text.utf8.count) bytes of UTF-8; a record header "
+                        + "carries at most 255: shorten it in the directory or the definitions")
+            }
             guard state.mediators.count <= 255, state.mediators.allSatisfy({ $0.rawValue.utf8.count <= 255 }) else {
                 throw WorkflowError(
                     .invalidField, case: id, "a case holds at most 255 mediators, each id at most 255 bytes of UTF-8")

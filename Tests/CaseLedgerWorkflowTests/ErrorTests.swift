@@ -71,6 +71,51 @@ import _CaseLedgerTestSupport
                     toPerson: "court-clerk")), on: "c5", by: "m-v1")
     }
 
+    /// A directory may hold a unit or person whose id is longer than a record header carries (255 bytes): a case
+    /// handed to them is refused, naming the id, instead of being stored with the id cut (the views would list the
+    /// case under a unit or person that does not exist). Ids of 255 bytes pass.
+    @Test func idsLongerThanAHeaderCarriesAreRefused() throws {
+        var h = try makeHarness()
+        for length in [255, 256] {
+            let village = County.directory.unit("v1")
+            let unit = UnitID(String(repeating: "u", count: length))
+            let person = PersonID(String(repeating: "p", count: length))
+            if let village {
+                h.directory.add(
+                    ServiceUnit(id: unit, name: "Long", kind: village.kind, division: village.division))
+            }
+            h.directory.add(Person(id: person, name: "Long", roles: [.mediator, .staff], units: [unit]))
+        }
+        let long = UnitID(String(repeating: "u", count: 256))
+        let longPerson = PersonID(String(repeating: "p", count: 256))
+        let error = expectRejected(.invalidField) {
+            try h.run(
+                .register(County.registration(.peopleMediation, unit: long, owner: longPerson)), on: "c1",
+                by: longPerson)
+        }
+        #expect(error?.message.contains("256 bytes") == true)
+        #expect(h.state("c1") == nil)
+        // A long owner in a unit of ordinary length.
+        h.directory.add(Person(id: longPerson, name: "Long", roles: [.mediator, .staff], units: [long, "v1"]))
+        expectRejected(.invalidField) {
+            try h.run(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: longPerson)), on: "c1",
+                by: longPerson)
+        }
+        // Handing an ordinary case over to the long unit is refused too, and leaves the case as it was.
+        try h.run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c2", by: "m-v1")
+        let before = h.histories["c2"]
+        expectRejected(.invalidField) {
+            try h.run(.handOff(toUnit: long, toPerson: longPerson, reason: "moved"), on: "c2", by: "bureau-head")
+        }
+        let shortest = UnitID(String(repeating: "u", count: 255))
+        let ordinary = PersonID(String(repeating: "p", count: 255))
+        try h.run(
+            .register(County.registration(.peopleMediation, unit: shortest, owner: ordinary)), on: "c3", by: ordinary)
+        #expect(h.state("c3")?.unit == shortest)
+        #expect(h.histories["c2"] == before)
+    }
+
     @Test("A deadline past the calendar is an explicit error naming the rule, and the command writes nothing")
     func calendarNotCovered() throws {
         var h = try makeHarness(at: County.at(2026, 12, 28))
