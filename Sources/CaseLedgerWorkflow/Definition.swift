@@ -189,6 +189,10 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         var names = Set<String>()
         for state in states {
             guard !state.name.isEmpty else { throw fail("a state has an empty name") }
+            // Every record's header carries the case's state name in at most 255 bytes.
+            guard state.name.utf8.count <= 255 else {
+                throw fail("state '\(state.name.prefix(40))…' has a name over 255 bytes of UTF-8")
+            }
             guard names.insert(state.name).inserted else { throw fail("state '\(state.name)' is declared twice") }
         }
         guard names.contains(initialState) else { throw fail("the initial state '\(initialState)' is not declared") }
@@ -244,6 +248,10 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         var deadlineIDs = Set<String>()
         for d in deadlines {
             guard deadlineIDs.insert(d.id).inserted else { throw fail("deadline '\(d.id)' is declared twice") }
+            // The clock's records carry its id in their header, in at most 255 bytes.
+            guard !d.id.isEmpty, d.id.utf8.count <= 255 else {
+                throw fail("deadline '\(d.id.prefix(40))' has an empty id or one over 255 bytes of UTF-8")
+            }
             guard RuleCatalog.isKnown(d.rule) else {
                 throw fail("deadline '\(d.id)' names unknown rule '\(d.rule)'; use a rule id from legal-rules.md")
             }

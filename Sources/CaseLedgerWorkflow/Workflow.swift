@@ -90,31 +90,36 @@ public enum Workflow {
         return try withinHeaderLimits(decider.finish())
     }
 
-    /// Refuses a decision whose cases would hold more than each event's record header carries (up to 255 mediators
-    /// and 255 links; ids, state names and clock names of up to 255 bytes): the header would cut them without a
-    /// trace, and the views read them from it.
+    /// Refuses a decision whose records would carry more than a record header holds: a case keeps at most 255
+    /// mediators and 254 links; every text a record's header writes (the case's state name, owning unit's id and
+    /// owner's id, the record's clock name, the people it names, the case it links to) is at most 255 bytes. The
+    /// header would cut them without a trace, and the views read them from it. Only what the decision's records
+    /// write is checked, so a case that holds a long id from before (a stopped clock, say) is not stranded by it.
     static func withinHeaderLimits(_ decision: Decision) throws(WorkflowError) -> Decision {
         for (id, state) in decision.states {
-            let named: [(what: String, text: String)] =
-                [
-                    ("owning unit's id", state.unit.rawValue), ("owner's id", state.owner.rawValue),
-                    ("state", state.state),
+            guard state.mediators.count <= 255 else {
+                throw WorkflowError(.invalidField, case: id, "a case holds at most 255 mediators")
+            }
+            guard state.links.count <= 254 else {
+                throw WorkflowError(.invalidField, case: id, "a case holds at most 254 links to other cases")
+            }
+        }
+        for c in decision.cases {
+            guard let after = decision.states[c.caseID] else { continue }
+            for record in c.records {
+                let header = RecordHeader(record: record, state: after, closed: false)
+                var texts: [(what: String, text: String)] = [
+                    ("state", header.state), ("owning unit's id", header.unit.rawValue),
+                    ("owner's id", header.owner.rawValue), ("clock", header.deadline),
                 ]
-                + state.deadlines.map { ("clock", $0.id) }
-            for (what, text) in named where text.utf8.count > 255 {
-                throw WorkflowError(
-                    .invalidField, case: id,
-                    "the case's \(what) '\(text.prefix(40))…' is \(text.utf8.count) bytes of UTF-8; a record header "
-                        + "carries at most 255: shorten it in the directory or the definitions")
-            }
-            guard state.mediators.count <= 255, state.mediators.allSatisfy({ $0.rawValue.utf8.count <= 255 }) else {
-                throw WorkflowError(
-                    .invalidField, case: id, "a case holds at most 255 mediators, each id at most 255 bytes of UTF-8")
-            }
-            guard state.links.count <= 254, state.links.allSatisfy({ $0.other.rawValue.utf8.count <= 255 }) else {
-                throw WorkflowError(
-                    .invalidField, case: id,
-                    "a case holds at most 254 links to other cases, each case id at most 255 bytes of UTF-8")
+                texts += header.people.map { ("person's id", $0.rawValue) }
+                texts += (header.links ?? []).map { ("linked case id", $0.other.rawValue) }
+                for (what, text) in texts where text.utf8.count > 255 {
+                    throw WorkflowError(
+                        .invalidField, case: c.caseID,
+                        "the \(what) '\(text.prefix(40))…' is \(text.utf8.count) bytes of UTF-8, over the 255 bytes "
+                            + "a record header carries: shorten it in the directory, the definitions or the command")
+                }
             }
         }
         return decision

@@ -35,6 +35,9 @@ import _CaseLedgerTestSupport
             ("an unknown deadline rule", "unknown rule 'XX9'"),
             ("an unknown guard", "unknown guard"),
             ("an unknown state in a transition", "unknown state"),
+            // A record header carries the state name and the clock id in at most 255 bytes each.
+            ("a state name over 255 bytes", "a name over 255 bytes"),
+            ("a clock id over 255 bytes", "over 255 bytes"),
         ])
     func validation(problem: String, expected: String) throws {
         var d = Self.base()
@@ -47,6 +50,15 @@ import _CaseLedgerTestSupport
         case "an unknown deadline rule":
             d.deadlines.append(DeadlineSpec("x", rule: "XX9", period: .days(3), startsOn: ["registered"]))
         case "an unknown guard": d.transitions[0].guards = ["magic"]
+        case "a state name over 255 bytes":
+            let long = String(repeating: "s", count: 256)
+            d.states.append(StateSpec(long))
+            d.transitions.append(TransitionSpec("park", from: ["open"], to: long))
+            d.transitions.append(TransitionSpec("unpark", from: [long], to: "closed"))
+        case "a clock id over 255 bytes":
+            d.deadlines.append(
+                DeadlineSpec(
+                    String(repeating: "c", count: 256), rule: "PM13", period: .days(3), startsOn: ["registered"]))
         default: d.transitions[0].to = "nowhere"
         }
         #expect {
@@ -54,6 +66,18 @@ import _CaseLedgerTestSupport
         } throws: { error in
             (error as? DefinitionError)?.problem.contains(expected) == true
         }
+    }
+
+    @Test("A state name and a clock id of 255 bytes, what a record header carries, validate")
+    func namesOfHeaderLength() throws {
+        var d = Self.base()
+        let name = String(repeating: "s", count: 255)
+        d.states.append(StateSpec(name))
+        d.transitions.append(TransitionSpec("park", from: ["open"], to: name))
+        d.transitions.append(TransitionSpec("unpark", from: [name], to: "closed"))
+        d.deadlines.append(
+            DeadlineSpec(String(repeating: "c", count: 255), rule: "PM13", period: .days(3), startsOn: ["registered"]))
+        try d.validate()
     }
 
     @Test("A ladder that repeats a level (a cycle) or falls is refused")

@@ -97,17 +97,19 @@ import _CaseLedgerTestSupport
         #expect(h.state("c1") == nil)
         // A long owner in a unit of ordinary length.
         h.directory.add(Person(id: longPerson, name: "Long", roles: [.mediator, .staff], units: [long, "v1"]))
-        expectRejected(.invalidField) {
+        let longOwner = expectRejected(.invalidField) {
             try h.run(
                 .register(County.registration(.peopleMediation, unit: "v1", owner: longPerson)), on: "c1",
                 by: longPerson)
         }
+        #expect(longOwner?.message.contains("owner's id") == true)
         // Handing an ordinary case over to the long unit is refused too, and leaves the case as it was.
         try h.run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c2", by: "m-v1")
         let before = h.histories["c2"]
-        expectRejected(.invalidField) {
+        let handedOff = expectRejected(.invalidField) {
             try h.run(.handOff(toUnit: long, toPerson: longPerson, reason: "moved"), on: "c2", by: "bureau-head")
         }
+        #expect(handedOff?.message.contains("256 bytes") == true)
         let shortest = UnitID(String(repeating: "u", count: 255))
         let ordinary = PersonID(String(repeating: "p", count: 255))
         try h.run(

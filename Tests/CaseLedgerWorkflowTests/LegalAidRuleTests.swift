@@ -75,6 +75,24 @@ import _CaseLedgerTestSupport
         #expect(h.state("a1")?.state == "approved")
     }
 
+    /// The provider's id goes into the assignment's record header, which carries at most 255 bytes of it: a longer
+    /// one is refused instead of being cut (the workload view would count the case for a person who does not exist).
+    @Test func aProviderIdLongerThanAHeaderCarriesIsRefused() throws {
+        var h = try makeHarness()
+        let long = PersonID(String(repeating: "l", count: 256))
+        let longest = PersonID(String(repeating: "l", count: 255))
+        for id in [long, longest] { h.directory.add(Person(id: id, name: "Lawyer", roles: [.lawyer], units: [])) }
+        try Self.register(
+            &h, "a1", Self.application(exemption: .migrantWorkerWages, evidence: "labour contract, wage list"))
+        try h.run(.approveAid, on: "a1", by: "aid-staff")
+        let approved = h.histories["a1"]
+        let error = expectRejected(.invalidField) { try h.run(.assignProvider(long), on: "a1", by: "aid-staff") }
+        #expect(error?.message.contains("256 bytes") == true)
+        #expect(h.histories["a1"] == approved)
+        try h.run(.assignProvider(longest), on: "a1", by: "aid-staff")
+        #expect(h.state("a1")?.legalAid?.provider == longest)
+    }
+
     @Test("LA6: decide in 7 days (paused while materials are missing), assign within 3 days, refuse with reasons")
     func la6() throws {
         var h = try makeHarness()
