@@ -39,7 +39,8 @@ struct ByteInterner {
 
     /// A cheap hash for tables whose strings callers do not choose (event types, states, units) and for the partition
     /// of a case id: eight bytes at a time, each word mixed in by a multiplication, then MurmurHash3's finaliser.
-    /// It starts from ``quickSeed``, random per process, so case ids cannot be chosen ahead to fall in one partition.
+    /// It starts from ``quickSeed``, random per process, so case ids (UTF-8 strings) cannot be chosen ahead to fall in
+    /// one partition. It is no keyed hash: some byte strings that are not UTF-8 collide under every seed.
     static func quickHash(_ bytes: UnsafeRawBufferPointer) -> Int {
         var hash = quickSeed ^ UInt64(bytes.count)
         var offset = 0

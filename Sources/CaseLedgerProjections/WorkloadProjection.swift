@@ -143,7 +143,6 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
     public let version = 1
     public let tables = ["parties"]
     let rebuildCost = 4
-    let key: SymmetricKey
     /// HMAC-SHA256 under the key, its pads absorbed once.
     let keyed: PartyHash
 
@@ -153,7 +152,6 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
         guard partyKey.count >= 16 else {
             throw ProjectionError(.storage, "the party key has \(partyKey.count) bytes; use at least 16 random bytes")
         }
-        key = SymmetricKey(data: partyKey)
         keyed = PartyHash(key: partyKey)
     }
 
