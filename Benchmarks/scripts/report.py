@@ -8,8 +8,9 @@ below, which must match Benchmarks/EventLogBenchmarks) by it, prints a Markdown 
 the ratios against the raw-LMDB baseline with their targets. Exits 2 when the export is empty or a benchmark is
 missing (a --filter that matched nothing exports an empty table and would otherwise pass silently); with
 --strict, exits 1 when a target is missed. With --partial, a run of some of the benchmarks (several --filter
-options) is reported: the benchmarks it holds, and the ratios and floors whose parts are all there; an empty export
-still exits 2.
+options) is reported: the benchmarks it holds, and the ratios and floors whose parts are all there; what it leaves
+out is listed on standard error, and --strict then judges only the targets it could evaluate. An empty export still
+exits 2.
 """
 import json
 import sys
@@ -121,6 +122,11 @@ def main(argv):
     if missing and not partial:
         print("error: missing from the export: " + ", ".join(missing), file=sys.stderr)
         return 2
+    if missing:
+        print("note: not in this run: " + ", ".join(missing), file=sys.stderr)
+    unknown = [name for name in medians_us if name not in EVENTS_PER_ITERATION]
+    if unknown:
+        print("note: not reported (unknown to this script): " + ", ".join(unknown), file=sys.stderr)
     present = [name for name in EVENTS_PER_ITERATION if name in medians_us]
     if not present:
         print("error: the export holds none of the benchmarks this report knows", file=sys.stderr)
@@ -140,6 +146,8 @@ def main(argv):
     missed = False
     for label, numerator, denominator, target in RATIOS:
         if numerator not in rate or denominator not in rate:
+            if target is not None:
+                print(f"note: target not evaluated, a part is not in this run: {label}", file=sys.stderr)
             continue
         ratio = rate[numerator] / rate[denominator]
         shown = f"{ratio * 100:.1f} %" if ratio < 2 and (target is None or target < 1) else f"{ratio:.1f}×"
