@@ -74,7 +74,7 @@ struct BatchWriter {
             }
             let first = head.position + 1
             var streamResults: [AppendResult.StreamResult] = []
-            for (stream, version) in zip(request.streams, current) {
+            for (stream, version) in zip(request.streams, current) where !stream.events.isEmpty {
                 var streamVersion = version
                 // One stream-index key buffer per stream; only its version suffix changes per event.
                 var indexKey = Keys.stream(stream.streamID, version: 0)

@@ -283,7 +283,9 @@ public struct StreamAppend: Sendable, Hashable {
     public var streamID: String
     /// The version the stream must be at.
     public var expectedVersion: ExpectedVersion
-    /// The events, in order (at least one).
+    /// The events, in order. Empty for a stream the request only checks: the request is written only if that stream
+    /// is at `expectedVersion` (which must not be `.any`) when it commits, and nothing is appended to it. A decision
+    /// that read another stream without changing it (a lock found free) names it so.
     public var events: [NewEvent]
 
     public init(streamID: String, expectedVersion: ExpectedVersion, events: [NewEvent]) {
@@ -295,7 +297,7 @@ public struct StreamAppend: Sendable, Hashable {
 
 /// One atomic append: events for one or more streams, all written or none.
 public struct AppendRequest: Sendable, Hashable {
-    /// The streams and their events; a stream appears at most once.
+    /// The streams and their events; a stream appears at most once, and at least one stream has events.
     public var streams: [StreamAppend]
     /// When set, a repeated request with the same key writes nothing and returns the first request's result, for
     /// as long as the log exists.
@@ -320,7 +322,8 @@ public struct AppendRequest: Sendable, Hashable {
 
 /// What an append wrote (or, for a repeated idempotency key, what the first append wrote).
 public struct AppendResult: Sendable, Hashable {
-    /// Per stream of the request, in the request's order: the versions its events got.
+    /// Per stream of the request that received events, in the request's order: the versions its events got
+    /// (streams the request only checked are not listed).
     public struct StreamResult: Sendable, Hashable {
         public var streamID: String
         public var firstVersion: UInt64

@@ -328,6 +328,7 @@ public final class LMDBEventLog: EventLog {
             }
         }
         var seen = Set<[UInt8]>()  // by bytes: canonically equal ids with other bytes are other streams
+        var hasEvents = false
         for stream in request.streams {
             let id = stream.streamID
             let bytes = id.utf8.count
@@ -349,8 +350,11 @@ public final class LMDBEventLog: EventLog {
                     code: .invalidRequest, message: "stream appears twice in one request; merge its events",
                     streamID: id)
             }
-            guard !stream.events.isEmpty else {
-                throw EventLogError(code: .invalidRequest, message: "no events for the stream", streamID: id)
+            if stream.events.isEmpty, case .any = stream.expectedVersion {
+                throw EventLogError(
+                    code: .invalidRequest,
+                    message: "a stream without events is only checked against its expected version; name one "
+                        + "(not .any), or add events", streamID: id)
             }
             if case .exact(let version) = stream.expectedVersion {
                 guard version >= 0 else {
@@ -366,6 +370,7 @@ public final class LMDBEventLog: EventLog {
                         streamID: id)
                 }
             }
+            hasEvents = hasEvents || !stream.events.isEmpty
             for event in stream.events {
                 let size = event.payload.count + event.metadata.count
                 guard size <= configuration.maxEventBytes else {
@@ -380,6 +385,11 @@ public final class LMDBEventLog: EventLog {
                 try Self.checkField("actor role", event.actor.role, allowEmpty: true, streamID: id)
                 try Self.checkField("actor unit", event.actor.unit, allowEmpty: true, streamID: id)
             }
+        }
+        guard hasEvents else {
+            throw EventLogError(
+                code: .invalidRequest,
+                message: "the request appends no event (its streams are only checked); add events")
         }
     }
 

@@ -78,6 +78,51 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// A stream named with no events is only checked: the request is written when the stream is at the expected
+    /// version, refused with a version conflict (writing nothing) when it is not, and the stream gets no event.
+    @Test func aStreamWithoutEventsIsOnlyChecked() async throws {
+        try await withTemporaryLog { log, _ in
+            _ = try await log.append(to: "lock-a", expectedVersion: .noStream, events: [Fixtures.event()])
+            func request(_ expected: ExpectedVersion, key: String? = nil) -> AppendRequest {
+                AppendRequest(
+                    streams: [
+                        StreamAppend(streamID: "case-1", expectedVersion: .any, events: [Fixtures.event()]),
+                        StreamAppend(streamID: "lock-a", expectedVersion: expected, events: []),
+                    ], idempotencyKey: key)
+            }
+            let passed = try await log.append(request(.exact(1), key: "k-1"))
+            #expect(passed.positions == 2...2)
+            #expect(passed.streams == [.init(streamID: "case-1", firstVersion: 1, lastVersion: 1)])
+            #expect(try log.version(ofStream: "lock-a") == 1)
+            // The same request again with its key: the first result, checked stream and all.
+            let again = try await log.append(request(.exact(1), key: "k-1"))
+            #expect(again.wasDuplicate && again.positions == passed.positions && again.streams == passed.streams)
+            let head = try log.head()
+            for expected in [ExpectedVersion.noStream, .exact(0), .exact(2)] {
+                do {
+                    _ = try await log.append(request(expected))
+                    Issue.record("a check of lock-a at \(expected) passed at version 1")
+                } catch {
+                    #expect((error as? EventLogError)?.code == .wrongExpectedVersion)
+                }
+            }
+            _ = try await log.append(request(.streamExists))
+            #expect(try log.head().position == head.position + 1)
+            #expect(try log.version(ofStream: "lock-a") == 1)
+            // Nothing to check against, or nothing to append: refused.
+            let onlyChecks = AppendRequest(
+                streams: [StreamAppend(streamID: "lock-a", expectedVersion: .exact(1), events: [])])
+            for refused in [request(.any), onlyChecks] {
+                await #expect {
+                    _ = try await log.append(refused)
+                } throws: { error in
+                    (error as? EventLogError)?.code == .invalidRequest
+                }
+            }
+            #expect(try log.verify().isValid)
+        }
+    }
+
     @Test func repeatedIdempotencyKeyReturnsTheOriginalPositionsForever() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appending("store")
