@@ -47,6 +47,9 @@ public final class CaseEngine: Sendable {
     /// command from another engine there, as a retry racing its original).
     private let afterKeyCheck = Mutex<(@Sendable () async -> Void)?>(nil)
     package func setAfterKeyCheck(_ body: (@Sendable () async -> Void)?) { afterKeyCheck.withLock { $0 = body } }
+    /// Test hook: runs after a command is decided and before its records are appended.
+    private let beforeAppend = Mutex<(@Sendable () async -> Void)?>(nil)
+    package func setBeforeAppend(_ body: (@Sendable () async -> Void)?) { beforeAppend.withLock { $0 = body } }
 
     /// Cases with clocks to fire, by the earliest instant they need a tick, with the case version that instant
     /// comes from (an older version never overwrites a newer one).
@@ -162,8 +165,10 @@ public final class CaseEngine: Sendable {
                 throw error
             }
             let request = try appendRequest(
-                for: decision, lockVersions: lockVersions, actorUnit: decision.states[caseID]?.unit,
+                for: decision, lockVersions: lockVersions, readLocks: Set(lockVersions.keys),
+                actorUnit: decision.states[caseID]?.unit,
                 idempotencyKey: idempotencyKey, caseID: caseID, definitions: config.definitions)
+            if let hook = beforeAppend.withLock({ $0 }) { await hook() }
             let appended: AppendResult?
             do {
                 appended = try await appendUnlessConflict(request, caseID: caseID)
@@ -276,8 +281,8 @@ public final class CaseEngine: Sendable {
     }
 
     private func appendRequest(
-        for decision: Decision, lockVersions: [String: UInt64], actorUnit: UnitID?, idempotencyKey: String?,
-        caseID: CaseID, definitions: DefinitionRegistry
+        for decision: Decision, lockVersions: [String: UInt64], readLocks: Set<String>, actorUnit: UnitID?,
+        idempotencyKey: String?, caseID: CaseID, definitions: DefinitionRegistry
     ) throws(WorkflowError) -> AppendRequest {
         let correlation = UUID.randomV4()
         let encoder = StreamingJSONEncoder()
@@ -320,6 +325,19 @@ public final class CaseEngine: Sendable {
             }
         } catch {
             throw WorkflowError(.storage, case: caseID, "a record could not be encoded: \(error)")
+        }
+        // AR4 locks the decision read but did not change: checked, not written, so that a lock another command takes
+        // meanwhile makes this append a version conflict (and the command is decided again) instead of letting two
+        // proceedings on one act through.
+        if !streams.isEmpty {
+            let written = Set(decision.locks.map(\.act))
+            for act in readLocks.subtracting(written).sorted() {
+                let version = lockVersions[act] ?? 0
+                streams.append(
+                    StreamAppend(
+                        streamID: Self.lockStreamID(of: act),
+                        expectedVersion: version == 0 ? .noStream : .exact(Int64(version)), events: []))
+            }
         }
         return AppendRequest(streams: streams, idempotencyKey: idempotencyKey)
     }
@@ -497,6 +515,8 @@ public final class CaseEngine: Sendable {
             var decisions: [Decision] = []
             var lockVersions: [String: UInt64] = [:]
             var lockedActs = Set<String>()
+            var readLocks = Set<String>()
+            var roundLocks: [String: ProceedingLock] = [:]
             var deferred: [CaseID] = []
             for id in pending {
                 guard let state = try state(of: id) else { continue }
@@ -507,8 +527,14 @@ public final class CaseEngine: Sendable {
                     continue
                 }
                 for act in acts {
+                    // Read once per round, so that every decision of the round saw the version the request checks.
+                    if let known = roundLocks[act] {
+                        locks[act] = known
+                        continue
+                    }
                     let (lock, version) = try loadLock(act, caseID: id)
                     locks[act] = lock
+                    roundLocks[act] = lock
                     lockVersions[act] = version
                 }
                 let context = DecisionContext(
@@ -519,6 +545,8 @@ public final class CaseEngine: Sendable {
                     continue
                 }
                 for lock in decision.locks { lockedActs.insert(lock.act) }
+                // The merged request checks every lock a decision read at the version read (one per round: below).
+                readLocks.formUnion(acts)
                 decisions.append(decision)
             }
             guard !decisions.isEmpty else {
@@ -532,7 +560,7 @@ public final class CaseEngine: Sendable {
                 merged.states.merge(d.states) { _, new in new }
             }
             let request = try appendRequest(
-                for: merged, lockVersions: lockVersions, actorUnit: nil, idempotencyKey: nil,
+                for: merged, lockVersions: lockVersions, readLocks: readLocks, actorUnit: nil, idempotencyKey: nil,
                 caseID: pending[0], definitions: config.definitions)
             guard try await appendUnlessConflict(request, caseID: pending.first) != nil else {
                 invalidate(merged.cases.map(\.caseID))

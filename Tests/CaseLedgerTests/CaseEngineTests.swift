@@ -302,6 +302,61 @@ import _CaseLedgerTestSupport
     }
 }
 
+/// AR4 when two commands about one act race: a decision that found the act's lock free must not be written if
+/// another command took the lock between the read and the append.
+@Suite struct ProceedingLockRaceTests {
+    static let act = ReviewApplication(
+        actReference: "act-9", respondent: "bureau", actDate: County.date(2025, 2, 20),
+        knownOn: County.date(2025, 2, 20))
+
+    /// A mediation about the act, failed and referred to administrative litigation as case `s1`.
+    static func suitReferred(_ engine: CaseEngine) async throws {
+        try await engine.execute(
+            .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1", dispute: .administrativeAct)),
+            on: "m1", by: "m-v1")
+        try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "m1", by: "m-v1")
+        try await engine.execute(
+            .declareFailure(rightsNotice: "told", suggestedRoute: .administrativeLitigation), on: "m1", by: "m-v1")
+        try await engine.execute(
+            .refer(
+                Referral(
+                    route: .administrativeLitigation, newCase: "s1", toUnit: "court", toPerson: "court-clerk",
+                    review: act)),
+            on: "m1", by: "m-v1")
+    }
+
+    @Test func aReviewFiledWhileACourtAcceptsTheSuitIsRefused() async throws {
+        try await CaseEngineTests.withEngine { engine, log, clock, _ in
+            try await Self.suitReferred(engine)
+            let court = try CaseEngineTests.engine(log, clock: clock)
+            let ran = Mutex(false)
+            // The court accepts the suit after the review's registration found the lock free, before it is written.
+            engine.setBeforeAppend {
+                guard
+                    !ran.withLock({ done in
+                        defer { done = true }; return done
+                    })
+                else { return }
+                _ = try? await court.execute(.recordCourtFiling(court: "County court"), on: "s1", by: "court-clerk")
+            }
+            do {
+                try await engine.execute(
+                    .register(
+                        County.registration(
+                            .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
+                            review: Self.act)),
+                    on: "r1", by: "review-officer")
+                Issue.record("a review was registered while the court accepted the suit")
+            } catch {
+                #expect((error as? WorkflowError)?.rule == "AR4")
+            }
+            #expect(ran.withLock { $0 })
+            #expect(try log.version(ofStream: "lock-act-act-9") == 1)
+            #expect(try log.version(ofStream: "case-r1") == 0)
+        }
+    }
+}
+
 @Suite struct CaseEngineEdgeTests {
     @Test("Concurrent retries with one idempotency key: one writes, the others get the first result")
     func idempotencyRace() async throws {
