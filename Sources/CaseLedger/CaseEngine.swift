@@ -47,7 +47,7 @@ public final class CaseEngine: Sendable {
     /// command from another engine there, as a retry racing its original).
     private let afterKeyCheck = Mutex<(@Sendable () async -> Void)?>(nil)
     package func setAfterKeyCheck(_ body: (@Sendable () async -> Void)?) { afterKeyCheck.withLock { $0 = body } }
-    /// Test hook: runs after a command is decided and before its records are appended.
+    /// Test hook: runs after a command (or a tick's round) is decided and before its records are appended.
     private let beforeAppend = Mutex<(@Sendable () async -> Void)?>(nil)
     package func setBeforeAppend(_ body: (@Sendable () async -> Void)?) { beforeAppend.withLock { $0 = body } }
 
@@ -180,7 +180,7 @@ public final class CaseEngine: Sendable {
             guard let result = appended else {
                 invalidate(decision.cases.map(\.caseID))
                 logger.debug(
-                    "case changed concurrently; deciding again",
+                    "the case or an act's lock changed concurrently; deciding again",
                     metadata: ["case.id": "\(caseID)", "attempt": "\(attempt)", "command": "\(command.name)"])
                 continue
             }
@@ -201,7 +201,8 @@ public final class CaseEngine: Sendable {
                 wasDuplicate: false)
         }
         throw WorkflowError(
-            .conflict, case: caseID, "the case changed concurrently \(attempts) times; retry the command")
+            .conflict, case: caseID,
+            "the case or an act's lock changed concurrently \(attempts) times; retry the command")
     }
 
     /// Appends; `nil` when a stream was not at its expected version (the caller decides again).
@@ -562,6 +563,7 @@ public final class CaseEngine: Sendable {
             let request = try appendRequest(
                 for: merged, lockVersions: lockVersions, readLocks: readLocks, actorUnit: nil, idempotencyKey: nil,
                 caseID: pending[0], definitions: config.definitions)
+            if let hook = beforeAppend.withLock({ $0 }) { await hook() }
             guard try await appendUnlessConflict(request, caseID: pending.first) != nil else {
                 invalidate(merged.cases.map(\.caseID))
                 continue

@@ -357,6 +357,51 @@ import _CaseLedgerTestSupport
     }
 }
 
+extension ProceedingLockRaceTests {
+    static func registerReview(_ engine: CaseEngine, _ id: CaseID) async throws {
+        try await engine.execute(
+            .register(
+                County.registration(
+                    .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
+                    review: act)),
+            on: id, by: "review-officer")
+    }
+
+    /// A tick decides a deemed acceptance against the act's lock, held by another review, and records its refusal;
+    /// that review is decided (releasing the lock) before the tick appends. The tick must decide again and accept,
+    /// not record a refusal on a lock that is free.
+    @Test func aTickDecidedOnALockThatIsReleasedMeanwhileDecidesAgain() async throws {
+        try await CaseEngineTests.withEngine { engine, log, clock, _ in
+            // r2's acceptance check (5 working days) runs out on 03-10; r1, on the same act, is registered and
+            // accepted that day, so that nothing of r1 is due at the tick on 03-11 (r1 is not in the tick's request).
+            try await Self.registerReview(engine, "r2")
+            clock.advance(microseconds: 7 * 86_400_000_000)
+            try await Self.registerReview(engine, "r1")
+            try await engine.execute(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
+            let other = try CaseEngineTests.engine(log, clock: clock)
+            let ran = Mutex(false)
+            engine.setBeforeAppend {
+                guard
+                    !ran.withLock({ done in
+                        defer { done = true }
+                        return done
+                    })
+                else { return }
+                _ = try? await other.execute(.decideReview(.upheld), on: "r1", by: "review-officer")
+            }
+            let report = try await engine.tick(now: County.at(2025, 3, 11))
+            #expect(report.cases == 1)
+            #expect(ran.withLock { $0 })
+            #expect(try engine.state(of: "r1")?.review?.outcome == .upheld)  // the lock was released
+            let r2 = try #require(try engine.state(of: "r2"))
+            #expect(r2.state == "accepted")
+            let refusals = try log.read(stream: "case-r2", from: 1, direction: .forwards, limit: 100)
+                .filter { $0.type == "automaticCommandRefused" }
+            #expect(refusals.isEmpty)
+        }
+    }
+}
+
 @Suite struct CaseEngineEdgeTests {
     @Test("Concurrent retries with one idempotency key: one writes, the others get the first result")
     func idempotencyRace() async throws {
