@@ -269,31 +269,11 @@ import _CaseLedgerTestSupport
     @Test("AR4 locks live in the log: a filed suit blocks a later review of the same act")
     func proceedingLockInTheLog() async throws {
         try await Self.withEngine { engine, log, _, _ in
-            let act = ReviewApplication(
-                actReference: "act-9", respondent: "bureau", actDate: County.date(2025, 2, 20),
-                knownOn: County.date(2025, 2, 20))
-            try await engine.execute(
-                .register(
-                    County.registration(.peopleMediation, unit: "v1", owner: "m-v1", dispute: .administrativeAct)),
-                on: "m1", by: "m-v1")
-            try await engine.execute(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "m1", by: "m-v1")
-            try await engine.execute(
-                .declareFailure(rightsNotice: "told", suggestedRoute: .administrativeLitigation), on: "m1", by: "m-v1")
-            try await engine.execute(
-                .refer(
-                    Referral(
-                        route: .administrativeLitigation, newCase: "s1", toUnit: "court", toPerson: "court-clerk",
-                        review: act)),
-                on: "m1", by: "m-v1")
+            try await ProceedingLockRaceTests.suitReferred(engine)
             try await engine.execute(.recordCourtFiling(court: "County court"), on: "s1", by: "court-clerk")
             #expect(try log.version(ofStream: "lock-act-act-9") == 1)
             do {
-                try await engine.execute(
-                    .register(
-                        County.registration(
-                            .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
-                            review: act)),
-                    on: "r1", by: "review-officer")
+                try await ProceedingLockRaceTests.registerReview(engine, "r1")
                 Issue.record("a review was registered during a suit")
             } catch {
                 #expect((error as? WorkflowError)?.rule == "AR4")
@@ -340,12 +320,7 @@ import _CaseLedgerTestSupport
                 _ = try? await court.execute(.recordCourtFiling(court: "County court"), on: "s1", by: "court-clerk")
             }
             do {
-                try await engine.execute(
-                    .register(
-                        County.registration(
-                            .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
-                            review: Self.act)),
-                    on: "r1", by: "review-officer")
+                try await Self.registerReview(engine, "r1")
                 Issue.record("a review was registered while the court accepted the suit")
             } catch {
                 #expect((error as? WorkflowError)?.rule == "AR4")
