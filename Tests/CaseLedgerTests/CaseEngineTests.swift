@@ -333,12 +333,15 @@ import _CaseLedgerTestSupport
 }
 
 extension ProceedingLockRaceTests {
-    static func registerReview(_ engine: CaseEngine, _ id: CaseID) async throws {
+    /// Registers review case `id` of `application` (``act`` unless given).
+    static func registerReview(_ engine: CaseEngine, _ id: CaseID, _ application: ReviewApplication = act)
+        async throws
+    {
         try await engine.execute(
             .register(
                 County.registration(
                     .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
-                    review: act)),
+                    review: application)),
             on: id, by: "review-officer")
     }
 
@@ -436,12 +439,7 @@ extension ProceedingLockRaceTests {
                 actReference: "act-1", respondent: "bureau", actDate: County.date(2025, 2, 20),
                 knownOn: County.date(2025, 2, 20))
             func register(_ id: CaseID, _ application: ReviewApplication) async throws {
-                try await engine.execute(
-                    .register(
-                        County.registration(
-                            .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
-                            review: application)),
-                    on: id, by: "review-officer")
+                try await ProceedingLockRaceTests.registerReview(engine, id, application)
             }
             try await register("r1", act)
             try await engine.execute(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
