@@ -117,7 +117,34 @@ public struct RecordHeader: Sendable, Hashable {
         }
     }
 
-    /// The header's bytes.
+    /// What ``bytes`` would cut, described for an error message: the first text over 255 bytes of UTF-8 or section of
+    /// over 255 entries, in the order they are written; `nil` when the header carries everything. The engine refuses a
+    /// record whose header would cut anything (``Workflow``), so the views never read a cut id.
+    var overflow: String? {
+        func text(_ what: String, _ value: String) -> String? {
+            let count = value.utf8.count
+            guard count > 255 else { return nil }
+            return "the \(what) '\(value.prefix(40))…' is \(count) bytes of UTF-8, over the 255 bytes a record header "
+                + "carries"
+        }
+        func section(_ what: String, _ count: Int) -> String? {
+            count > 255 ? "\(count) \(what), over the 255 a record header carries" : nil
+        }
+        var problems: [String?] = [
+            text("state", state), text("owning unit's id", unit.rawValue), text("owner's id", owner.rawValue),
+            text("clock", deadline), section("parties", parties.count),
+        ]
+        for party in parties {
+            problems += [text("party reference", party.reference), text("party name", party.name)]
+        }
+        problems.append(section("people", people.count))
+        problems += people.map { text("person's id", $0.rawValue) }
+        problems.append(section("links", links?.count ?? 0))
+        problems += (links ?? []).map { text("linked case id", $0.other.rawValue) }
+        return problems.lazy.compactMap { $0 }.first
+    }
+
+    /// The header's bytes. A text over 255 bytes or a section of over 255 entries is cut (see ``overflow``).
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64)

@@ -107,18 +107,10 @@ public enum Workflow {
         for c in decision.cases {
             guard let after = decision.states[c.caseID] else { continue }
             for record in c.records {
-                let header = RecordHeader(record: record, state: after, closed: false)
-                var texts: [(what: String, text: String)] = [
-                    ("state", header.state), ("owning unit's id", header.unit.rawValue),
-                    ("owner's id", header.owner.rawValue), ("clock", header.deadline),
-                ]
-                texts += header.people.map { ("person's id", $0.rawValue) }
-                texts += (header.links ?? []).map { ("linked case id", $0.other.rawValue) }
-                for (what, text) in texts where text.utf8.count > 255 {
+                if let overflow = RecordHeader(record: record, state: after, closed: false).overflow {
                     throw WorkflowError(
                         .invalidField, case: c.caseID,
-                        "the \(what) '\(text.prefix(40))…' is \(text.utf8.count) bytes of UTF-8, over the 255 bytes "
-                            + "a record header carries: shorten it in the directory, the definitions or the command")
+                        overflow + ": shorten it in the directory, the definitions or the command")
                 }
             }
         }
