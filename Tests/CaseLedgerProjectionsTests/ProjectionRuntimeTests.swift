@@ -207,19 +207,26 @@ struct KeyAtTypeProjection: Projection {
         }
     }
 
-    @Test(arguments: [0, 512, 4_000])
-    func aKeyTheStoreCannotHoldStopsItsProjectionAtTheEvent(keyLength: Int) async throws {
+    /// A runtime with `troubled` and a counting view (chunks of 4 events) over the scenario's cases, not caught up
+    /// yet: `body` gets the runtime, the log and its head.
+    static func withTroubledRuntime(
+        _ troubled: KeyAtTypeProjection, prefix: String,
+        _ body: (ProjectionRuntime, LMDBEventLog, UInt64) throws -> Void
+    ) async throws {
         try await withTemporaryLog { log, _ in
             let runtime = try ProjectionRuntime(
-                log: log,
-                projections: [
-                    (KeyAtTypeProjection(name: "longKeys", type: "evaluated", keyLength: keyLength), .async),
-                    (CountingProjection(name: "counter"), .async),
-                ],
+                log: log, projections: [(troubled, .async), (CountingProjection(name: "counter"), .async)],
                 logger: Logger(label: "test"), chunkSize: 4)
             defer { runtime.shutdown() }
-            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "k")
-            let head = try log.head().position
+            try await scenario(try engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), prefix)
+            try body(runtime, log, try log.head().position)
+        }
+    }
+
+    @Test(arguments: [0, 512, 4_000])
+    func aKeyTheStoreCannotHoldStopsItsProjectionAtTheEvent(keyLength: Int) async throws {
+        let longKeys = KeyAtTypeProjection(name: "longKeys", type: "evaluated", keyLength: keyLength)
+        try await Self.withTroubledRuntime(longKeys, prefix: "k") { runtime, log, head in
             let firstEvaluation = try #require(
                 try log.read(from: 1, direction: .forwards, limit: 1_000).first { $0.type == "evaluated" }?.position)
             try runtime.catchUp()
@@ -234,17 +241,8 @@ struct KeyAtTypeProjection: Projection {
     }
 
     @Test func aStoreErrorInOneProjectionDoesNotHoldBackTheOthers() async throws {
-        try await withTemporaryLog { log, _ in
-            let runtime = try ProjectionRuntime(
-                log: log,
-                projections: [
-                    (KeyAtTypeProjection(name: "troubled", type: "evaluated", storeError: true), .async),
-                    (CountingProjection(name: "counter"), .async),
-                ],
-                logger: Logger(label: "test"), chunkSize: 4)
-            defer { runtime.shutdown() }
-            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "s")
-            let head = try log.head().position
+        let troubled = KeyAtTypeProjection(name: "troubled", type: "evaluated", storeError: true)
+        try await Self.withTroubledRuntime(troubled, prefix: "s") { runtime, _, head in
             // The store's own errors are not the projection's failure (a full map is retried later), so catchUp()
             // throws; but only after the others were brought up.
             let error = try #require(throws: ProjectionError.self) { try runtime.catchUp() }
