@@ -21,6 +21,8 @@ struct ByteInterner {
     private(set) var count = 0
     /// Whether strings are hashed with the seeded `Hasher` (else with ``quickHash(_:)``).
     let seeded: Bool
+    /// ``quickSeed``, read once.
+    private let quickSeed = ByteInterner.quickSeed
 
     init(capacity: Int = 64, seeded: Bool) {
         self.seeded = seeded
@@ -42,7 +44,12 @@ struct ByteInterner {
     /// It starts from ``quickSeed``, random per process, so case ids (UTF-8 strings) cannot be chosen ahead to fall in
     /// one partition. It is no keyed hash: some byte strings that are not UTF-8 collide under every seed.
     static func quickHash(_ bytes: UnsafeRawBufferPointer) -> Int {
-        var hash = quickSeed ^ UInt64(bytes.count)
+        quickHash(bytes, seed: quickSeed)
+    }
+
+    /// ``quickHash(_:)`` with the process's seed passed in (`quickSeed`), for loops that read it once.
+    static func quickHash(_ bytes: UnsafeRawBufferPointer, seed: UInt64) -> Int {
+        var hash = seed ^ UInt64(bytes.count)
         var offset = 0
         while offset + 8 <= bytes.count {
             hash = (hash ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0x9e37_79b9_7f4a_7c15
@@ -76,7 +83,7 @@ struct ByteInterner {
 
     /// The number of `bytes`, adding them when they are new.
     mutating func intern(_ bytes: UnsafeRawBufferPointer) -> (id: Int32, isNew: Bool) {
-        let hash = seeded ? Self.hash(bytes) : Self.quickHash(bytes)
+        let hash = seeded ? Self.hash(bytes) : Self.quickHash(bytes, seed: quickSeed)
         let head = Self.head(bytes)
         var index = hash & mask
         while case let slot = slots[index], slot.id >= 0 {
@@ -185,6 +192,16 @@ struct HeaderSpan {
     static let routes = UInt8(Route.allCases.count)
     static let reviewOutcomes = UInt8(ReviewOutcome.allCases.count)
 
+    /// The range of the `str8` text at `offset` (a length byte under 255, then the text), moving `offset` past it.
+    @inline(__always)
+    private static func str8(_ b: UnsafeRawBufferPointer, _ offset: inout Int) -> Range<Int>? {
+        guard offset < b.count else { return nil }
+        let length = Int(b[offset])
+        guard length < 255, offset + 1 + length <= b.count else { return nil }
+        defer { offset += 1 + length }
+        return (offset + 1)..<(offset + 1 + length)
+    }
+
     /// `nil` for metadata that is not a format-1 header, and for the shapes left to the event-by-event path. The
     /// division's digits are not checked here (the caller checks each distinct division once).
     init?(_ b: UnsafeRawBufferPointer) {
@@ -192,13 +209,7 @@ struct HeaderSpan {
             b[3] < Self.channels, b[4] < Self.disputeTypes
         else { return nil }
         var offset = 35
-        func str8() -> Range<Int>? {
-            guard offset < b.count else { return nil }
-            let length = Int(b[offset])
-            guard length < 255, offset + 1 + length <= b.count else { return nil }
-            defer { offset += 1 + length }
-            return (offset + 1)..<(offset + 1 + length)
-        }
+        func str8() -> Range<Int>? { Self.str8(b, &offset) }
         guard let state = str8(), let unit = str8(), let owner = str8(), let deadline = str8() else { return nil }
         kind = b[1]
         level = b[2]
@@ -481,97 +492,119 @@ struct BulkPartition {
     /// hash and the large table (a case's events lie close together in the log).
     private var recent = [RecentCase](repeating: RecentCase(), count: 1 << 14)
 
-    /// Applies one event; `false` ends the scan (see ``outcome``).
+    /// ``ByteInterner/quickSeed``, read once.
+    private let quickSeed = ByteInterner.quickSeed
+    /// Whether the partition has estimated its final size yet (at the first of its events from ``estimateAt`` on).
+    private var estimated = false
+
+    /// The case id of a stream id, `nil` for a stream that is not a case's (no built-in view reads its events).
+    static func caseID(ofStream stream: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard stream.count >= 5, stream[0] == 0x63, stream[1] == 0x61, stream[2] == 0x73, stream[3] == 0x65,
+            stream[4] == 0x2D
+        else { return nil }
+        return UnsafeRawBufferPointer(rebasing: stream[5...])
+    }
+
+    /// Applies one event of the log if its case falls in this partition; `false` ends the scan (see ``outcome``).
     mutating func visit(_ event: borrowing EventView) -> Bool {
         let position = event.position
-        if position == estimateAt, records.count >= 4_096 {
-            let estimate = Self.estimate(records.count, at: position, of: limit)
-            if estimate > capacity {
-                outcome = .full(estimate: estimate, early: true)
-                return false
-            }
-        }
         return event.withStreamTypeAndMetadata { stream, type, metadata in
-            guard stream.count >= 5, stream[0] == 0x63, stream[1] == 0x61, stream[2] == 0x73, stream[3] == 0x65,
-                stream[4] == 0x2D
-            else { return true }  // not a case event: no built-in view reads it
-            let id = UnsafeRawBufferPointer(rebasing: stream[5...])
-            let quickHash = ByteInterner.quickHash(id)
+            guard let id = Self.caseID(ofStream: stream) else { return true }
+            let quickHash = ByteInterner.quickHash(id, seed: quickSeed)
             guard Self.partition(quickHash, of: partitions) == partition else { return true }
-            guard let header = HeaderSpan(metadata) else {
-                return stop("the case event at position \(position) has a header the bulk path does not read")
-            }
-            let slot = (quickHash >> 24) & (recent.count - 1)
-            let head = id.count <= 16 ? ByteInterner.head(id) : (0, 0)
-            let number: Int32
-            let isNew: Bool
-            if id.count <= 16, recent[slot].length == id.count, recent[slot].head == head {
-                (number, isNew) = (recent[slot].number, false)
-            } else {
-                (number, isNew) = cases.intern(id)
-            }
-            let index = Int(number)
-            let division = UnsafeRawBufferPointer(rebasing: metadata[HeaderSpan.division])
-            if isNew {
-                guard id.count > 0, id.count < 255, !id.contains(0) else {
-                    return stop("the case id at position \(position) is empty, too long or holds a zero byte")
-                }
-                guard records.count < capacity else {
-                    outcome = .full(
-                        estimate: Self.estimate(capacity, at: position, of: limit), early: false)
+            return visit(position: position, case: id, quickHash: quickHash, type: type, metadata: metadata)
+        }
+    }
+
+    /// Applies one event of this partition's cases (`id` is the case id, `quickHash` its
+    /// ``ByteInterner/quickHash(_:)``); `false` ends the scan (see ``outcome``).
+    mutating func visit(
+        position: UInt64, case id: UnsafeRawBufferPointer, quickHash: Int, type: UnsafeRawBufferPointer,
+        metadata: UnsafeRawBufferPointer
+    ) -> Bool {
+        if !estimated, position >= estimateAt {
+            estimated = true
+            if records.count >= 4_096 {
+                let estimate = Self.estimate(records.count, at: position, of: limit)
+                if estimate > capacity {
+                    outcome = .full(estimate: estimate, early: true)
                     return false
                 }
-                guard let divisionID = texts.text(division), checkedDivision(divisionID) else {
-                    return stop("the case event at position \(position) has a header the bulk path does not read")
-                }
-                records.append(
-                    CaseRecord(
-                        lastEventAt: header.at, division: divisionID, state: empty, unit: empty, owner: empty,
-                        kind: header.kind, channel: header.channel, disputeType: header.disputeType,
-                        level: header.level, closed: header.closed, lastKind: header.kind,
-                        lastChannel: header.channel))
-            } else if !texts.equals(records[index].division, division) {
-                return stop("the case of position \(position) changes its division")
             }
-            if id.count <= 16 { recent[slot] = RecentCase(head: head, length: id.count, number: number) }
-            let (typeNumber, newType) = types.intern(type)
-            if newType { typeFlags.append(TypeFlags(type: type)) }
-            let flags = typeFlags[Int(typeNumber)]
-            func field(_ range: Range<Int>) -> UnsafeRawBufferPointer {
-                UnsafeRawBufferPointer(rebasing: metadata[range])
-            }
-            guard let state = texts.text(field(header.state), current: records[index].state),
-                let unit = texts.text(field(header.unit), current: records[index].unit),
-                let owner = texts.text(field(header.owner), current: records[index].owner),
-                header.owner.count <= 249
-            else {
-                return stop("a text of the case event at position \(position) is not plain UTF-8 of under 250 bytes")
-            }
-            var deadline: Int32?
-            if !header.deadline.isEmpty {
-                guard let name = texts.text(field(header.deadline)), field(header.deadline).allSatisfy({ $0 < 0x80 })
-                else { return stop("the clock of the case event at position \(position) is not named in ASCII") }
-                // The deadlines view keys a clock by its due time, case id and name: one the store cannot hold stops
-                // that view at this event (the event-by-event path reports it), even if a later event ends the clock.
-                guard 8 + id.count + 1 + header.deadline.count <= keyLimit else {
-                    return stop(
-                        "the clock of the case event at position \(position) makes a key over the store's limit")
-                }
-                deadline = name
-            }
-            var partySection: UnsafeRawBufferPointer?
-            if flags.contains(.registered), let parties = header.parties {
-                partySection = field(parties.bytes)
-            }
-            let context = Context(
-                agreed: agreed, empty: empty, state: state, unit: unit, owner: owner, deadline: deadline)
-            if let reason = Self.apply(
-                &records[index], header, flags, metadata, context, &texts, &tally, &partyArena, partySection)
-            {
-                return stop("the case event at position \(position) \(reason)")
-            }
-            return true
         }
+        guard let header = HeaderSpan(metadata) else {
+            return stop("the case event at position \(position) has a header the bulk path does not read")
+        }
+        let slot = (quickHash >> 24) & (recent.count - 1)
+        let head = id.count <= 16 ? ByteInterner.head(id) : (0, 0)
+        let number: Int32
+        let isNew: Bool
+        if id.count <= 16, recent[slot].length == id.count, recent[slot].head == head {
+            (number, isNew) = (recent[slot].number, false)
+        } else {
+            (number, isNew) = cases.intern(id)
+        }
+        let index = Int(number)
+        let division = UnsafeRawBufferPointer(rebasing: metadata[HeaderSpan.division])
+        if isNew {
+            guard id.count > 0, id.count < 255, !id.contains(0) else {
+                return stop("the case id at position \(position) is empty, too long or holds a zero byte")
+            }
+            guard records.count < capacity else {
+                outcome = .full(
+                    estimate: Self.estimate(capacity, at: position, of: limit), early: false)
+                return false
+            }
+            guard let divisionID = texts.text(division), checkedDivision(divisionID) else {
+                return stop("the case event at position \(position) has a header the bulk path does not read")
+            }
+            records.append(
+                CaseRecord(
+                    lastEventAt: header.at, division: divisionID, state: empty, unit: empty, owner: empty,
+                    kind: header.kind, channel: header.channel, disputeType: header.disputeType,
+                    level: header.level, closed: header.closed, lastKind: header.kind,
+                    lastChannel: header.channel))
+        } else if !texts.equals(records[index].division, division) {
+            return stop("the case of position \(position) changes its division")
+        }
+        if id.count <= 16 { recent[slot] = RecentCase(head: head, length: id.count, number: number) }
+        let (typeNumber, newType) = types.intern(type)
+        if newType { typeFlags.append(TypeFlags(type: type)) }
+        let flags = typeFlags[Int(typeNumber)]
+        func field(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(rebasing: metadata[range])
+        }
+        guard let state = texts.text(field(header.state), current: records[index].state),
+            let unit = texts.text(field(header.unit), current: records[index].unit),
+            let owner = texts.text(field(header.owner), current: records[index].owner),
+            header.owner.count <= 249
+        else {
+            return stop("a text of the case event at position \(position) is not plain UTF-8 of under 250 bytes")
+        }
+        var deadline: Int32?
+        if !header.deadline.isEmpty {
+            guard let name = texts.text(field(header.deadline)), field(header.deadline).allSatisfy({ $0 < 0x80 })
+            else { return stop("the clock of the case event at position \(position) is not named in ASCII") }
+            // The deadlines view keys a clock by its due time, case id and name: one the store cannot hold stops
+            // that view at this event (the event-by-event path reports it), even if a later event ends the clock.
+            guard 8 + id.count + 1 + header.deadline.count <= keyLimit else {
+                return stop(
+                    "the clock of the case event at position \(position) makes a key over the store's limit")
+            }
+            deadline = name
+        }
+        var partySection: UnsafeRawBufferPointer?
+        if flags.contains(.registered), let parties = header.parties {
+            partySection = field(parties.bytes)
+        }
+        let context = Context(
+            agreed: agreed, empty: empty, state: state, unit: unit, owner: owner, deadline: deadline)
+        if let reason = Self.apply(
+            &records[index], header, flags, metadata, context, &texts, &tally, &partyArena, partySection)
+        {
+            return stop("the case event at position \(position) \(reason)")
+        }
+        return true
     }
 
     private mutating func stop(_ reason: String) -> Bool {

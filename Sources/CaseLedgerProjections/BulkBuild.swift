@@ -348,15 +348,51 @@ extension ProjectionRuntime {
             case done
             case unusual(String)
             case full(estimate: Int, early: Bool)
+            /// The partition was full and its spill files are split into these partitions, to be computed instead.
+            case split([SpilledPartition])
         }
         var outcome: Outcome = .unusual("the partition did not run")
         var runs: [RowRun] = []
         var months: [(key: [UInt8], counters: ArraySlice<UInt32>)] = []
         var cases = 0
         var error: (any Error)?
-        /// How long the partition's scan of the log and the encoding of its rows took.
+        /// How long the partition's reading of its events and the encoding of its rows took.
         var scanning: Duration = .zero
         var encoding: Duration = .zero
+    }
+
+    /// A partition of a spilled bulk pass: its cases and the files that hold their events, in the log's order.
+    struct SpilledPartition: Sendable {
+        var cases: CasePartition
+        var files: [SpillFile]
+    }
+
+    /// What a bulk pass has computed so far, summed over its rounds.
+    private struct PassTotals {
+        var months: [[UInt8]: [UInt32]] = [:]
+        var rounds = 0
+        var cases = 0
+        var rows = 0
+        var partitions = 0
+        /// The slowest partition's reading and encoding per round, summed over the rounds.
+        var scanning: Duration = .zero
+        var encoding: Duration = .zero
+        /// How long copying the case events into spill files (and splitting them) took.
+        var spilling: Duration = .zero
+
+        mutating func add(_ results: [PartitionResult]) {
+            scanning += results.map(\.scanning).max() ?? .zero
+            encoding += results.map(\.encoding).max() ?? .zero
+            for result in results {
+                cases += result.cases
+                for (key, counters) in result.months {
+                    var sum = months[key] ?? [UInt32](repeating: 0, count: MonthlyStatisticsProjection.slots)
+                    for (slot, value) in zip(sum.indices, counters) { sum[slot] &+= value }
+                    months[key] = sum
+                }
+            }
+            rounds += 1
+        }
     }
 
     /// Builds the built-in views `names` from position 1 to `limit` into their new, empty `tables` in bulk: each case's
@@ -364,9 +400,10 @@ extension ProjectionRuntime {
     /// (appended to the tables when one round covers all cases).
     ///
     /// The cases are split by a hash of their ids into partitions of at most ``bulkCaseCapacity`` cases; up to
-    /// ``rebuildThreads`` partitions are computed at once, each by a thread that scans the whole range and applies
-    /// only its own cases, so memory stays bounded however long the log. A round that finds a partition over its
-    /// capacity is started again with more partitions.
+    /// ``rebuildThreads`` partitions are computed at once, so memory stays bounded however long the log. The log is
+    /// read once: its case events are copied into spill files by partition (``SpillDirectory``), and a partition
+    /// found over its capacity has its files split into more partitions. Without a place for spill files, each round
+    /// scans the log instead, and a round that finds a partition over its capacity starts again with more partitions.
     ///
     /// Returns `limit`, or `nil` when the bulk path does not serve these views or this log (a view that is not
     /// built in, upcasters, or an event in a shape only the event-by-event path reads: an old header, a text that
@@ -390,32 +427,285 @@ extension ProjectionRuntime {
         guard limit > 0, inSnapshots(names), let targets = BulkTargets(names, entries: entries, tables: tables) else {
             return nil
         }
+        let spill: SpillDirectory?
+        do {
+            spill = try SpillDirectory(in: spillParent)
+        } catch {
+            logger.notice(
+                "a bulk rebuild has no place for spill files; each round scans the log",
+                metadata: ["error": "\(error)"])
+            spill = nil
+        }
+        if let spill {
+            defer { spill.remove() }
+            do {
+                guard let totals = try spilledPass(names, upTo: limit, targets, spill, into: &sink, timing: &timing)
+                else { return nil }
+                return try finishPass(names, upTo: limit, targets, totals, into: &sink, timing: &timing)
+            } catch let error as SpillError {
+                try sink.startAgain()
+                logger.notice(
+                    "a bulk rebuild's spill files failed; each round scans the log", metadata: ["error": "\(error)"])
+            }
+        }
+        guard let totals = try scanningPass(names, upTo: limit, targets, into: &sink, timing: &timing) else {
+            return nil
+        }
+        return try finishPass(names, upTo: limit, targets, totals, into: &sink, timing: &timing)
+    }
+
+    /// Where a bulk pass makes its spill directory: ``spillDirectory`` when set, else the store's own directory for a
+    /// writable log (its file system has room for the store), else the system's temporary directory.
+    var spillParent: String {
+        if let spillDirectory { return spillDirectory }
+        if log.accessMode == .readWrite { return log.path }
+        return FileManager.default.temporaryDirectory.path
+    }
+
+    /// Why the bulk path gives way, if a partition of the round met an event it does not read.
+    private func unusualReason(_ results: [PartitionResult]) -> String? {
+        for result in results {
+            if case .unusual(let reason) = result.outcome { return reason }
+        }
+        return nil
+    }
+
+    private func giveWay(_ reason: String, _ names: [String], _ sink: inout some BulkRowSink) throws {
+        try sink.startAgain()
+        logger.notice(
+            "the bulk path gives way to the event-by-event one: \(reason)",
+            metadata: ["projections": "\(names.joined(separator: ","))"])
+    }
+
+    /// The bulk pass over spill files: one scan of the log copies every case event into the files of its partition
+    /// (``rebuildThreads`` threads, each a share of the positions), then rounds of up to ``rebuildThreads`` partitions
+    /// each read their own files. A partition over its capacity has its files split, by other bits of the hash, into as
+    /// many partitions as its estimate needs, computed in later rounds. `nil` when the bulk path gives way.
+    private func spilledPass(
+        _ names: [String], upTo limit: UInt64, _ targets: BulkTargets, _ spill: SpillDirectory,
+        into sink: inout some BulkRowSink, timing: inout ChunkTiming
+    ) throws -> PassTotals? {
+        let threads = max(1, rebuildThreads)
+        let clock = ContinuousClock()
+        var totals = PassTotals()
+        let started = clock.now
+        var pending = try spillCaseEvents(upTo: limit, into: spill, partitions: threads)
+        totals.spilling = clock.now - started
+        afterSpill.withLock { $0 }?(spill.path)
+        totals.partitions = pending.count
+        while !pending.isEmpty {
+            let group = Array(pending.prefix(threads))
+            pending.removeFirst(group.count)
+            let roundStarted = clock.now
+            let results = computeSpilled(group, upTo: limit, targets, spill)
+            timing.computing += clock.now - roundStarted
+            if let error = results.lazy.compactMap(\.error).first { throw error }
+            if let reason = unusualReason(results) {
+                try giveWay(reason, names, &sink)
+                return nil
+            }
+            var done: [(CasePartition, PartitionResult)] = []
+            for (partition, result) in zip(group, results) {
+                switch result.outcome {
+                case .split(let parts):
+                    pending.append(contentsOf: parts)
+                    totals.partitions += parts.count - 1
+                    totals.spilling += result.scanning
+                case .done:
+                    done.append((partition.cases, result))
+                case .full, .unusual:
+                    break
+                }
+            }
+            guard totals.partitions <= Self.bulkPartitionLimit else {
+                try giveWay("too many cases for it", names, &sink)
+                return nil
+            }
+            guard !done.isEmpty else { continue }
+            totals.add(done.map(\.1))
+            totals.rows += try sink.take(done.map(\.1.runs), of: done.map(\.0), targets, timing: &timing)
+        }
+        return totals
+    }
+
+    /// Copies the case events up to `limit` into spill files, by partition of `partitions`: ``rebuildThreads`` threads
+    /// each scan a share of the positions into files of their own, so a partition's files, in the threads' order,
+    /// hold its events in the log's order.
+    private func spillCaseEvents(
+        upTo limit: UInt64, into spill: SpillDirectory, partitions: Int
+    ) throws -> [SpilledPartition] {
+        let segments = Int(min(UInt64(max(1, rebuildThreads)), limit))
+        let log = self.log
+        let seed = ByteInterner.quickSeed
+        @Sendable func copy(_ segment: Int) -> Result<[SpillFile], any Error> {
+            let first = limit * UInt64(segment) / UInt64(segments) + 1
+            let last = limit * UInt64(segment + 1) / UInt64(segments)
+            var writer = SpillWriter(files: (0..<partitions).map { spill.file("s\(segment)-p\($0)") })
+            do {
+                let count = Int(last - first + 1)
+                let seen = try log.forEachEvent(from: first, limit: count) { event in
+                    let position = event.position
+                    return event.withStreamTypeAndMetadata { stream, type, metadata in
+                        guard let id = BulkPartition.caseID(ofStream: stream) else { return true }
+                        let hash = ByteInterner.quickHash(id, seed: seed)
+                        writer.add(
+                            to: BulkPartition.partition(hash, of: partitions), position: position, quickHash: hash,
+                            id: id, type: type, metadata: metadata)
+                        return writer.failure == nil
+                    }
+                }
+                let files = try writer.finish()
+                guard seen == count else {
+                    throw ProjectionError(
+                        .storage, "the log returned \(seen) events from position \(first) to position \(last)")
+                }
+                return .success(files)
+            } catch {
+                return .failure(error)
+            }
+        }
+        let results = Mutex<[Int: Result<[SpillFile], any Error>]>([:])
+        DispatchQueue.concurrentPerform(iterations: segments) { segment in
+            let result = copy(segment)
+            results.withLock { $0[segment] = result }
+        }
+        // By segment: a partition's files in the order of the positions.
+        let files = try results.withLock { results in
+            try (0..<segments).map { segment in
+                guard let result = results[segment] else { throw SpillError("segment \(segment) did not run") }
+                return try result.get()
+            }
+        }
+        return (0..<partitions).map { partition in
+            SpilledPartition(
+                cases: CasePartition(base: partition, of: partitions), files: files.map { $0[partition] })
+        }
+    }
+
+    /// Computes the partitions of `group` from their spill files, on threads of their own. A partition over its
+    /// capacity comes back split (``PartitionResult/Outcome/split(_:)``); each partition's files are removed once read.
+    private func computeSpilled(
+        _ group: [SpilledPartition], upTo limit: UInt64, _ targets: BulkTargets, _ spill: SpillDirectory
+    ) -> [PartitionResult] {
+        let capacity = bulkCaseCapacity
+        let keyLimit = log.maxKeySize
+        @Sendable func run(_ partition: SpilledPartition) -> PartitionResult {
+            var result = PartitionResult()
+            var worker = BulkPartition(partition: 0, of: 1, capacity: capacity, upTo: limit, keyLimit: keyLimit)
+            do {
+                let clock = ContinuousClock()
+                let started = clock.now
+                for file in partition.files {
+                    let finished = try SpillDirectory.forEachRecord(in: file) { position, hash, id, type, metadata in
+                        worker.visit(position: position, case: id, quickHash: hash, type: type, metadata: metadata)
+                    }
+                    if !finished { break }
+                }
+                result.scanning = clock.now - started
+                if case .full(let estimate, _) = worker.outcome {
+                    // Parts enough for the estimate (a tenth to spare), and at least two.
+                    let parts = max(2, Int((1.1 * Double(estimate) / Double(capacity)).rounded(.up)))
+                    guard partition.cases.splits.count < 16, parts <= Self.bulkPartitionLimit else {
+                        result.outcome = .unusual("too many cases for it")
+                        return result
+                    }
+                    let splitStarted = clock.now
+                    result.outcome = .split(try split(partition, into: parts, spill))
+                    result.scanning = clock.now - splitStarted
+                    return result
+                }
+                for file in partition.files { spill.remove(file) }
+                finish(&worker, into: &result, targets, keyLimit: keyLimit)
+            } catch {
+                result.error = error
+            }
+            return result
+        }
+        if group.count == 1 { return [run(group[0])] }
+        let results = Mutex<[Int: PartitionResult]>([:])
+        DispatchQueue.concurrentPerform(iterations: group.count) { index in
+            let result = run(group[index])
+            results.withLock { $0[index] = result }
+        }
+        return results.withLock { results in group.indices.map { results[$0] ?? PartitionResult() } }
+    }
+
+    /// Splits a partition's spill files into `parts` partitions, each with one file, and removes the old files.
+    private func split(_ partition: SpilledPartition, into parts: Int, _ spill: SpillDirectory) throws
+        -> [SpilledPartition]
+    {
+        let children = partition.cases.split(into: parts)
+        let depth = partition.cases.splits.count
+        let name = "split-\(UUID().uuidString)-"
+        var writer = SpillWriter(files: (0..<parts).map { spill.file(name + "\($0)") })
+        for file in partition.files {
+            _ = try SpillDirectory.forEachRecord(in: file) { position, hash, id, type, metadata in
+                writer.add(
+                    to: CasePartition.part(hash, depth: depth, of: parts), position: position, quickHash: hash,
+                    id: id, type: type, metadata: metadata)
+                return writer.failure == nil
+            }
+        }
+        let files = try writer.finish()
+        for file in partition.files { spill.remove(file) }
+        return zip(children, files).map { SpilledPartition(cases: $0, files: [$1]) }
+    }
+
+    /// The rows of a partition whose events were all applied, into `result` (or why the bulk path cannot write them).
+    private func finish(
+        _ worker: inout BulkPartition, into result: inout PartitionResult, _ targets: BulkTargets, keyLimit: Int
+    ) {
+        switch worker.outcome {
+        case .unusual(let reason):
+            result.outcome = .unusual(reason)
+            return
+        case .full(let estimate, let early):
+            result.outcome = .full(estimate: estimate, early: early)
+            return
+        case .done:
+            break
+        }
+        let clock = ContinuousClock()
+        let encodingStarted = clock.now
+        let (runs, unusual) = worker.rows(targets)
+        result.encoding = clock.now - encodingStarted
+        if let unusual {
+            result.outcome = .unusual(unusual)
+            return
+        }
+        // The event-by-event path stops the view at the event whose key the store cannot hold.
+        if let longest = runs.map(\.longestKey).max(), longest > keyLimit {
+            result.outcome = .unusual("a key of \(longest) bytes, over the store's limit of \(keyLimit)")
+            return
+        }
+        result.runs = runs
+        result.months = worker.monthRows()
+        result.cases = worker.records.count
+        result.outcome = .done
+    }
+
+    /// The bulk pass without spill files: each round's threads scan the log, each applying one partition's cases. A
+    /// round that finds a partition over its capacity starts the pass again with more partitions. `nil` when the
+    /// bulk path gives way.
+    private func scanningPass(
+        _ names: [String], upTo limit: UInt64, _ targets: BulkTargets, into sink: inout some BulkRowSink,
+        timing: inout ChunkTiming
+    ) throws -> PassTotals? {
         let threads = max(1, rebuildThreads)
         var partitions = threads
         let clock = ContinuousClock()
-        func discard() throws { try sink.startAgain() }
         restart: while true {
-            var months: [[UInt8]: [UInt32]] = [:]
-            var rounds = 0
-            var cases = 0
-            var rows = 0
-            // The slowest partition's scan and encoding per round, summed over the rounds.
-            var scanning: Duration = .zero
-            var encoding: Duration = .zero
+            var totals = PassTotals()
+            totals.partitions = partitions
             for first in stride(from: 0, to: partitions, by: threads) {
                 let group = Array(first..<min(first + threads, partitions))
                 let started = clock.now
                 let results = computePartitions(group, of: partitions, upTo: limit, targets)
                 timing.computing += clock.now - started
                 if let error = results.lazy.compactMap(\.error).first { throw error }
-                for result in results {
-                    if case .unusual(let reason) = result.outcome {
-                        try discard()
-                        logger.notice(
-                            "the bulk path gives way to the event-by-event one: \(reason)",
-                            metadata: ["projections": "\(names.joined(separator: ","))"])
-                        return nil
-                    }
+                if let reason = unusualReason(results) {
+                    try giveWay(reason, names, &sink)
+                    return nil
                 }
                 let full = results.compactMap { result -> (estimate: Int, early: Bool)? in
                     if case .full(let estimate, let early) = result.outcome { return (estimate, early) }
@@ -430,53 +720,53 @@ extension ProjectionRuntime {
                     let more = min(most, max(partitions + 1, Int(min(needed.rounded(.up), Double(Int32.max)))))
                     let next = (more + threads - 1) / threads * threads
                     guard next <= Self.bulkPartitionLimit, next > partitions else {
-                        try discard()
-                        logger.notice("the bulk path gives way to the event-by-event one: too many cases for it")
+                        try giveWay("too many cases for it", names, &sink)
                         return nil
                     }
-                    try discard()
+                    try sink.startAgain()
                     logger.info(
                         "a bulk rebuild's partition is full; starting again with more",
                         metadata: ["partitions": "\(next)", "capacity": "\(bulkCaseCapacity)"])
                     partitions = next
                     continue restart
                 }
-                scanning += results.map(\.scanning).max() ?? .zero
-                encoding += results.map(\.encoding).max() ?? .zero
-                for result in results {
-                    cases += result.cases
-                    for (key, counters) in result.months {
-                        var sum = months[key] ?? [UInt32](repeating: 0, count: MonthlyStatisticsProjection.slots)
-                        for (slot, value) in zip(sum.indices, counters) { sum[slot] &+= value }
-                        months[key] = sum
-                    }
-                }
-                rows += try sink.take(results.map(\.runs), of: group, among: partitions, targets, timing: &timing)
-                rounds += 1
+                totals.add(results)
+                totals.rows += try sink.take(
+                    results.map(\.runs), of: group.map { CasePartition(base: $0, of: partitions) }, targets,
+                    timing: &timing)
             }
-            // Even with no counters: a check compares the stored table with none.
-            if let database = targets.months {
-                var run = RowRun()
-                for (key, counters) in months {
-                    run.add({ $0.append(contentsOf: key) }) { value in
-                        for counter in counters {
-                            withUnsafeBytes(of: counter.bigEndian) { value.append(contentsOf: $0) }
-                        }
-                    }
-                }
-                run.sortAndMerge()
-                rows += try sink.takeMonths(run, database, timing: &timing)
-            }
-            bulkBuilds.add(1, ordering: .relaxed)
-            logger.info(
-                "built in bulk",
-                metadata: [
-                    "projections": "\(names.joined(separator: ","))", "events": "\(limit)", "cases": "\(cases)",
-                    "rows": "\(rows)", "partitions": "\(partitions)", "rounds": "\(rounds)",
-                    "scanning": "\(scanning)", "encoding": "\(encoding)",
-                ])
-            return limit
+            return totals
         }
+    }
+
+    /// Hands the monthly counters (summed over all partitions) to the sink and logs what the pass did.
+    private func finishPass(
+        _ names: [String], upTo limit: UInt64, _ targets: BulkTargets, _ totals: PassTotals,
+        into sink: inout some BulkRowSink, timing: inout ChunkTiming
+    ) throws -> UInt64 {
+        var rows = totals.rows
+        // Even with no counters: a check compares the stored table with none.
+        if let database = targets.months {
+            var run = RowRun()
+            for (key, counters) in totals.months {
+                run.add({ $0.append(contentsOf: key) }) { value in
+                    for counter in counters {
+                        withUnsafeBytes(of: counter.bigEndian) { value.append(contentsOf: $0) }
+                    }
+                }
+            }
+            run.sortAndMerge()
+            rows += try sink.takeMonths(run, database, timing: &timing)
+        }
+        bulkBuilds.add(1, ordering: .relaxed)
+        logger.info(
+            "built in bulk",
+            metadata: [
+                "projections": "\(names.joined(separator: ","))", "events": "\(limit)", "cases": "\(totals.cases)",
+                "rows": "\(rows)", "partitions": "\(totals.partitions)", "rounds": "\(totals.rounds)",
+                "spilling": "\(totals.spilling)", "scanning": "\(totals.scanning)", "encoding": "\(totals.encoding)",
+            ])
+        return limit
     }
 
     /// More partitions than this and the bulk path gives way to the event-by-event one (each round scans the log).
@@ -497,34 +787,10 @@ extension ProjectionRuntime {
                 let started = clock.now
                 let seen = try log.forEachEvent(from: 1, limit: Int(limit)) { event in worker.visit(event) }
                 result.scanning = clock.now - started
-                switch worker.outcome {
-                case .unusual(let reason):
-                    result.outcome = .unusual(reason)
-                    return result
-                case .full(let estimate, let early):
-                    result.outcome = .full(estimate: estimate, early: early)
-                    return result
-                case .done:
-                    guard seen == Int(limit) else {
-                        throw ProjectionError(.storage, "the log returned \(seen) events up to position \(limit)")
-                    }
+                if case .done = worker.outcome, seen != Int(limit) {
+                    throw ProjectionError(.storage, "the log returned \(seen) events up to position \(limit)")
                 }
-                let encodingStarted = clock.now
-                let (runs, unusual) = worker.rows(targets)
-                result.encoding = clock.now - encodingStarted
-                if let unusual {
-                    result.outcome = .unusual(unusual)
-                    return result
-                }
-                // The event-by-event path stops the view at the event whose key the store cannot hold.
-                if let longest = runs.map(\.longestKey).max(), longest > keyLimit {
-                    result.outcome = .unusual("a key of \(longest) bytes, over the store's limit of \(keyLimit)")
-                    return result
-                }
-                result.runs = runs
-                result.months = worker.monthRows()
-                result.cases = worker.records.count
-                result.outcome = .done
+                finish(&worker, into: &result, targets, keyLimit: keyLimit)
             } catch {
                 result.error = error
             }
@@ -597,10 +863,10 @@ extension ProjectionRuntime {
 protocol BulkRowSink {
     /// The pass starts again from the first round (more partitions), or gives way: forget what was taken.
     mutating func startAgain() throws
-    /// Takes a round's rows: per partition of `group` (of `partitions`), one run per ``BulkTargets/Table``, each in key
-    /// order. Returns the rows taken.
+    /// Takes a round's rows: per partition of `group`, one run per ``BulkTargets/Table``, each in key order. Returns
+    /// the rows taken.
     mutating func take(
-        _ runs: [[RowRun]], of group: [Int], among partitions: Int, _ targets: BulkTargets,
+        _ runs: [[RowRun]], of group: [CasePartition], _ targets: BulkTargets,
         timing: inout ProjectionRuntime.ChunkTiming
     ) throws -> Int
     /// Takes the monthly counters' rows (all partitions summed), in key order, for `database`.
@@ -632,7 +898,7 @@ struct BulkTableWriter: BulkRowSink {
     }
 
     mutating func take(
-        _ runs: [[RowRun]], of group: [Int], among partitions: Int, _ targets: BulkTargets,
+        _ runs: [[RowRun]], of group: [CasePartition], _ targets: BulkTargets,
         timing: inout ProjectionRuntime.ChunkTiming
     ) throws -> Int {
         // Appending needs every key after the table's last one: true while the tables are empty.

@@ -21,16 +21,22 @@ struct BulkTableComparer: BulkRowSink {
         self.states = states
     }
 
+    /// The rounds taken since the pass started (again).
+    private var rounds = 0
+
     mutating func startAgain() throws {
         differences = [:]
         compared = [:]
+        rounds = 0
     }
 
     mutating func take(
-        _ runs: [[RowRun]], of group: [Int], among partitions: Int, _ targets: BulkTargets,
+        _ runs: [[RowRun]], of group: [CasePartition], _ targets: BulkTargets,
         timing: inout ProjectionRuntime.ChunkTiming
     ) throws -> Int {
         var taken = 0
+        let first = rounds == 0
+        rounds += 1
         for table in BulkTargets.Table.allCases {
             guard let database = targets[table] else { continue }
             let tableRuns = runs.compactMap { $0.indices.contains(table.rawValue) ? $0[table.rawValue] : nil }
@@ -38,17 +44,14 @@ struct BulkTableComparer: BulkRowSink {
             let name = "\(table)"
             guard differences[name] == nil else { continue }
             let order = RowRun.merged(tableRuns)
-            let mine = Set(group)
             try compare(name, database, order.count) { index, body in
                 let (run, row) = order[index]
                 try tableRuns[Int(run)].withRow(Int(row), body)
             } including: { key in
                 // A key whose case id cannot be read is compared in the first round, where it is extra.
-                let partition =
-                    Self.caseID(in: key, of: table).map {
-                        BulkPartition.partition(ByteInterner.quickHash($0), of: partitions)
-                    } ?? 0
-                return mine.contains(partition)
+                guard let id = Self.caseID(in: key, of: table) else { return first }
+                let hash = ByteInterner.quickHash(id)
+                return group.contains { $0.contains(hash) }
             }
         }
         return taken

@@ -89,6 +89,8 @@ public final class ProjectionRuntime: Service, Sendable {
     let writeBatchRows: Int
     /// At most how many cases one partition of a bulk rebuild keeps in memory (tests make it small).
     let bulkCaseCapacity: Int
+    /// Where bulk rebuilds and checks make their spill directory; `nil` for the default (``spillParent``).
+    public let spillDirectory: String?
     /// How long opening waits for another holder of a switching view's maintenance lock.
     let versionSwitchWait: Duration
     /// Views that start from nothing on a log of at least this many events are filled by a bulk rebuild.
@@ -102,6 +104,11 @@ public final class ProjectionRuntime: Service, Sendable {
     let afterBulkPass = Mutex<(@Sendable () -> Void)?>(nil)
     /// Sets what runs right after each bulk pass (tests make appends land there).
     package func setAfterBulkPass(_ body: (@Sendable () -> Void)?) { afterBulkPass.withLock { $0 = body } }
+    /// For tests: runs right after a bulk pass has copied the log's case events into spill files (with the spill
+    /// directory's path), before the partitions read them.
+    let afterSpill = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Sets what runs right after each bulk pass has filled its spill files (tests change a file there).
+    package func setAfterSpill(_ body: (@Sendable (String) -> Void)?) { afterSpill.withLock { $0 = body } }
     /// For tests: runs on the checking thread each time a check has brought its scratch copy to the view's position,
     /// before it compares (with the attempt's number, from 1).
     let afterCheckAdvance = Mutex<(@Sendable (Int) -> Void)?>(nil)
@@ -130,15 +137,20 @@ public final class ProjectionRuntime: Service, Sendable {
     ///   - versionSwitchWait: how long opening waits for another process (or runtime) that holds the maintenance lock
     ///     of a view whose version changed. Several processes opened together after an upgrade switch each view once
     ///     between them: the others wait for the first, then find the view switched.
+    ///   - spillDirectory: where a bulk rebuild or check of the built-in views copies the log's case events, by
+    ///     partition of the cases, so that it reads the log once (about the events' metadata, type and case id: 100 to
+    ///     150 bytes per case event, removed as the rebuild goes on and at its end). `nil`: a hidden directory in the
+    ///     store's directory for a writable log, else the system's temporary directory. Where none can be made, each
+    ///     round of the rebuild scans the log instead.
     public convenience init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096,
         upcasters: UpcasterChain = UpcasterChain(), metrics: (any MetricsFactory)? = nil, rebuildThreads: Int? = nil,
-        versionSwitchWait: Duration = .seconds(30)
+        versionSwitchWait: Duration = .seconds(30), spillDirectory: String? = nil
     ) throws(ProjectionError) {
         try self.init(
             log: log, projections: projections, logger: logger, chunkSize: chunkSize, upcasters: upcasters,
             metrics: metrics, rebuildThreads: rebuildThreads, writeBatchRows: Self.defaultWriteBatchRows,
-            versionSwitchWait: versionSwitchWait)
+            versionSwitchWait: versionSwitchWait, spillDirectory: spillDirectory)
     }
 
     /// At most this many rows per write transaction of a rebuild's writer, unless tests ask for fewer.
@@ -159,7 +171,7 @@ public final class ProjectionRuntime: Service, Sendable {
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int,
         upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int,
         bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity, versionSwitchWait: Duration = .seconds(30),
-        bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum
+        bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum, spillDirectory: String? = nil
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -182,6 +194,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.bulkCaseCapacity = max(1, bulkCaseCapacity)
         self.versionSwitchWait = versionSwitchWait
         self.bulkFillMinimum = bulkFillMinimum
+        self.spillDirectory = spillDirectory
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])

@@ -16,7 +16,7 @@ import _CaseLedgerTestSupport
     static func runtime(
         _ log: LMDBEventLog, rebuildThreads: Int = 2,
         bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity,
-        bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum
+        bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum, spillDirectory: String? = nil
     ) throws -> ProjectionRuntime {
         try ProjectionRuntime(
             log: log,
@@ -28,7 +28,7 @@ import _CaseLedgerTestSupport
             // A chunk's rows are written in transactions of at most 5 rows, so every rebuild here splits them.
             logger: Logger(label: "test"), chunkSize: 9, upcasters: UpcasterChain(), metrics: nil,
             rebuildThreads: rebuildThreads, writeBatchRows: 5, bulkCaseCapacity: bulkCaseCapacity,
-            bulkFillMinimum: bulkFillMinimum)
+            bulkFillMinimum: bulkFillMinimum, spillDirectory: spillDirectory)
     }
 
     /// Four mediation cases in March 2025 (one agreed and closed and rated 5, one failed and referred, one escalated,
@@ -240,11 +240,21 @@ import _CaseLedgerTestSupport
     /// Partitions of at most two cases: the first round finds one full and starts again with more partitions, which
     /// then take several rounds, the later ones writing their rows among the earlier ones'. The rows are still the
     /// incremental views' rows, byte for byte.
-    @Test(arguments: [1, 2])
-    func aBulkRebuildInManySmallPartitionsGivesTheIncrementalRows(threads: Int) async throws {
-        try await withTemporaryLog { log, _ in
-            let runtime = try BuiltInViewTests.runtime(log, rebuildThreads: threads, bulkCaseCapacity: 2)
+    ///
+    /// With spill files (in the store's directory, removed at the end), the log is read once and full partitions are
+    /// split; without a place for them (a directory that cannot be made), each round scans the log.
+    @Test(arguments: [1, 2], [true, false])
+    func aBulkRebuildInManySmallPartitionsGivesTheIncrementalRows(threads: Int, spills: Bool) async throws {
+        try await withTemporaryLog { log, directory in
+            let runtime = try BuiltInViewTests.runtime(
+                log, rebuildThreads: threads, bulkCaseCapacity: 2,
+                spillDirectory: spills ? nil : directory.appending("missing/spill"))
             defer { runtime.shutdown() }
+            let spilled = Mutex(0)
+            runtime.setAfterSpill { path in
+                spilled.withLock { $0 += 1 }
+                #expect(path.hasPrefix(log.path + "/.caseledger-rebuild-"))
+            }
             let engine = try BuiltInViewTests.engine(log)
             try await BuiltInViewTests.county(engine)
             // Handed off, closed and still open cases, with clocks that move and stop.
@@ -259,6 +269,66 @@ import _CaseLedgerTestSupport
                 #expect(try runtime.check(status.name).isConsistent)
             }
             #expect(runtime.bulkBuildCount == 7)
+            #expect(spilled.withLock { $0 } == (spills ? 7 : 0))
+            let left = try FileManager.default.contentsOfDirectory(atPath: log.path).filter { $0.hasPrefix(".") }
+            #expect(left.isEmpty, "spill directories are removed: \(left)")
+        }
+    }
+
+    /// A spill file that no longer holds what the pass wrote (removed or cut by someone else) is not read as a
+    /// partition with fewer cases: the pass starts again scanning the log, and the rows are the incremental ones.
+    @Test(arguments: ["removed", "cut"])
+    func aSpillFileChangedUnderTheRebuildMakesItScanTheLogInstead(change: String) async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try BuiltInViewTests.runtime(log, bulkCaseCapacity: 2)
+            defer { runtime.shutdown() }
+            let engine = try BuiltInViewTests.engine(log)
+            try await BuiltInViewTests.county(engine)
+            try await ProjectionRuntimeTests.scenario(engine, "e", count: 8)
+            try runtime.catchUp()
+            let before = try BuiltInViewTests.everyRow(runtime)
+            let changed = Mutex<[String]>([])
+            runtime.setAfterSpill { path in
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                guard let file = files.filter({ $0 != "lock" }).sorted().first else { return }
+                let target = path + "/" + file
+                if change == "removed" {
+                    try? FileManager.default.removeItem(atPath: target)
+                } else {
+                    truncate(target, 10)
+                }
+                changed.withLock { $0.append(file) }
+            }
+            try runtime.rebuildAll()
+            #expect(changed.withLock { $0.count } == 1)
+            #expect(runtime.bulkBuildCount == 1, "still in bulk, scanning the log")
+            #expect(try BuiltInViewTests.everyRow(runtime) == before)
+            let left = try FileManager.default.contentsOfDirectory(atPath: log.path).filter { $0.hasPrefix(".") }
+            #expect(left.isEmpty, "\(left)")
+        }
+    }
+
+    /// A spill directory left by a process that ended during a rebuild (its lock free) is removed by the next bulk
+    /// pass; one whose lock is held (a rebuild still running in another process) is left alone.
+    @Test func spillDirectoriesLeftByEndedProcessesAreRemoved() async throws {
+        try await withTemporaryLog { log, _ in
+            let engine = try BuiltInViewTests.engine(log)
+            try await BuiltInViewTests.county(engine)
+            let (ended, running) = (log.path + "/.caseledger-rebuild-ended", log.path + "/.caseledger-rebuild-running")
+            for path in [ended, running] {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+                #expect(FileManager.default.createFile(atPath: path + "/lock", contents: nil))
+                #expect(FileManager.default.createFile(atPath: path + "/s0-p0", contents: Data(repeating: 1, count: 9)))
+            }
+            let held = open(running + "/lock", O_WRONLY)
+            #expect(held >= 0 && flock(held, LOCK_EX | LOCK_NB) == 0)
+            defer { close(held) }
+            let runtime = try BuiltInViewTests.runtime(log)
+            defer { runtime.shutdown() }
+            try runtime.rebuildAll()
+            #expect(runtime.bulkBuildCount == 1)
+            #expect(!FileManager.default.fileExists(atPath: ended))
+            #expect(FileManager.default.fileExists(atPath: running + "/s0-p0"))
         }
     }
 
