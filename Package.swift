@@ -68,6 +68,7 @@ let package = Package(
             dependencies: [
                 "CaseLedgerLog", "CaseLedgerLMDB", "CaseLedgerWorkflow",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -453,18 +453,24 @@ struct BulkPartition {
     private var checkedDivisions: [Int32: Bool] = [:]
     private let agreed: Int32
     private let empty: Int32
+    /// The partition's events, when it reads only its own (from spill files): its estimates then go by the events it
+    /// has read of them, not by positions of the log.
+    let events: UInt64?
+    /// The events visited so far.
+    private var visited: UInt64 = 0
     /// Where the partition estimates how many cases it will hold by the end (events arrive at a steady pace).
     private let estimateAt: UInt64
     private(set) var outcome = Outcome.done
     static let mediationKinds: [Bool] = CaseKind.allCases.map(\.isMediation)
 
-    init(partition: Int, of partitions: Int, capacity: Int, upTo limit: UInt64, keyLimit: Int) {
+    init(partition: Int, of partitions: Int, capacity: Int, upTo limit: UInt64, keyLimit: Int, events: UInt64? = nil) {
         self.partition = partition
         self.partitions = partitions
         self.capacity = capacity
         self.limit = limit
         self.keyLimit = keyLimit
-        estimateAt = max(1, limit / 16)
+        self.events = events
+        estimateAt = max(1, (events ?? limit) / 16)
         empty = texts.intern("")
         agreed = texts.intern("agreed")
     }
@@ -522,10 +528,13 @@ struct BulkPartition {
         position: UInt64, case id: UnsafeRawBufferPointer, quickHash: Int, type: UnsafeRawBufferPointer,
         metadata: UnsafeRawBufferPointer
     ) -> Bool {
-        if !estimated, position >= estimateAt {
+        visited += 1
+        // How far the partition has come: by position in the log, or by its own events read.
+        let progress = events == nil ? position : visited
+        if !estimated, progress >= estimateAt {
             estimated = true
             if records.count >= 4_096 {
-                let estimate = Self.estimate(records.count, at: position, of: limit)
+                let estimate = Self.estimate(records.count, at: progress, of: events ?? limit)
                 if estimate > capacity {
                     outcome = .full(estimate: estimate, early: true)
                     return false
@@ -552,7 +561,7 @@ struct BulkPartition {
             }
             guard records.count < capacity else {
                 outcome = .full(
-                    estimate: Self.estimate(capacity, at: position, of: limit), early: false)
+                    estimate: Self.estimate(capacity, at: progress, of: events ?? limit), early: false)
                 return false
             }
             guard let divisionID = texts.text(division), checkedDivision(divisionID) else {

@@ -20,6 +20,13 @@ struct RowRun: Sendable {
     /// The longest key added.
     private(set) var longestKey = 0
 
+    /// Empties the run, keeping its memory.
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        rows.removeAll(keepingCapacity: true)
+        longestKey = 0
+    }
+
     mutating func reserve(rows count: Int, bytes size: Int) {
         rows.reserveCapacity(count)
         bytes.reserveCapacity(size)
@@ -363,8 +370,22 @@ extension ProjectionRuntime {
 
     /// A partition of a spilled bulk pass: its cases and the files that hold their events, in the log's order.
     struct SpilledPartition: Sendable {
-        var cases: CasePartition
-        var files: [SpillFile]
+        /// Its buckets, each its files in the log's order.
+        var buckets: [[SpillFile]]
+        /// How many times the partition's one bucket was split.
+        var depth = 0
+
+        var events: Int { buckets.joined().reduce(0) { $0 + $1.events } }
+
+        /// The part of split number `depth` (from 0) that a case with this hash falls in, of `parts`: a different
+        /// multiplier per depth, then MurmurHash3's finaliser, independent of the bucket (the hash's remainder).
+        static func part(_ quickHash: Int, depth: Int, of parts: Int) -> Int {
+            var mixed = UInt64(UInt(bitPattern: quickHash)) &* (0x9e37_79b9_7f4a_7c15 &+ 2 &* UInt64(depth + 1))
+            mixed ^= mixed >> 33
+            mixed &*= 0xff51_afd7_ed55_8ccd
+            mixed ^= mixed >> 33
+            return Int(mixed % UInt64(parts))
+        }
     }
 
     /// What a bulk pass has computed so far, summed over its rounds.
@@ -372,13 +393,18 @@ extension ProjectionRuntime {
         var months: [[UInt8]: [UInt32]] = [:]
         var rounds = 0
         var cases = 0
-        var rows = 0
         var partitions = 0
         /// The slowest partition's reading and encoding per round, summed over the rounds.
         var scanning: Duration = .zero
         var encoding: Duration = .zero
         /// How long copying the case events into spill files (and splitting them) took.
         var spilling: Duration = .zero
+        /// The rows, when the pass took one round: per partition, one run per ``BulkTargets/Table``.
+        var rows1: [[RowRun]]?
+        /// The rows, when the pass took several rounds: per ``BulkTargets/Table``, a row file per round.
+        var rowFiles: [[SpillFile]] = Array(repeating: [], count: BulkTargets.Table.allCases.count)
+        /// How long writing the rounds' row files took.
+        var sorting: Duration = .zero
 
         mutating func add(_ results: [PartitionResult]) {
             scanning += results.map(\.scanning).max() ?? .zero
@@ -432,7 +458,7 @@ extension ProjectionRuntime {
             spill = try SpillDirectory(in: spillParent)
         } catch {
             logger.notice(
-                "a bulk rebuild has no place for spill files; each round scans the log",
+                "a bulk rebuild has no place for spill files; its threads each scan the log, in one round",
                 metadata: ["error": "\(error)"])
             spill = nil
         }
@@ -445,7 +471,8 @@ extension ProjectionRuntime {
             } catch let error as SpillError {
                 try sink.startAgain()
                 logger.notice(
-                    "a bulk rebuild's spill files failed; each round scans the log", metadata: ["error": "\(error)"])
+                    "a bulk rebuild's spill files failed; its threads each scan the log, in one round",
+                    metadata: ["error": "\(error)"])
             }
         }
         guard let totals = try scanningPass(names, upTo: limit, targets, into: &sink, timing: &timing) else {
@@ -477,10 +504,11 @@ extension ProjectionRuntime {
             metadata: ["projections": "\(names.joined(separator: ","))"])
     }
 
-    /// The bulk pass over spill files: one scan of the log copies every case event into the files of its partition
-    /// (``rebuildThreads`` threads, each a share of the positions), then rounds of up to ``rebuildThreads`` partitions
-    /// each read their own files. A partition over its capacity has its files split, by other bits of the hash, into as
-    /// many partitions as its estimate needs, computed in later rounds. `nil` when the bulk path gives way.
+    /// The bulk pass over spill files: one scan of the log copies every case event into the files of its bucket (by a
+    /// hash of the case id; ``rebuildThreads`` threads, each a share of the positions), buckets are grouped into
+    /// partitions by the registrations they hold, and rounds of up to ``rebuildThreads`` partitions each read their own
+    /// files. A partition over its capacity is regrouped into more, or, if it is one bucket, has its files split by
+    /// other bits of the hash; those are computed in later rounds. `nil` when the bulk path gives way.
     private func spilledPass(
         _ names: [String], upTo limit: UInt64, _ targets: BulkTargets, _ spill: SpillDirectory,
         into sink: inout some BulkRowSink, timing: inout ChunkTiming
@@ -489,7 +517,13 @@ extension ProjectionRuntime {
         let clock = ContinuousClock()
         var totals = PassTotals()
         let started = clock.now
-        var pending = try spillCaseEvents(upTo: limit, into: spill, partitions: threads)
+        // Buckets of at most `bulkCaseCapacity` events on average, so that one seldom holds more cases than that.
+        let buckets =
+            spillBuckets
+            ?? Int(min(UInt64(Self.bulkPartitionLimit), max(UInt64(threads), limit / UInt64(bulkCaseCapacity) + 1)))
+        var pending = Self.groups(
+            try spillCaseEvents(upTo: limit, into: spill, buckets: buckets), capacity: bulkCaseCapacity,
+            threads: threads)
         totals.spilling = clock.now - started
         afterSpill.withLock { $0 }?(spill.path)
         totals.partitions = pending.count
@@ -504,15 +538,15 @@ extension ProjectionRuntime {
                 try giveWay(reason, names, &sink)
                 return nil
             }
-            var done: [(CasePartition, PartitionResult)] = []
-            for (partition, result) in zip(group, results) {
+            var done: [PartitionResult] = []
+            for result in results {
                 switch result.outcome {
                 case .split(let parts):
                     pending.append(contentsOf: parts)
                     totals.partitions += parts.count - 1
                     totals.spilling += result.scanning
                 case .done:
-                    done.append((partition.cases, result))
+                    done.append(result)
                 case .full, .unusual:
                     break
                 }
@@ -522,25 +556,67 @@ extension ProjectionRuntime {
                 return nil
             }
             guard !done.isEmpty else { continue }
-            totals.add(done.map(\.1))
-            totals.rows += try sink.take(done.map(\.1.runs), of: done.map(\.0), targets, timing: &timing)
+            let round = totals.rounds
+            totals.add(done)
+            if round == 0, pending.isEmpty {
+                totals.rows1 = done.map(\.runs)
+            } else {
+                // Each round's rows go to a file per table, merged into the tables once all rounds are done.
+                let sortStarted = clock.now
+                for table in BulkTargets.Table.allCases where targets[table] != nil {
+                    var rows = MergedRuns(done.map { $0.runs[table.rawValue] })
+                    var writer = RowFileWriter(path: spill.file("rows-\(table)-\(round)"))
+                    while try rows.next({ key, value in try writer.add(key, value) }) {}
+                    totals.rowFiles[table.rawValue].append(try writer.finish())
+                }
+                totals.sorting += clock.now - sortStarted
+            }
         }
         return totals
     }
 
-    /// Copies the case events up to `limit` into spill files, by partition of `partitions`: ``rebuildThreads`` threads
-    /// each scan a share of the positions into files of their own, so a partition's files, in the threads' order,
-    /// hold its events in the log's order.
-    private func spillCaseEvents(
-        upTo limit: UInt64, into spill: SpillDirectory, partitions: Int
-    ) throws -> [SpilledPartition] {
+    /// Groups buckets (each its spill files) into at least `threads` partitions (a multiple of it when there are
+    /// enough buckets) whose registrations, the cases they will hold, come to about the same and stay under nine
+    /// tenths of `capacity` where the buckets allow it. Buckets stay in order; a partition takes at least one.
+    static func groups(_ buckets: [[SpillFile]], capacity: Int, threads: Int) -> [SpilledPartition] {
+        let registrations = buckets.map { $0.reduce(0) { $0 + $1.registrations } }
+        let total = registrations.reduce(0, +)
+        var count = max(threads, Int((Double(total) / (0.9 * Double(capacity))).rounded(.up)))
+        count = min(buckets.count, (count + threads - 1) / threads * threads)
+        let share = Double(total) / Double(max(1, count))
+        var partitions: [SpilledPartition] = []
+        var current: [[SpillFile]] = []
+        var sum = 0
+        for (bucket, files) in buckets.enumerated() {
+            // Leave at least one bucket for each partition still to come.
+            let left = buckets.count - bucket
+            if !current.isEmpty,
+                Double(sum + registrations[bucket]) > share || left <= count - partitions.count - 1
+            {
+                if partitions.count < count - 1 {
+                    partitions.append(SpilledPartition(buckets: current))
+                    (current, sum) = ([], 0)
+                }
+            }
+            current.append(files)
+            sum += registrations[bucket]
+        }
+        if !current.isEmpty { partitions.append(SpilledPartition(buckets: current)) }
+        return partitions
+    }
+
+    /// Copies the case events up to `limit` into spill files, by bucket of `buckets` (the case id's quick hash):
+    /// ``rebuildThreads`` threads each scan a share of the positions into files of their own, so a bucket's files, in
+    /// the threads' order, hold its events in the log's order. Returns each bucket's files.
+    private func spillCaseEvents(upTo limit: UInt64, into spill: SpillDirectory, buckets: Int) throws -> [[SpillFile]] {
         let segments = Int(min(UInt64(max(1, rebuildThreads)), limit))
         let log = self.log
         let seed = ByteInterner.quickSeed
+        let registered = Array("registered".utf8)
         @Sendable func copy(_ segment: Int) -> Result<[SpillFile], any Error> {
             let first = limit * UInt64(segment) / UInt64(segments) + 1
             let last = limit * UInt64(segment + 1) / UInt64(segments)
-            var writer = SpillWriter(files: (0..<partitions).map { spill.file("s\(segment)-p\($0)") })
+            var writer = SpillWriter(files: (0..<buckets).map { spill.file("s\(segment)-b\($0)") })
             do {
                 let count = Int(last - first + 1)
                 let seen = try log.forEachEvent(from: first, limit: count) { event in
@@ -549,8 +625,9 @@ extension ProjectionRuntime {
                         guard let id = BulkPartition.caseID(ofStream: stream) else { return true }
                         let hash = ByteInterner.quickHash(id, seed: seed)
                         writer.add(
-                            to: BulkPartition.partition(hash, of: partitions), position: position, quickHash: hash,
-                            id: id, type: type, metadata: metadata)
+                            to: BulkPartition.partition(hash, of: buckets), position: position, quickHash: hash,
+                            id: id, type: type, metadata: metadata,
+                            registration: type.elementsEqual(registered))
                         return writer.failure == nil
                     }
                 }
@@ -569,21 +646,19 @@ extension ProjectionRuntime {
             let result = copy(segment)
             results.withLock { $0[segment] = result }
         }
-        // By segment: a partition's files in the order of the positions.
+        // By segment: a bucket's files in the order of the positions.
         let files = try results.withLock { results in
             try (0..<segments).map { segment in
                 guard let result = results[segment] else { throw SpillError("segment \(segment) did not run") }
                 return try result.get()
             }
         }
-        return (0..<partitions).map { partition in
-            SpilledPartition(
-                cases: CasePartition(base: partition, of: partitions), files: files.map { $0[partition] })
-        }
+        return (0..<buckets).map { bucket in files.map { $0[bucket] } }
     }
 
     /// Computes the partitions of `group` from their spill files, on threads of their own. A partition over its
-    /// capacity comes back split (``PartitionResult/Outcome/split(_:)``); each partition's files are removed once read.
+    /// capacity comes back regrouped or split (``PartitionResult/Outcome/split(_:)``); each partition's files are
+    /// removed once its rows are made.
     private func computeSpilled(
         _ group: [SpilledPartition], upTo limit: UInt64, _ targets: BulkTargets, _ spill: SpillDirectory
     ) -> [PartitionResult] {
@@ -591,30 +666,41 @@ extension ProjectionRuntime {
         let keyLimit = log.maxKeySize
         @Sendable func run(_ partition: SpilledPartition) -> PartitionResult {
             var result = PartitionResult()
-            var worker = BulkPartition(partition: 0, of: 1, capacity: capacity, upTo: limit, keyLimit: keyLimit)
+            var worker = BulkPartition(
+                partition: 0, of: 1, capacity: capacity, upTo: limit, keyLimit: keyLimit,
+                events: UInt64(partition.events))
             do {
                 let clock = ContinuousClock()
                 let started = clock.now
-                for file in partition.files {
+                reading: for file in partition.buckets.joined() {
                     let finished = try SpillDirectory.forEachRecord(in: file) { position, hash, id, type, metadata in
                         worker.visit(position: position, case: id, quickHash: hash, type: type, metadata: metadata)
                     }
-                    if !finished { break }
+                    if !finished { break reading }
                 }
                 result.scanning = clock.now - started
                 if case .full(let estimate, _) = worker.outcome {
                     // Parts enough for the estimate (a tenth to spare), and at least two.
                     let parts = max(2, Int((1.1 * Double(estimate) / Double(capacity)).rounded(.up)))
-                    guard partition.cases.splits.count < 16, parts <= Self.bulkPartitionLimit else {
+                    guard partition.depth < 16, parts <= Self.bulkPartitionLimit else {
                         result.outcome = .unusual("too many cases for it")
                         return result
                     }
                     let splitStarted = clock.now
-                    result.outcome = .split(try split(partition, into: parts, spill))
+                    if partition.buckets.count > 1 {
+                        // Its buckets in more partitions: no file is written again.
+                        let regrouped = Self.groups(
+                            partition.buckets, capacity: capacity, threads: min(parts, partition.buckets.count))
+                        result.outcome = .split(regrouped)
+                        bulkRegroups.add(1, ordering: .relaxed)
+                    } else {
+                        result.outcome = .split(try split(partition, into: parts, spill))
+                        bulkSplits.add(1, ordering: .relaxed)
+                    }
                     result.scanning = clock.now - splitStarted
                     return result
                 }
-                for file in partition.files { spill.remove(file) }
+                for file in partition.buckets.joined() { spill.remove(file) }
                 finish(&worker, into: &result, targets, keyLimit: keyLimit)
             } catch {
                 result.error = error
@@ -630,25 +716,26 @@ extension ProjectionRuntime {
         return results.withLock { results in group.indices.map { results[$0] ?? PartitionResult() } }
     }
 
-    /// Splits a partition's spill files into `parts` partitions, each with one file, and removes the old files.
+    /// Splits a partition of one bucket into `parts` partitions by other bits of the case id's hash than the bucket's
+    /// (and than earlier splits'), each with one file, and removes the old files.
     private func split(_ partition: SpilledPartition, into parts: Int, _ spill: SpillDirectory) throws
         -> [SpilledPartition]
     {
-        let children = partition.cases.split(into: parts)
-        let depth = partition.cases.splits.count
+        let depth = partition.depth
         let name = "split-\(UUID().uuidString)-"
+        let registered = Array("registered".utf8)
         var writer = SpillWriter(files: (0..<parts).map { spill.file(name + "\($0)") })
-        for file in partition.files {
+        for file in partition.buckets.joined() {
             _ = try SpillDirectory.forEachRecord(in: file) { position, hash, id, type, metadata in
                 writer.add(
-                    to: CasePartition.part(hash, depth: depth, of: parts), position: position, quickHash: hash,
-                    id: id, type: type, metadata: metadata)
+                    to: SpilledPartition.part(hash, depth: depth, of: parts), position: position, quickHash: hash,
+                    id: id, type: type, metadata: metadata, registration: type.elementsEqual(registered))
                 return writer.failure == nil
             }
         }
         let files = try writer.finish()
-        for file in partition.files { spill.remove(file) }
-        return zip(children, files).map { SpilledPartition(cases: $0, files: [$1]) }
+        for file in partition.buckets.joined() { spill.remove(file) }
+        return files.map { SpilledPartition(buckets: [[$0]], depth: depth + 1) }
     }
 
     /// The rows of a partition whose events were all applied, into `result` (or why the bulk path cannot write them).
@@ -684,67 +771,53 @@ extension ProjectionRuntime {
         result.outcome = .done
     }
 
-    /// The bulk pass without spill files: each round's threads scan the log, each applying one partition's cases. A
-    /// round that finds a partition over its capacity starts the pass again with more partitions. `nil` when the
-    /// bulk path gives way.
+    /// The bulk pass without spill files: ``rebuildThreads`` threads each scan the log and apply one partition's cases.
+    /// The cases must fit in those partitions: the pass gives way to the event-by-event path (`nil`) when one is over
+    /// its capacity, as it does for an event it does not read.
     private func scanningPass(
         _ names: [String], upTo limit: UInt64, _ targets: BulkTargets, into sink: inout some BulkRowSink,
         timing: inout ChunkTiming
     ) throws -> PassTotals? {
-        let threads = max(1, rebuildThreads)
-        var partitions = threads
+        let partitions = max(1, rebuildThreads)
         let clock = ContinuousClock()
-        restart: while true {
-            var totals = PassTotals()
-            totals.partitions = partitions
-            for first in stride(from: 0, to: partitions, by: threads) {
-                let group = Array(first..<min(first + threads, partitions))
-                let started = clock.now
-                let results = computePartitions(group, of: partitions, upTo: limit, targets)
-                timing.computing += clock.now - started
-                if let error = results.lazy.compactMap(\.error).first { throw error }
-                if let reason = unusualReason(results) {
-                    try giveWay(reason, names, &sink)
-                    return nil
-                }
-                let full = results.compactMap { result -> (estimate: Int, early: Bool)? in
-                    if case .full(let estimate, let early) = result.outcome { return (estimate, early) }
-                    return nil
-                }
-                if let estimate = full.map(\.estimate).max() {
-                    // Partitions hold about as many cases each: enough of them for the fullest one's estimate.
-                    let needed = Double(partitions) * 1.1 * Double(estimate) / Double(bulkCaseCapacity)
-                    // An estimate met at the capacity early in a small or bursty log can be far off: at most four
-                    // times as many partitions then. One from a sample of thousands of cases is taken as it is.
-                    let most = full.allSatisfy(\.early) ? Self.bulkPartitionLimit : partitions * 4
-                    let more = min(most, max(partitions + 1, Int(min(needed.rounded(.up), Double(Int32.max)))))
-                    let next = (more + threads - 1) / threads * threads
-                    guard next <= Self.bulkPartitionLimit, next > partitions else {
-                        try giveWay("too many cases for it", names, &sink)
-                        return nil
-                    }
-                    try sink.startAgain()
-                    logger.info(
-                        "a bulk rebuild's partition is full; starting again with more",
-                        metadata: ["partitions": "\(next)", "capacity": "\(bulkCaseCapacity)"])
-                    partitions = next
-                    continue restart
-                }
-                totals.add(results)
-                totals.rows += try sink.take(
-                    results.map(\.runs), of: group.map { CasePartition(base: $0, of: partitions) }, targets,
-                    timing: &timing)
-            }
-            return totals
+        var totals = PassTotals()
+        totals.partitions = partitions
+        let started = clock.now
+        let results = computePartitions(Array(0..<partitions), of: partitions, upTo: limit, targets)
+        timing.computing += clock.now - started
+        if let error = results.lazy.compactMap(\.error).first { throw error }
+        if let reason = unusualReason(results) {
+            try giveWay(reason, names, &sink)
+            return nil
         }
+        for result in results {
+            if case .full = result.outcome {
+                try giveWay("more cases than one round holds, and no spill files", names, &sink)
+                return nil
+            }
+        }
+        totals.add(results)
+        totals.rows1 = results.map(\.runs)
+        return totals
     }
 
-    /// Hands the monthly counters (summed over all partitions) to the sink and logs what the pass did.
+    /// Hands every table's rows, in key order, to the sink (the monthly counters summed over all partitions) and logs
+    /// what the pass did.
     private func finishPass(
         _ names: [String], upTo limit: UInt64, _ targets: BulkTargets, _ totals: PassTotals,
         into sink: inout some BulkRowSink, timing: inout ChunkTiming
     ) throws -> UInt64 {
-        var rows = totals.rows
+        var rows = 0
+        for table in BulkTargets.Table.allCases {
+            guard let database = targets[table] else { continue }
+            if let partitions = totals.rows1 {
+                var stream = MergedRuns(partitions.map { $0[table.rawValue] })
+                rows += try sink.take("\(table)", database, &stream, timing: &timing)
+            } else {
+                var stream = try RowFileMerge(totals.rowFiles[table.rawValue])
+                rows += try sink.take("\(table)", database, &stream, timing: &timing)
+            }
+        }
         // Even with no counters: a check compares the stored table with none.
         if let database = targets.months {
             var run = RowRun()
@@ -756,7 +829,8 @@ extension ProjectionRuntime {
                 }
             }
             run.sortAndMerge()
-            rows += try sink.takeMonths(run, database, timing: &timing)
+            var stream = MergedRuns([run])
+            rows += try sink.take("months", database, &stream, timing: &timing)
         }
         bulkBuilds.add(1, ordering: .relaxed)
         logger.info(
@@ -765,6 +839,7 @@ extension ProjectionRuntime {
                 "projections": "\(names.joined(separator: ","))", "events": "\(limit)", "cases": "\(totals.cases)",
                 "rows": "\(rows)", "partitions": "\(totals.partitions)", "rounds": "\(totals.rounds)",
                 "spilling": "\(totals.spilling)", "scanning": "\(totals.scanning)", "encoding": "\(totals.encoding)",
+                "sorting": "\(totals.sorting)",
             ])
         return limit
     }
@@ -805,77 +880,50 @@ extension ProjectionRuntime {
         return results.withLock { results in group.indices.map { results[$0] ?? PartitionResult() } }
     }
 
-    /// Writes each table's rows from all partitions of a round, merged into key order, in write transactions of at
+    /// Appends the rows `rows` hands out, in key order, to the empty table `database`, in write transactions of at
     /// most ``writeBatchRows`` rows. Returns the number of rows.
-    func writeRuns(
-        _ partitions: [[RowRun]], _ targets: BulkTargets, append: Bool, timing: inout ChunkTiming
-    ) throws -> Int {
-        var total = 0
-        for table in BulkTargets.Table.allCases {
-            guard let database = targets[table] else { continue }
-            let runs = partitions.compactMap { $0.indices.contains(table.rawValue) ? $0[table.rawValue] : nil }
-            let order = RowRun.merged(runs)
-            total += order.count
-            try write(order.count, database, append: append, timing: &timing) { index, body in
-                let (run, row) = order[index]
-                try runs[Int(run)].withRow(Int(row), body)
-            }
-        }
-        return total
-    }
-
-    func writeRun(_ run: RowRun, _ database: Database, timing: inout ChunkTiming) throws -> Int {
-        try write(run.rows.count, database, append: true, timing: &timing) { index, body in
-            try run.withRow(index, body)
-        }
-        return run.rows.count
-    }
-
-    /// Writes `count` rows that `row` hands out in key order, in transactions of at most ``writeBatchRows`` rows.
-    private func write(
-        _ count: Int, _ database: Database, append: Bool, timing: inout ChunkTiming,
-        _ row: (Int, (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void
-    ) throws {
+    func append(_ rows: inout some RowStream, to database: Database, timing: inout ChunkTiming) throws -> Int {
         let clock = ContinuousClock()
-        var start = 0
-        while start < count {
-            // Puts among existing rows dirty a page each (LMDB keeps them in memory until the commit, and the
-            // write lock is held meanwhile): a quarter of the batch then.
-            let batch = start..<min(count, start + (append ? writeBatchRows : max(1, writeBatchRows / 4)))
+        var total = 0
+        var batch = RowRun()
+        while true {
+            // A batch is copied out first: a map growth runs the transaction's closure again, with the same rows.
+            batch.removeAll()
+            while batch.rows.count < writeBatchRows,
+                try rows.next({ key, value in
+                    batch.add({ $0.append(contentsOf: key.assumingMemoryBound(to: UInt8.self)) }) {
+                        $0.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
+                    }
+                })
+            {}
+            guard !batch.rows.isEmpty else { return total }
             var entered = clock.now
-            // A map growth runs the closure again in a new transaction: it writes the same rows again.
             try log.writeViews { txn in
                 entered = clock.now
-                for index in batch {
-                    try row(index) { key, value in
-                        try txn.put(database, key: key, value: value, options: append ? .append : [])
+                for index in batch.rows.indices {
+                    try batch.withRow(index) { key, value in
+                        try txn.put(database, key: key, value: value, options: .append)
                     }
                 }
             }
             timing.wrote(clock.now - entered)
-            start = batch.upperBound
+            total += batch.rows.count
         }
     }
 }
 
-/// Where a bulk pass's rows go, round by round: ``BulkTableWriter`` writes them into the new tables, a read-only check
-/// compares them with the stored ones.
+/// Where a bulk pass's rows go: ``BulkTableWriter`` writes them into the new tables, a read-only check compares them
+/// with the stored ones.
 protocol BulkRowSink {
-    /// The pass starts again from the first round (more partitions), or gives way: forget what was taken.
+    /// The pass starts again, or gives way: forget what was taken.
     mutating func startAgain() throws
-    /// Takes a round's rows: per partition of `group`, one run per ``BulkTargets/Table``, each in key order. Returns
-    /// the rows taken.
+    /// Takes every row of one table (`name`, as the view names it), in key order. Returns the rows taken.
     mutating func take(
-        _ runs: [[RowRun]], of group: [CasePartition], _ targets: BulkTargets,
-        timing: inout ProjectionRuntime.ChunkTiming
+        _ name: String, _ database: Database, _ rows: inout some RowStream, timing: inout ProjectionRuntime.ChunkTiming
     ) throws -> Int
-    /// Takes the monthly counters' rows (all partitions summed), in key order, for `database`.
-    mutating func takeMonths(_ run: RowRun, _ database: Database, timing: inout ProjectionRuntime.ChunkTiming) throws
-        -> Int
 }
 
-/// Writes a bulk pass's rows into the new generation's tables: appended in the first round (the tables are empty),
-/// put among the earlier rounds' rows after it.
+/// Writes a bulk pass's rows into the new generation's tables, each appended in key order.
 struct BulkTableWriter: BulkRowSink {
     let runtime: ProjectionRuntime
     let names: [String]
@@ -898,20 +946,10 @@ struct BulkTableWriter: BulkRowSink {
     }
 
     mutating func take(
-        _ runs: [[RowRun]], of group: [CasePartition], _ targets: BulkTargets,
+        _ name: String, _ database: Database, _ rows: inout some RowStream,
         timing: inout ProjectionRuntime.ChunkTiming
     ) throws -> Int {
-        // Appending needs every key after the table's last one: true while the tables are empty.
-        let rows = try runtime.writeRuns(runs, targets, append: !written, timing: &timing)
         written = true
-        return rows
-    }
-
-    mutating func takeMonths(_ run: RowRun, _ database: Database, timing: inout ProjectionRuntime.ChunkTiming) throws
-        -> Int
-    {
-        let rows = try runtime.writeRun(run, database, timing: &timing)
-        written = true
-        return rows
+        return try runtime.append(&rows, to: database, timing: &timing)
     }
 }

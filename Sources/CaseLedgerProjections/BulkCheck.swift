@@ -4,9 +4,7 @@ import Foundation
 import Logging
 
 /// Compares a bulk pass's rows with the stored tables of the views, writing nothing: the consistency check of a
-/// read-only store. Each round's rows (the cases of some partitions) are compared, in key order, with the stored rows
-/// of the same cases: a stored row belongs to the partition of the case id in its key. The monthly counters (summed
-/// over every case) are compared at the end with the whole `months` table.
+/// read-only store. Each table's rows, all cases in key order, are compared with the stored rows as they come.
 struct BulkTableComparer: BulkRowSink {
     let runtime: ProjectionRuntime
     /// The views compared, and the state each must keep while the check reads (a store written meanwhile moves them).
@@ -21,52 +19,22 @@ struct BulkTableComparer: BulkRowSink {
         self.states = states
     }
 
-    /// The rounds taken since the pass started (again).
-    private var rounds = 0
-
     mutating func startAgain() throws {
         differences = [:]
         compared = [:]
-        rounds = 0
     }
 
     mutating func take(
-        _ runs: [[RowRun]], of group: [CasePartition], _ targets: BulkTargets,
+        _ name: String, _ database: Database, _ rows: inout some RowStream,
         timing: inout ProjectionRuntime.ChunkTiming
     ) throws -> Int {
         var taken = 0
-        let first = rounds == 0
-        rounds += 1
-        for table in BulkTargets.Table.allCases {
-            guard let database = targets[table] else { continue }
-            let tableRuns = runs.compactMap { $0.indices.contains(table.rawValue) ? $0[table.rawValue] : nil }
-            taken += tableRuns.reduce(0) { $0 + $1.rows.count }
-            let name = "\(table)"
-            guard differences[name] == nil else { continue }
-            let order = RowRun.merged(tableRuns)
-            try compare(name, database, order.count) { index, body in
-                let (run, row) = order[index]
-                try tableRuns[Int(run)].withRow(Int(row), body)
-            } including: { key in
-                // A key whose case id cannot be read is compared in the first round, where it is extra.
-                guard let id = Self.caseID(in: key, of: table) else { return first }
-                let hash = ByteInterner.quickHash(id)
-                return group.contains { $0.contains(hash) }
-            }
+        try compare(name, database) { body in
+            let found = try rows.next(body)
+            if found { taken += 1 }
+            return found
         }
         return taken
-    }
-
-    mutating func takeMonths(_ run: RowRun, _ database: Database, timing: inout ProjectionRuntime.ChunkTiming) throws
-        -> Int
-    {
-        try compare("months", database, run.rows.count) { index, body in
-            try run.withRow(index, body)
-        } including: {
-            _ in
-            true
-        }
-        return run.rows.count
     }
 
     /// The first stored table of each view (in name order) that differs names the view's difference.
@@ -82,13 +50,12 @@ struct BulkTableComparer: BulkRowSink {
         return report
     }
 
-    /// Walks the stored rows of `database` that `including` accepts, in key order, beside the `count` computed rows
-    /// that `row` hands out in key order, and records the first difference
+    /// Walks the stored rows of `database` in key order beside the computed rows, which `next` hands out in key order
+    /// (calling its body with the next row, or returning `false` past the last), and records the first difference
     /// (``ProjectionRuntime/firstDifference(_:stored:including:count:expected:)``).
     private mutating func compare(
-        _ table: String, _ database: Database, _ count: Int,
-        _ row: (Int, (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void,
-        including: (UnsafeRawBufferPointer) -> Bool
+        _ table: String, _ database: Database,
+        _ next: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Bool
     ) throws {
         let states = states
         let meta = runtime.meta
@@ -107,39 +74,14 @@ struct BulkTableComparer: BulkRowSink {
                 }
             }
             difference = try txn.withCursor(database) { stored in
-                try ProjectionRuntime.firstDifference(table, stored: stored, including: including, count: &rows) {
-                    index, body in
-                    guard index < count else { return false }
-                    try withoutActuallyEscaping(body) { body in try row(index, body) }
-                    return true
+                // Each computed row is asked for once, in order (the index only counts them).
+                try ProjectionRuntime.firstDifference(table, stored: stored, including: { _ in true }, count: &rows) {
+                    _, body in try withoutActuallyEscaping(body) { body in try next(body) }
                 }
             }
         }
         compared[table, default: 0] += rows
         if let difference { differences[table] = difference }
-    }
-
-    /// The case id in a stored key of `table`, as the bulk path writes it (see `BulkPartition.rows`).
-    static func caseID(in key: UnsafeRawBufferPointer, of table: BulkTargets.Table) -> UnsafeRawBufferPointer? {
-        func after(_ start: Int) -> UnsafeRawBufferPointer? {
-            key.count > start ? UnsafeRawBufferPointer(rebasing: key[start...]) : nil
-        }
-        switch table {
-        case .cases, .caseMeta, .byCase, .casePeople:
-            return key
-        case .open:
-            return after(HeaderSpan.division.count)  // the division's digits, then the id
-        case .parties:
-            return after(32)  // the keyed hash, then the id
-        case .due:
-            // The due instant, the id, a zero byte and the clock's name.
-            guard let rest = after(8), let zero = rest.firstIndex(of: 0) else { return nil }
-            return UnsafeRawBufferPointer(rebasing: rest[..<zero])
-        case .byPerson, .byUnit:
-            // The person's or unit's name, a zero byte and the id.
-            guard let zero = key.firstIndex(of: 0) else { return nil }
-            return after(zero + 1)
-        }
     }
 }
 
@@ -207,9 +149,6 @@ extension ProjectionRuntime {
 extension BulkTableComparer {
     /// Compares a stored table with no rows at all.
     mutating func compareEmpty(_ table: String, _ database: Database) throws {
-        try compare(table, database, 0) { _, _ in
-        } including: { _ in
-            true
-        }
+        try compare(table, database) { _ in false }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 
 #if canImport(Glibc)
     import Glibc
@@ -17,51 +18,14 @@ struct SpillError: Error, CustomStringConvertible {
     }
 }
 
-/// Which cases a partition of a bulk pass holds: those whose id's ``ByteInterner/quickHash(_:)`` falls in part `base`
-/// of `of`, and then, for each split, in part `index` of the split's `of` parts (a split takes other bits of the hash).
-struct CasePartition: Sendable, Hashable {
-    struct Split: Sendable, Hashable {
-        var index: Int
-        var of: Int
-    }
-    var base: Int
-    var of: Int
-    var splits: [Split] = []
-
-    /// The part of split number `depth` (from 0) that a case with this hash falls in, of `parts`.
-    static func part(_ quickHash: Int, depth: Int, of parts: Int) -> Int {
-        // A different multiplier per depth, then MurmurHash3's finaliser: independent of the base's remainder.
-        var mixed = UInt64(UInt(bitPattern: quickHash)) &* (0x9e37_79b9_7f4a_7c15 &+ 2 &* UInt64(depth + 1))
-        mixed ^= mixed >> 33
-        mixed &*= 0xff51_afd7_ed55_8ccd
-        mixed ^= mixed >> 33
-        return Int(mixed % UInt64(parts))
-    }
-
-    func contains(_ quickHash: Int) -> Bool {
-        guard BulkPartition.partition(quickHash, of: of) == base else { return false }
-        for (depth, split) in splits.enumerated() where Self.part(quickHash, depth: depth, of: split.of) != split.index
-        {
-            return false
-        }
-        return true
-    }
-
-    /// The `parts` partitions this one splits into.
-    func split(into parts: Int) -> [CasePartition] {
-        (0..<parts).map { index in
-            var part = self
-            part.splits.append(Split(index: index, of: parts))
-            return part
-        }
-    }
-}
-
 /// A spill file: its path and the bytes written to it, which its reader checks (a file changed meanwhile is an error,
 /// not a partition with fewer cases).
 struct SpillFile: Sendable {
     var path: String
     var bytes: Int
+    /// For a file of case events: how many it holds, and how many of them are registrations.
+    var events = 0
+    var registrations = 0
 }
 
 /// A bulk pass's case events, copied from the log into files, one or more per partition of the cases, so that each
@@ -179,6 +143,9 @@ struct SpillWriter: ~Copyable {
     private var buffers: [[UInt8]]
     /// The bytes written to each file so far.
     private var written: [Int]
+    /// The events and registrations added to each file.
+    private var events: [Int]
+    private var registrations: [Int]
     private let flushAt: Int
     /// The first failure; the writer then drops what it is given.
     private(set) var failure: SpillError?
@@ -189,13 +156,17 @@ struct SpillWriter: ~Copyable {
         flushAt = min(1 << 20, max(16 << 10, memory / max(1, files.count)))
         buffers = Array(repeating: [], count: files.count)
         written = Array(repeating: 0, count: files.count)
+        events = written
+        registrations = written
     }
 
     mutating func add(
         to output: Int, position: UInt64, quickHash: Int, id: UnsafeRawBufferPointer, type: UnsafeRawBufferPointer,
-        metadata: UnsafeRawBufferPointer
+        metadata: UnsafeRawBufferPointer, registration: Bool
     ) {
         guard failure == nil else { return }
+        events[output] += 1
+        if registration { registrations[output] += 1 }
         // Lengths past the fields' sizes cannot come from the log (its limits are far below), but are refused.
         guard id.count <= Int(UInt16.max), type.count <= Int(UInt16.max), metadata.count <= Int(UInt32.max) else {
             failure = SpillError("an event at position \(position) has a field too long for a spill record")
@@ -219,31 +190,199 @@ struct SpillWriter: ~Copyable {
     mutating func finish() throws(SpillError) -> [SpillFile] {
         for output in buffers.indices where !buffers[output].isEmpty { flush(output) }
         if let failure { throw failure }
-        return zip(files, written).map { SpillFile(path: $0, bytes: $1) }
+        return files.indices.map {
+            SpillFile(path: files[$0], bytes: written[$0], events: events[$0], registrations: registrations[$0])
+        }
     }
 
     private mutating func flush(_ output: Int) {
         guard failure == nil else { return }
-        let path = files[output]
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        guard descriptor >= 0 else {
-            failure = .posix("opening", path)
-            return
+        do {
+            try SpillDirectory.append(buffers[output], to: files[output])
+            written[output] += buffers[output].count
+            buffers[output].removeAll(keepingCapacity: true)
+        } catch {
+            failure = error
         }
+    }
+}
+
+extension SpillDirectory {
+    /// Appends `bytes` to the file at `path`, creating it if need be.
+    static func append(_ bytes: [UInt8], to path: String) throws(SpillError) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        guard descriptor >= 0 else { throw .posix("opening", path) }
         defer { close(descriptor) }
-        buffers[output].withUnsafeBytes { bytes in
+        var failed = false
+        bytes.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count, let base = bytes.baseAddress {
                 let count = write(descriptor, base + offset, bytes.count - offset)
                 if count < 0 {
                     if errno == EINTR { continue }
-                    failure = .posix("writing", path)
+                    failed = true
                     return
                 }
                 offset += count
             }
         }
-        written[output] += buffers[output].count
-        buffers[output].removeAll(keepingCapacity: true)
+        if failed { throw .posix("writing", path) }
+    }
+}
+
+/// A file mapped read-only for as long as the value lives (a file never written maps to no bytes).
+final class MappedFile {
+    let bytes: UnsafeRawBufferPointer
+
+    /// Maps `file`, checking that it holds exactly the bytes written to it.
+    init(_ file: SpillFile) throws(SpillError) {
+        guard file.bytes > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let descriptor = open(file.path, O_RDONLY)
+        guard descriptor >= 0 else { throw .posix("opening", file.path) }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .posix("reading the size of", file.path) }
+        let size = Int(status.st_size)
+        guard size == file.bytes else {
+            throw SpillError("\(file.path) holds \(size) bytes, not the \(file.bytes) written to it")
+        }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
+            throw .posix("mapping", file.path)
+        }
+        #if canImport(Glibc)
+            _ = madvise(mapped, size, MADV_SEQUENTIAL)
+        #endif
+        bytes = UnsafeRawBufferPointer(start: mapped, count: size)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}
+
+/// Rows of one table in key order, handed out one at a time.
+protocol RowStream {
+    /// Calls `body` with the next row's key and value (valid only inside it); `false` past the last row.
+    mutating func next(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Bool
+}
+
+/// Writes one table's rows, in key order, to a row file through a buffer: per row the key's length (2 bytes) and the
+/// value's (4), in the host's byte order, then the key and the value.
+struct RowFileWriter {
+    let path: String
+    private var buffer: [UInt8] = []
+    private var written = 0
+    private static let flushAt = 1 << 20
+
+    init(path: String) {
+        self.path = path
+        buffer.reserveCapacity(Self.flushAt + 4_096)
+    }
+
+    mutating func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SpillError) {
+        guard key.count <= Int(UInt16.max), value.count <= Int(UInt32.max) else {
+            throw SpillError("a row of \(key.count) and \(value.count) bytes is too long for a row file")
+        }
+        withUnsafeBytes(of: UInt16(key.count)) { buffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(value.count)) { buffer.append(contentsOf: $0) }
+        buffer.append(contentsOf: key.assumingMemoryBound(to: UInt8.self))
+        buffer.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
+        if buffer.count >= Self.flushAt { try flush() }
+    }
+
+    /// Writes out the buffer and returns the file with the bytes written to it.
+    mutating func finish() throws(SpillError) -> SpillFile {
+        try flush()
+        return SpillFile(path: path, bytes: written)
+    }
+
+    private mutating func flush() throws(SpillError) {
+        guard !buffer.isEmpty else { return }
+        try SpillDirectory.append(buffer, to: path)
+        written += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Row files, each in key order, read as one stream in key order: a merge through a heap of each file's next row. Of
+/// rows with equal keys (which a bulk pass does not make: every key holds its case's id), the earliest file's comes
+/// first and the others are skipped, as ``RowRun/sortAndMerge()`` keeps the first.
+final class RowFileMerge: RowStream {
+    private struct Head: Comparable {
+        var key: UnsafeRawBufferPointer
+        var value: UnsafeRawBufferPointer
+        var source: Int
+        /// Where the source's following row starts.
+        var next: Int
+
+        static func < (a: Head, b: Head) -> Bool {
+            let order = ByteInterner.compare(a.key, b.key)
+            return order != 0 ? order < 0 : a.source < b.source
+        }
+
+        static func == (a: Head, b: Head) -> Bool { a.source == b.source && a.next == b.next }
+    }
+
+    private let files: [MappedFile]
+    private var heap = Heap<Head>()
+
+    init(_ files: [SpillFile]) throws(SpillError) {
+        var mapped: [MappedFile] = []
+        for file in files { mapped.append(try MappedFile(file)) }
+        self.files = mapped
+        for source in mapped.indices {
+            if let head = try row(source, at: 0) { heap.insert(head) }
+        }
+    }
+
+    /// The row of `source` at byte `offset`, `nil` at the file's end.
+    private func row(_ source: Int, at offset: Int) throws(SpillError) -> Head? {
+        let bytes = files[source].bytes
+        guard offset < bytes.count else { return nil }
+        guard offset + 6 <= bytes.count else { throw SpillError("a row file ends inside a row") }
+        let keyLength = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+        let valueLength = Int(bytes.loadUnaligned(fromByteOffset: offset + 2, as: UInt32.self))
+        let key = offset + 6
+        let end = key + keyLength + valueLength
+        guard end <= bytes.count else { throw SpillError("a row file ends inside a row") }
+        return Head(
+            key: UnsafeRawBufferPointer(rebasing: bytes[key..<(key + keyLength)]),
+            value: UnsafeRawBufferPointer(rebasing: bytes[(key + keyLength)..<end]), source: source, next: end)
+    }
+
+    func next(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        guard let head = heap.popMin() else { return false }
+        try body(head.key, head.value)
+        if let following = try row(head.source, at: head.next) { heap.insert(following) }
+        while let same = heap.min, same.key.count == head.key.count, ByteInterner.compare(same.key, head.key) == 0 {
+            _ = heap.popMin()
+            if let following = try row(same.source, at: same.next) { heap.insert(following) }
+        }
+        return true
+    }
+}
+
+/// The rows of several runs (each in key order, from partitions that share no key) as one stream in key order.
+struct MergedRuns: RowStream {
+    private let runs: [RowRun]
+    private let order: [(run: Int32, row: Int32)]
+    private var index = 0
+
+    init(_ runs: [RowRun]) {
+        self.runs = runs
+        order = RowRun.merged(runs)
+    }
+
+    var count: Int { order.count }
+
+    mutating func next(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        guard index < order.count else { return false }
+        let (run, row) = order[index]
+        index += 1
+        try runs[Int(run)].withRow(Int(row), body)
+        return true
     }
 }

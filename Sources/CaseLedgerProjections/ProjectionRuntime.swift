@@ -91,6 +91,15 @@ public final class ProjectionRuntime: Service, Sendable {
     let bulkCaseCapacity: Int
     /// Where bulk rebuilds and checks make their spill directory; `nil` for the default (``spillParent``).
     public let spillDirectory: String?
+    /// How many buckets a bulk pass spills the case events into; `nil`: about one per ``bulkCaseCapacity`` events
+    /// (tests set it to make partitions regroup and split).
+    let spillBuckets: Int?
+    /// How many full partitions of spilled bulk passes were regrouped (their buckets into more partitions) and split
+    /// (their one bucket's files written again into more), for tests and diagnostics.
+    let bulkRegroups = Atomic<Int>(0)
+    let bulkSplits = Atomic<Int>(0)
+    package var bulkRegroupCount: Int { bulkRegroups.load(ordering: .relaxed) }
+    package var bulkSplitCount: Int { bulkSplits.load(ordering: .relaxed) }
     /// How long opening waits for another holder of a switching view's maintenance lock.
     let versionSwitchWait: Duration
     /// Views that start from nothing on a log of at least this many events are filled by a bulk rebuild.
@@ -171,7 +180,8 @@ public final class ProjectionRuntime: Service, Sendable {
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int,
         upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int,
         bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity, versionSwitchWait: Duration = .seconds(30),
-        bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum, spillDirectory: String? = nil
+        bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum, spillDirectory: String? = nil,
+        spillBuckets: Int? = nil
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -195,6 +205,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.versionSwitchWait = versionSwitchWait
         self.bulkFillMinimum = bulkFillMinimum
         self.spillDirectory = spillDirectory
+        self.spillBuckets = spillBuckets.map { max(1, $0) }
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])
