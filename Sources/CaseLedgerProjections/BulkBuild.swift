@@ -6,6 +6,20 @@ import Foundation
 import Logging
 import Synchronization
 
+extension [UInt8] {
+    /// Appends raw bytes with one copy.
+    @inline(__always)
+    mutating func appendBytes(_ bytes: UnsafeRawBufferPointer) {
+        append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// Appends an integer's bytes, most significant first.
+    @inline(__always)
+    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.bigEndian) { appendBytes($0) }
+    }
+}
+
 /// Rows for one table in one byte arena, sorted as LMDB orders keys: a bulk rebuild's output before it is written.
 struct RowRun: Sendable {
     struct Row: Sendable {
@@ -19,13 +33,6 @@ struct RowRun: Sendable {
     private(set) var rows: [Row] = []
     /// The longest key added.
     private(set) var longestKey = 0
-
-    /// Empties the run, keeping its memory.
-    mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
-        rows.removeAll(keepingCapacity: true)
-        longestKey = 0
-    }
 
     mutating func reserve(rows count: Int, bytes size: Int) {
         rows.reserveCapacity(count)
@@ -191,7 +198,10 @@ extension BulkPartition {
     func rows(_ targets: BulkTargets) -> (runs: [RowRun], unusual: String?) {
         var runs = [RowRun](repeating: RowRun(), count: BulkTargets.Table.allCases.count)
         // Room for a typical case's rows up front, so the arenas are seldom copied as they grow.
-        for (table, bytes) in [(BulkTargets.Table.cases, 160), (.parties, 48), (.caseMeta, 24), (.casePeople, 40)]
+        for (table, bytes) in [
+            (BulkTargets.Table.cases, 160), (.parties, 48), (.caseMeta, 24), (.casePeople, 40), (.open, 48),
+            (.byPerson, 24), (.byUnit, 24),
+        ]
         where targets[table] != nil {
             runs[table.rawValue].reserve(rows: records.count, bytes: records.count * bytes)
         }
@@ -205,123 +215,158 @@ extension BulkPartition {
             }
             return keyed.map(\.index)
         }
-        let texts = self.texts
-        func str8(_ id: Int32, _ out: inout [UInt8]) {
-            let bytes = texts.bytes(id)
-            out.append(UInt8(truncatingIfNeeded: bytes.count))
-            out.append(contentsOf: bytes)
-        }
-        func instant(_ micros: Int64, _ out: inout [UInt8]) {
-            withUnsafeBytes(of: (UInt64(bitPattern: micros) ^ (1 << 63)).bigEndian) { out.append(contentsOf: $0) }
-        }
         let owner = Array("owner:".utf8)
-        let partyArena = self.partyArena
-        func parties(_ r: CaseRecord) -> ArraySlice<UInt8> {
-            partyArena[Int(r.partyStart)..<Int(r.partyStart + r.partyLength)]
-        }
-        var people: [UInt8] = []
-        for index in order {
-            let r = records[index]
-            let id = cases.bytes(Int32(truncatingIfNeeded: index))
-            if targets[.cases] != nil {
-                guard r.openClocks.count < 256 else { return (runs, "a case has over 255 open clocks") }
-                runs[BulkTargets.Table.cases.rawValue].add({ $0.append(contentsOf: id) }) { out in
-                    out.append(contentsOf: [1, r.kind, r.level, r.channel, r.disputeType, r.closed ? 1 : 0, r.rating])
-                    instant(r.lastEventAt, &out)
-                    withUnsafeBytes(of: r.events.bigEndian) { out.append(contentsOf: $0) }
-                    out.append(contentsOf: texts.bytes(r.division))
-                    out.append(UInt8(truncatingIfNeeded: id.count))
-                    out.append(contentsOf: id)
-                    str8(r.state, &out)
-                    str8(r.unit, &out)
-                    str8(r.owner, &out)
-                    out.append(UInt8(truncatingIfNeeded: r.openClocks.count))
-                    let clocks =
-                        r.openClocks.count < 2 ? r.openClocks : r.openClocks.sorted { texts.precedes($0.name, $1.name) }
-                    for clock in clocks {
-                        str8(clock.name, &out)
-                        instant(clock.due, &out)
+        let unusual: String? = texts.withEntries { textArena, textOffsets in
+            cases.withEntries { caseArena, caseOffsets in
+                partyArena.withUnsafeBytes { partyArena in
+                    records.withUnsafeBufferPointer { records in
+                        guard let first = records.baseAddress else { return nil }
+                        // Texts and ids read in place: no copies, no reference counting.
+                        func text(_ id: Int32) -> UnsafeRawBufferPointer {
+                            let id = Int(id)
+                            return UnsafeRawBufferPointer(rebasing: textArena[textOffsets[id]..<textOffsets[id + 1]])
+                        }
+                        func str8(_ id: Int32, _ out: inout [UInt8]) {
+                            let bytes = text(id)
+                            out.append(UInt8(truncatingIfNeeded: bytes.count))
+                            out.appendBytes(bytes)
+                        }
+                        func instant(_ micros: Int64, _ out: inout [UInt8]) {
+                            out.appendBigEndian(UInt64(bitPattern: micros) ^ (1 << 63))
+                        }
+                        // A person as the workload view names it: a leading "owner:" dropped once.
+                        func person(_ id: Int32) -> UnsafeRawBufferPointer {
+                            let bytes = text(id)
+                            return bytes.starts(with: owner)
+                                ? UnsafeRawBufferPointer(rebasing: bytes[owner.count...]) : bytes
+                        }
+                        for index in order {
+                            let id = UnsafeRawBufferPointer(
+                                rebasing: caseArena[caseOffsets[index]..<caseOffsets[index + 1]])
+                            let r = first + index
+                            let parties = UnsafeRawBufferPointer(
+                                rebasing: partyArena[
+                                    Int(
+                                        r.pointee.partyStart)..<Int(
+                                            r.pointee.partyStart + r.pointee.partyLength)])
+                            if targets[.cases] != nil {
+                                guard r.pointee.openClocks.count < 256 else { return "a case has over 255 open clocks" }
+                                runs[BulkTargets.Table.cases.rawValue].add({ $0.appendBytes(id) }) { out in
+                                    let c = r.pointee
+                                    out.append(1)
+                                    out.append(c.kind)
+                                    out.append(c.level)
+                                    out.append(c.channel)
+                                    out.append(c.disputeType)
+                                    out.append(c.closed ? 1 : 0)
+                                    out.append(c.rating)
+                                    instant(c.lastEventAt, &out)
+                                    out.appendBigEndian(c.events)
+                                    out.appendBytes(text(c.division))
+                                    out.append(UInt8(truncatingIfNeeded: id.count))
+                                    out.appendBytes(id)
+                                    str8(c.state, &out)
+                                    str8(c.unit, &out)
+                                    str8(c.owner, &out)
+                                    out.append(UInt8(truncatingIfNeeded: c.openClocks.count))
+                                    func precedes(_ a: ClockEntry, _ b: ClockEntry) -> Bool {
+                                        ByteInterner.compare(text(a.name), text(b.name)) < 0
+                                    }
+                                    let clocks =
+                                        c.openClocks.count < 2 ? c.openClocks : c.openClocks.sorted(by: precedes)
+                                    for clock in clocks {
+                                        str8(clock.name, &out)
+                                        instant(clock.due, &out)
+                                    }
+                                    out.append(c.partyCount)
+                                    out.appendBytes(parties)
+                                    out.append(UInt8(truncatingIfNeeded: c.linkCount))
+                                    out.append(contentsOf: c.links)
+                                }
+                            }
+                            if targets[.open] != nil, !r.pointee.closed {
+                                runs[BulkTargets.Table.open.rawValue].add(
+                                    { key in
+                                        key.appendBytes(text(r.pointee.division))
+                                        key.appendBytes(id)
+                                    },
+                                    { value in
+                                        value.append(r.pointee.lastKind)
+                                        value.append(r.pointee.level)
+                                        value.append(r.pointee.lastChannel)
+                                        str8(r.pointee.state, &value)
+                                        str8(r.pointee.unit, &value)
+                                    })
+                            }
+                            if targets[.caseMeta] != nil, r.pointee.metaPresent {
+                                runs[BulkTargets.Table.caseMeta.rawValue].add({ $0.appendBytes(id) }) { value in
+                                    value.append(r.pointee.metaBreached ? 1 : 0)
+                                    str8(r.pointee.metaState, &value)
+                                }
+                            }
+                            if targets[.byCase] != nil, !r.pointee.listed.isEmpty {
+                                runs[BulkTargets.Table.byCase.rawValue].add({ $0.appendBytes(id) }) { value in
+                                    for clock in r.pointee.listed {
+                                        str8(clock.name, &value)
+                                        instant(clock.due, &value)
+                                    }
+                                }
+                                for clock in r.pointee.listed {
+                                    runs[BulkTargets.Table.due.rawValue].add(
+                                        { key in
+                                            instant(clock.due, &key)
+                                            key.appendBytes(id)
+                                            key.append(0)
+                                            key.appendBytes(text(clock.name))
+                                        }, { $0.appendBytes(text(clock.unit)) })
+                                }
+                            }
+                            if targets[.casePeople] != nil, r.pointee.peoplePresent {
+                                let ownerName = text(r.pointee.owner)
+                                runs[BulkTargets.Table.casePeople.rawValue].add({ $0.appendBytes(id) }) { value in
+                                    str8(r.pointee.unit, &value)
+                                    value.append(UInt8(truncatingIfNeeded: owner.count + ownerName.count))
+                                    value.append(contentsOf: owner)
+                                    value.appendBytes(ownerName)
+                                    for helper in r.pointee.helpers { str8(helper, &value) }
+                                }
+                                // The index rows, named as the view reads them back from the row (equal names give
+                                // equal keys, which the runs keep once): `name`, a zero byte, the case id; no value.
+                                func index(_ table: BulkTargets.Table, _ name: UnsafeRawBufferPointer) {
+                                    runs[table.rawValue].add(
+                                        { key in
+                                            key.appendBytes(name)
+                                            key.append(0)
+                                            key.appendBytes(id)
+                                        }, { _ in })
+                                }
+                                index(.byPerson, ownerName)
+                                for helper in r.pointee.helpers { index(.byPerson, person(helper)) }
+                                let unit = text(r.pointee.unit)
+                                if !unit.isEmpty { index(.byUnit, unit) }
+                            }
+                            if let repeats = targets.repeatDisputes, r.pointee.partyCount > 0 {
+                                var offset = 0
+                                for _ in 0..<r.pointee.partyCount {
+                                    let length = Int(parties[offset])
+                                    let reference = UnsafeRawBufferPointer(
+                                        rebasing: parties[(offset + 1)..<(offset + 1 + length)])
+                                    runs[BulkTargets.Table.parties.rawValue].add(
+                                        { key in
+                                            repeats.hash(reference, into: &key)
+                                            key.appendBytes(id)
+                                        }, { _ in })
+                                    offset += 1 + length
+                                    offset += 1 + Int(parties[offset]) + 1  // the name and the role
+                                }
+                            }
+                        }
+                        return nil
                     }
-                    out.append(r.partyCount)
-                    out.append(contentsOf: parties(r))
-                    out.append(UInt8(truncatingIfNeeded: r.linkCount))
-                    out.append(contentsOf: r.links)
-                }
-            }
-            if targets[.open] != nil, !r.closed {
-                runs[BulkTargets.Table.open.rawValue].add(
-                    { key in
-                        key.append(contentsOf: texts.bytes(r.division))
-                        key.append(contentsOf: id)
-                    },
-                    { value in
-                        value.append(contentsOf: [r.lastKind, r.level, r.lastChannel])
-                        str8(r.state, &value)
-                        str8(r.unit, &value)
-                    })
-            }
-            if targets[.caseMeta] != nil, r.metaPresent {
-                runs[BulkTargets.Table.caseMeta.rawValue].add({ $0.append(contentsOf: id) }) { value in
-                    value.append(r.metaBreached ? 1 : 0)
-                    str8(r.metaState, &value)
-                }
-            }
-            if targets[.byCase] != nil, !r.listed.isEmpty {
-                runs[BulkTargets.Table.byCase.rawValue].add({ $0.append(contentsOf: id) }) { value in
-                    for clock in r.listed {
-                        str8(clock.name, &value)
-                        instant(clock.due, &value)
-                    }
-                }
-                for clock in r.listed {
-                    runs[BulkTargets.Table.due.rawValue].add(
-                        { key in
-                            instant(clock.due, &key)
-                            key.append(contentsOf: id)
-                            key.append(0)
-                            key.append(contentsOf: texts.bytes(clock.name))
-                        }, { $0.append(contentsOf: texts.bytes(clock.unit)) })
-                }
-            }
-            if targets[.casePeople] != nil, r.peoplePresent {
-                people.removeAll(keepingCapacity: true)
-                str8(r.unit, &people)
-                people.append(UInt8(truncatingIfNeeded: owner.count + texts.length(r.owner)))
-                people.append(contentsOf: owner)
-                people.append(contentsOf: texts.bytes(r.owner))
-                for helper in r.helpers { str8(helper, &people) }
-                runs[BulkTargets.Table.casePeople.rawValue].add({ $0.append(contentsOf: id) }) {
-                    $0.append(contentsOf: people)
-                }
-                // The index rows, from the row exactly as the view reads it back.
-                let (unit, persons) = WorkloadProjection.entries(people)
-                // An index row: `name`, a zero byte, the case id; no value.
-                func index(_ table: BulkTargets.Table, _ name: [UInt8]) {
-                    runs[table.rawValue].add(
-                        { key in
-                            key.append(contentsOf: name)
-                            key.append(0)
-                            key.append(contentsOf: id)
-                        }, { _ in })
-                }
-                for person in persons { index(.byPerson, person) }
-                if !unit.isEmpty { index(.byUnit, unit) }
-            }
-            if let repeats = targets.repeatDisputes, r.partyCount > 0 {
-                var offset = Int(r.partyStart)
-                for _ in 0..<r.partyCount {
-                    let length = Int(partyArena[offset])
-                    let reference = partyArena[(offset + 1)..<(offset + 1 + length)]
-                    runs[BulkTargets.Table.parties.rawValue].add(
-                        { key in
-                            reference.withUnsafeBytes { repeats.hash($0, into: &key) }
-                            key.append(contentsOf: id)
-                        }, { _ in })
-                    offset += 1 + length
-                    offset += 1 + Int(partyArena[offset]) + 1  // the name and the role
                 }
             }
         }
+        if let unusual { return (runs, unusual) }
         // Case-keyed tables came out in key order; the others are sorted now.
         for table in [BulkTargets.Table.open, .due, .byPerson, .byUnit, .parties] {
             runs[table.rawValue].sortAndMerge()
@@ -884,30 +929,29 @@ extension ProjectionRuntime {
     /// most ``writeBatchRows`` rows. Returns the number of rows.
     func append(_ rows: inout some RowStream, to database: Database, timing: inout ChunkTiming) throws -> Int {
         let clock = ContinuousClock()
+        let batch = writeBatchRows
         var total = 0
-        var batch = RowRun()
         while true {
-            // A batch is copied out first: a map growth runs the transaction's closure again, with the same rows.
-            batch.removeAll()
-            while batch.rows.count < writeBatchRows,
-                try rows.next({ key, value in
-                    batch.add({ $0.append(contentsOf: key.assumingMemoryBound(to: UInt8.self)) }) {
-                        $0.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
-                    }
-                })
-            {}
-            guard !batch.rows.isEmpty else { return total }
+            let start = rows.mark
+            var count = 0
+            var more = true
             var entered = clock.now
             try log.writeViews { txn in
                 entered = clock.now
-                for index in batch.rows.indices {
-                    try batch.withRow(index) { key, value in
+                // A map growth runs this closure again in a new transaction: it writes the same rows again.
+                rows.rewind(to: start)
+                count = 0
+                while count < batch {
+                    more = try rows.next { key, value in
                         try txn.put(database, key: key, value: value, options: .append)
                     }
+                    guard more else { break }
+                    count += 1
                 }
             }
             timing.wrote(clock.now - entered)
-            total += batch.rows.count
+            total += count
+            if !more { return total }
         }
     }
 }

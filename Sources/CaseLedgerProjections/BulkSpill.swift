@@ -265,6 +265,11 @@ final class MappedFile {
 
 /// Rows of one table in key order, handed out one at a time.
 protocol RowStream {
+    /// Where the stream is, to come back to.
+    associatedtype Mark
+    var mark: Mark { get }
+    /// Goes back to `mark`: the rows after it are handed out again (a write transaction run again writes them again).
+    mutating func rewind(to mark: Mark)
     /// Calls `body` with the next row's key and value (valid only inside it); `false` past the last row.
     mutating func next(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Bool
 }
@@ -311,7 +316,7 @@ struct RowFileWriter {
 /// rows with equal keys (which a bulk pass does not make: every key holds its case's id), the earliest file's comes
 /// first and the others are skipped, as ``RowRun/sortAndMerge()`` keeps the first.
 final class RowFileMerge: RowStream {
-    private struct Head: Comparable {
+    struct Head: Comparable {
         var key: UnsafeRawBufferPointer
         var value: UnsafeRawBufferPointer
         var source: Int
@@ -328,6 +333,10 @@ final class RowFileMerge: RowStream {
 
     private let files: [MappedFile]
     private var heap = Heap<Head>()
+
+    var mark: Heap<Head> { heap }
+
+    func rewind(to mark: Heap<Head>) { heap = mark }
 
     init(_ files: [SpillFile]) throws(SpillError) {
         var mapped: [MappedFile] = []
@@ -377,6 +386,10 @@ struct MergedRuns: RowStream {
     }
 
     var count: Int { order.count }
+
+    var mark: Int { index }
+
+    mutating func rewind(to mark: Int) { index = mark }
 
     mutating func next(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
         guard index < order.count else { return false }

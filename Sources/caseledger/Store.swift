@@ -131,7 +131,7 @@ final class OpenStore {
     /// Opens the store at `path`. `create` allows a new store; otherwise a missing store is an error.
     init(
         _ options: StoreOptions, create: Bool = false, durability: LMDBEventLog.Durability = .durable,
-        clock: (any EventClock)? = nil, chunkSize: Int = 4_096
+        clock: (any EventClock)? = nil, chunkSize: Int = 4_096, spillDirectory: String? = nil
     ) throws {
         path = options.store
         let logger = options.logger
@@ -172,7 +172,8 @@ final class OpenStore {
         }
         do {
             runtime = try ProjectionRuntime(
-                log: log, projections: try Self.views(partyKey: key), logger: logger, chunkSize: chunkSize)
+                log: log, projections: try Self.views(partyKey: key), logger: logger, chunkSize: chunkSize,
+                spillDirectory: spillDirectory)
         } catch {
             log.close()
             var failure = ToolError("cannot open the views of \(path): \(error)")
