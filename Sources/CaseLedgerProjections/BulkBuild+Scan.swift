@@ -121,8 +121,6 @@ struct ByteInterner {
     /// Entry `id`'s bytes.
     func bytes(_ id: Int32) -> ArraySlice<UInt8> { arena[offsets[Int(id)]..<offsets[Int(id) + 1]] }
 
-    func length(_ id: Int32) -> Int { offsets[Int(id) + 1] - offsets[Int(id)] }
-
     /// The arena and the entries' offsets, for code that compares many entries (a sort).
     func withEntries<R>(_ body: (UnsafeRawBufferPointer, UnsafeBufferPointer<Int>) throws -> R) rethrows -> R {
         try arena.withUnsafeBytes { arena in try offsets.withUnsafeBufferPointer { try body(arena, $0) } }
@@ -430,9 +428,9 @@ struct BulkPartition {
         /// An event the bulk path leaves to the event-by-event path (the reason).
         case unusual(String)
         /// The partition will hold more cases than it may, about `estimate` by the end: the rebuild needs more
-        /// partitions. `early`: estimated from the first sixteenth of the log (a sample of thousands of cases),
-        /// not met at the capacity.
-        case full(estimate: Int, early: Bool)
+        /// partitions. Estimated from the partition's first sixteenth (a sample of thousands of cases) or met at the
+        /// capacity.
+        case full(estimate: Int)
     }
 
     let partition: Int
@@ -463,13 +461,19 @@ struct BulkPartition {
     private(set) var outcome = Outcome.done
     static let mediationKinds: [Bool] = CaseKind.allCases.map(\.isMediation)
 
-    init(partition: Int, of partitions: Int, capacity: Int, upTo limit: UInt64, keyLimit: Int, events: UInt64? = nil) {
+    /// `estimates`: whether the partition gives up early, at its first sixteenth, when it estimates it will end over
+    /// its capacity (a pass that can split it says yes; one that can only give way waits until the capacity is met).
+    init(
+        partition: Int, of partitions: Int, capacity: Int, upTo limit: UInt64, keyLimit: Int, events: UInt64? = nil,
+        estimates: Bool = true
+    ) {
         self.partition = partition
         self.partitions = partitions
         self.capacity = capacity
         self.limit = limit
         self.keyLimit = keyLimit
         self.events = events
+        estimated = !estimates
         estimateAt = max(1, (events ?? limit) / 16)
         empty = texts.intern("")
         agreed = texts.intern("agreed")
@@ -536,7 +540,7 @@ struct BulkPartition {
             if records.count >= 4_096 {
                 let estimate = Self.estimate(records.count, at: progress, of: events ?? limit)
                 if estimate > capacity {
-                    outcome = .full(estimate: estimate, early: true)
+                    outcome = .full(estimate: estimate)
                     return false
                 }
             }
@@ -560,8 +564,7 @@ struct BulkPartition {
                 return stop("the case id at position \(position) is empty, too long or holds a zero byte")
             }
             guard records.count < capacity else {
-                outcome = .full(
-                    estimate: Self.estimate(capacity, at: progress, of: events ?? limit), early: false)
+                outcome = .full(estimate: Self.estimate(capacity, at: progress, of: events ?? limit))
                 return false
             }
             guard let divisionID = texts.text(division), checkedDivision(divisionID) else {

@@ -6,11 +6,25 @@ import Foundation
 import Logging
 import Synchronization
 
+/// A flag threads of one pass set and read without a lock.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    static let message = "another segment of the spill failed"
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
+}
+
 extension [UInt8] {
-    /// Appends raw bytes with one copy.
+    /// Appends raw bytes with one copy (as bytes: the memory is bound to `UInt8`, which changes nothing in it).
     @inline(__always)
     mutating func appendBytes(_ bytes: UnsafeRawBufferPointer) {
-        append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+        append(contentsOf: bytes.bindMemory(to: UInt8.self))
+    }
+
+    /// Appends an integer's bytes in the host's byte order.
+    @inline(__always)
+    mutating func appendNative<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value) { appendBytes($0) }
     }
 
     /// Appends an integer's bytes, most significant first.
@@ -399,7 +413,7 @@ extension ProjectionRuntime {
         enum Outcome: Sendable {
             case done
             case unusual(String)
-            case full(estimate: Int, early: Bool)
+            case full(estimate: Int)
             /// The partition was full and its spill files are split into these partitions, to be computed instead.
             case split([SpilledPartition])
         }
@@ -413,7 +427,8 @@ extension ProjectionRuntime {
         var encoding: Duration = .zero
     }
 
-    /// A partition of a spilled bulk pass: its cases and the files that hold their events, in the log's order.
+    /// A partition of a spilled bulk pass: the buckets of cases it holds. A case's events are all in one bucket, in the
+    /// log's order, so the buckets are read one after another.
     struct SpilledPartition: Sendable {
         /// Its buckets, each its files in the log's order.
         var buckets: [[SpillFile]]
@@ -467,14 +482,14 @@ extension ProjectionRuntime {
     }
 
     /// Builds the built-in views `names` from position 1 to `limit` into their new, empty `tables` in bulk: each case's
-    /// state is kept in memory from its first event to its last, and every row is written once, in key order
-    /// (appended to the tables when one round covers all cases).
+    /// state is kept in memory from its first event to its last, and every row is written once, appended in key order.
     ///
     /// The cases are split by a hash of their ids into partitions of at most ``bulkCaseCapacity`` cases; up to
     /// ``rebuildThreads`` partitions are computed at once, so memory stays bounded however long the log. The log is
-    /// read once: its case events are copied into spill files by partition (``SpillDirectory``), and a partition
-    /// found over its capacity has its files split into more partitions. Without a place for spill files, each round
-    /// scans the log instead, and a round that finds a partition over its capacity starts again with more partitions.
+    /// read once: its case events are copied into spill files by bucket (``SpillDirectory``), buckets are grouped into
+    /// partitions, and a partition found over its capacity is regrouped or has its files split. Several rounds' rows
+    /// are merged from sorted row files at the end. Without spill files, each thread scans the log for one partition,
+    /// in one round, and a log with more cases than that gives way to the event-by-event path.
     ///
     /// Returns `limit`, or `nil` when the bulk path does not serve these views or this log (a view that is not
     /// built in, upcasters, or an event in a shape only the event-by-event path reads: an old header, a text that
@@ -488,8 +503,8 @@ extension ProjectionRuntime {
     }
 
     /// Computes the rows of the built-in views `names` from position 1 to `limit` in bulk, as
-    /// ``bulkBuild(_:upTo:tables:timing:)`` describes, and hands them to `sink` round by round (the targets are
-    /// `tables`). Returns `limit`, or `nil` when the bulk path does not serve these views or this log (the sink was
+    /// ``bulkBuild(_:upTo:tables:timing:)`` describes, and hands them to `sink` table by table, each in key order
+    /// (the targets are `tables`). Returns `limit`, or `nil` when the bulk path does not serve these views or this log (the sink was
     /// then told to start again, and discards what it took).
     func bulkPass(
         _ names: [String], upTo limit: UInt64, tables: [String: [String: Database]], into sink: inout some BulkRowSink,
@@ -498,14 +513,19 @@ extension ProjectionRuntime {
         guard limit > 0, inSnapshots(names), let targets = BulkTargets(names, entries: entries, tables: tables) else {
             return nil
         }
-        let spill: SpillDirectory?
-        do {
-            spill = try SpillDirectory(in: spillParent)
-        } catch {
-            logger.notice(
-                "a bulk rebuild has no place for spill files; its threads each scan the log, in one round",
-                metadata: ["error": "\(error)"])
-            spill = nil
+        var spill: SpillDirectory?
+        if bulkSpills {
+            do {
+                spill = try SpillDirectory(in: spillParent)
+            } catch {
+                // A place the caller chose must work; the default one may not (a store on a read-only file system).
+                if let spillDirectory {
+                    throw ProjectionError(.storage, "the spill directory \(spillDirectory) cannot be used: \(error)")
+                }
+                logger.notice(
+                    "a bulk rebuild has no place for spill files; its threads each scan the log, in one round",
+                    metadata: ["error": "\(error)"])
+            }
         }
         if let spill {
             defer { spill.remove() }
@@ -593,7 +613,9 @@ extension ProjectionRuntime {
                 case .done:
                     done.append(result)
                 case .full, .unusual:
-                    break
+                    // Full partitions come back split, and an unusual one made the pass give way above.
+                    try giveWay("a partition came back without rows", names, &sink)
+                    return nil
                 }
             }
             guard totals.partitions <= Self.bulkPartitionLimit else {
@@ -621,30 +643,38 @@ extension ProjectionRuntime {
     }
 
     /// Groups buckets (each its spill files) into at least `threads` partitions (a multiple of it when there are
-    /// enough buckets) whose registrations, the cases they will hold, come to about the same and stay under nine
-    /// tenths of `capacity` where the buckets allow it. Buckets stay in order; a partition takes at least one.
+    /// enough buckets), in order, each with at least one bucket. They are cut where the running count of
+    /// registrations (the cases the buckets will hold; their events when no bucket counted one) comes nearest to
+    /// each partition's equal share, and there are enough partitions for each share to stay under nine tenths of
+    /// `capacity`.
     static func groups(_ buckets: [[SpillFile]], capacity: Int, threads: Int) -> [SpilledPartition] {
-        let registrations = buckets.map { $0.reduce(0) { $0 + $1.registrations } }
-        let total = registrations.reduce(0, +)
+        guard !buckets.isEmpty else { return [] }
+        var weights = buckets.map { $0.reduce(0) { $0 + $1.registrations } }
+        var total = weights.reduce(0, +)
+        if total == 0 {
+            weights = buckets.map { $0.reduce(0) { $0 + $1.events } }
+            total = weights.reduce(0, +)
+        }
         var count = max(threads, Int((Double(total) / (0.9 * Double(capacity))).rounded(.up)))
         count = min(buckets.count, (count + threads - 1) / threads * threads)
-        let share = Double(total) / Double(max(1, count))
+        let share = Double(total) / Double(count)
         var partitions: [SpilledPartition] = []
         var current: [[SpillFile]] = []
         var sum = 0
         for (bucket, files) in buckets.enumerated() {
-            // Leave at least one bucket for each partition still to come.
-            let left = buckets.count - bucket
-            if !current.isEmpty,
-                Double(sum + registrations[bucket]) > share || left <= count - partitions.count - 1
-            {
-                if partitions.count < count - 1 {
-                    partitions.append(SpilledPartition(buckets: current))
-                    (current, sum) = ([], 0)
-                }
-            }
             current.append(files)
-            sum += registrations[bucket]
+            sum += weights[bucket]
+            let left = buckets.count - bucket - 1
+            let toCome = count - partitions.count - 1
+            guard toCome > 0 else { continue }
+            // Cut here when the running sum is nearer the partition's end than it would be after the next bucket,
+            // or when the buckets left are just enough for the partitions to come.
+            let end = share * Double(partitions.count + 1)
+            let next = bucket + 1 < buckets.count ? Double(sum + weights[bucket + 1]) : .infinity
+            if left <= toCome || abs(Double(sum) - end) <= abs(next - end) {
+                partitions.append(SpilledPartition(buckets: current))
+                current = []
+            }
         }
         if !current.isEmpty { partitions.append(SpilledPartition(buckets: current)) }
         return partitions
@@ -658,6 +688,8 @@ extension ProjectionRuntime {
         let log = self.log
         let seed = ByteInterner.quickSeed
         let registered = Array("registered".utf8)
+        // Set when a segment fails, so that the others stop scanning.
+        let failed = StopFlag()
         @Sendable func copy(_ segment: Int) -> Result<[SpillFile], any Error> {
             let first = limit * UInt64(segment) / UInt64(segments) + 1
             let last = limit * UInt64(segment + 1) / UInt64(segments)
@@ -673,16 +705,18 @@ extension ProjectionRuntime {
                             to: BulkPartition.partition(hash, of: buckets), position: position, quickHash: hash,
                             id: id, type: type, metadata: metadata,
                             registration: type.elementsEqual(registered))
-                        return writer.failure == nil
+                        return writer.failure == nil && !failed.isSet
                     }
                 }
                 let files = try writer.finish()
+                if failed.isSet { throw SpillError(StopFlag.message) }
                 guard seen == count else {
                     throw ProjectionError(
                         .storage, "the log returned \(seen) events from position \(first) to position \(last)")
                 }
                 return .success(files)
             } catch {
+                failed.set()
                 return .failure(error)
             }
         }
@@ -693,7 +727,17 @@ extension ProjectionRuntime {
         }
         // By segment: a bucket's files in the order of the positions.
         let files = try results.withLock { results in
-            try (0..<segments).map { segment in
+            // A segment's own failure first, before one that stopped because of it.
+            let failures = (0..<segments).compactMap { segment -> (any Error)? in
+                if case .failure(let error) = results[segment] { return error }
+                return nil
+            }
+            if let error = failures.first(where: { ($0 as? SpillError)?.description != StopFlag.message })
+                ?? failures.first
+            {
+                throw error
+            }
+            return try (0..<segments).map { segment in
                 guard let result = results[segment] else { throw SpillError("segment \(segment) did not run") }
                 return try result.get()
             }
@@ -702,8 +746,8 @@ extension ProjectionRuntime {
     }
 
     /// Computes the partitions of `group` from their spill files, on threads of their own. A partition over its
-    /// capacity comes back regrouped or split (``PartitionResult/Outcome/split(_:)``); each partition's files are
-    /// removed once its rows are made.
+    /// capacity comes back regrouped or split (``PartitionResult/Outcome/split(_:)``); a done partition's files are
+    /// removed once read, before its rows are encoded.
     private func computeSpilled(
         _ group: [SpilledPartition], upTo limit: UInt64, _ targets: BulkTargets, _ spill: SpillDirectory
     ) -> [PartitionResult] {
@@ -724,7 +768,7 @@ extension ProjectionRuntime {
                     if !finished { break reading }
                 }
                 result.scanning = clock.now - started
-                if case .full(let estimate, _) = worker.outcome {
+                if case .full(let estimate) = worker.outcome {
                     // Parts enough for the estimate (a tenth to spare), and at least two.
                     let parts = max(2, Int((1.1 * Double(estimate) / Double(capacity)).rounded(.up)))
                     guard partition.depth < 16, parts <= Self.bulkPartitionLimit else {
@@ -742,7 +786,7 @@ extension ProjectionRuntime {
                         result.outcome = .split(try split(partition, into: parts, spill))
                         bulkSplits.add(1, ordering: .relaxed)
                     }
-                    result.scanning = clock.now - splitStarted
+                    result.scanning += clock.now - splitStarted
                     return result
                 }
                 for file in partition.buckets.joined() { spill.remove(file) }
@@ -780,7 +824,7 @@ extension ProjectionRuntime {
         }
         let files = try writer.finish()
         for file in partition.buckets.joined() { spill.remove(file) }
-        return files.map { SpilledPartition(buckets: [[$0]], depth: depth + 1) }
+        return files.filter { $0.events > 0 }.map { SpilledPartition(buckets: [[$0]], depth: depth + 1) }
     }
 
     /// The rows of a partition whose events were all applied, into `result` (or why the bulk path cannot write them).
@@ -791,8 +835,8 @@ extension ProjectionRuntime {
         case .unusual(let reason):
             result.outcome = .unusual(reason)
             return
-        case .full(let estimate, let early):
-            result.outcome = .full(estimate: estimate, early: early)
+        case .full(let estimate):
+            result.outcome = .full(estimate: estimate)
             return
         case .done:
             break
@@ -889,7 +933,7 @@ extension ProjectionRuntime {
         return limit
     }
 
-    /// More partitions than this and the bulk path gives way to the event-by-event one (each round scans the log).
+    /// More spill buckets or partitions than this and the bulk path gives way to the event-by-event one.
     static let bulkPartitionLimit = 4_096
 
     /// Scans the log once per partition of `group`, on threads of their own, and returns each one's rows.
@@ -900,8 +944,10 @@ extension ProjectionRuntime {
         let keyLimit = log.maxKeySize
         @Sendable func run(_ partition: Int) -> PartitionResult {
             var result = PartitionResult()
+            // One round only: it gives way when the capacity is met, not on an estimate.
             var worker = BulkPartition(
-                partition: partition, of: partitions, capacity: capacity, upTo: limit, keyLimit: keyLimit)
+                partition: partition, of: partitions, capacity: capacity, upTo: limit, keyLimit: keyLimit,
+                estimates: false)
             do {
                 let clock = ContinuousClock()
                 let started = clock.now
@@ -933,6 +979,9 @@ extension ProjectionRuntime {
         var total = 0
         while true {
             let start = rows.mark
+            // No transaction for the end of the stream.
+            guard try rows.next({ _, _ in }) else { return total }
+            rows.rewind(to: start)
             var count = 0
             var more = true
             var entered = clock.now

@@ -7,7 +7,7 @@ import HeapModule
     import Darwin
 #endif
 
-/// What went wrong with a bulk rebuild's spill files (the rebuild then scans the log once per round instead).
+/// What went wrong with a bulk rebuild's spill files (the rebuild then scans the log instead, in one round).
 struct SpillError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
@@ -18,8 +18,8 @@ struct SpillError: Error, CustomStringConvertible {
     }
 }
 
-/// A spill file: its path and the bytes written to it, which its reader checks (a file changed meanwhile is an error,
-/// not a partition with fewer cases).
+/// A spill file: its path and the bytes written to it, which its reader checks (a file whose size changed meanwhile is
+/// an error, not a partition with fewer cases).
 struct SpillFile: Sendable {
     var path: String
     var bytes: Int
@@ -42,16 +42,20 @@ final class SpillDirectory: Sendable {
     static let recordHeader = 24
     static let prefix = ".caseledger-rebuild-"
 
-    /// Creates a fresh directory inside `parent`, after removing directories there that ended processes left.
+    /// Creates a fresh directory inside `parent`, after removing directories there that ended processes left. The
+    /// directory is made under another name and takes its own only once its lock is held, so another process never
+    /// finds it unlocked.
     init(in parent: String) throws(SpillError) {
         Self.removeLeftovers(in: parent)
-        let path = parent + "/" + Self.prefix + UUID().uuidString
-        guard mkdir(path, 0o700) == 0 else { throw .posix("creating", path) }
-        let lock = open(path + "/lock", O_WRONLY | O_CREAT, 0o600)
-        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
-            let error = SpillError.posix("locking", path + "/lock")
+        let name = UUID().uuidString
+        let staging = parent + "/.caseledger-staging-" + name
+        let path = parent + "/" + Self.prefix + name
+        guard mkdir(staging, 0o700) == 0 else { throw .posix("creating", staging) }
+        let lock = open(staging + "/lock", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0, rename(staging, path) == 0 else {
+            let error = SpillError.posix("preparing", staging)
             if lock >= 0 { close(lock) }
-            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: staging)
             throw error
         }
         self.path = path
@@ -64,15 +68,21 @@ final class SpillDirectory: Sendable {
         close(lock)
     }
 
-    /// Removes spill directories in `parent` whose lock no process holds.
+    /// Removes spill directories in `parent` whose lock no process holds. Only real directories (no symbolic links)
+    /// whose `lock` is a regular file are considered, and the lock is opened without blocking or following links, so
+    /// a file planted in a shared temporary directory cannot make a rebuild wait or remove something else.
     private static func removeLeftovers(in parent: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
         for name in names where name.hasPrefix(prefix) {
             let path = parent + "/" + name
-            let lock = open(path + "/lock", O_WRONLY)
-            // No lock file: a directory made a moment ago whose lock is not there yet, or not a spill directory.
+            var directory = stat()
+            guard lstat(path, &directory) == 0, directory.st_mode & S_IFMT == S_IFDIR else { continue }
+            let lock = open(path + "/lock", O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
+            // No lock file: not a spill directory.
             guard lock >= 0 else { continue }
             defer { close(lock) }
+            var status = stat()
+            guard fstat(lock, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { continue }
             if flock(lock, LOCK_EX | LOCK_NB) == 0 {
                 try? FileManager.default.removeItem(atPath: path)
             }
@@ -96,7 +106,7 @@ final class SpillDirectory: Sendable {
         ) -> Bool
     ) throws(SpillError) -> Bool {
         guard file.bytes > 0 else { return true }
-        let descriptor = open(file.path, O_RDONLY)
+        let descriptor = open(file.path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .posix("opening", file.path) }
         defer { close(descriptor) }
         var status = stat()
@@ -150,10 +160,10 @@ struct SpillWriter: ~Copyable {
     /// The first failure; the writer then drops what it is given.
     private(set) var failure: SpillError?
 
-    /// `memory`: about how many bytes the buffers may hold together.
+    /// `memory`: about how many bytes the buffers may hold together (each holds at least 4 KiB and a record).
     init(files: [String], memory: Int = 8 << 20) {
         self.files = files
-        flushAt = min(1 << 20, max(16 << 10, memory / max(1, files.count)))
+        flushAt = min(1 << 20, max(4 << 10, memory / max(1, files.count)))
         buffers = Array(repeating: [], count: files.count)
         written = Array(repeating: 0, count: files.count)
         events = written
@@ -172,16 +182,15 @@ struct SpillWriter: ~Copyable {
             failure = SpillError("an event at position \(position) has a field too long for a spill record")
             return
         }
-        if buffers[output].capacity == 0 { buffers[output].reserveCapacity(flushAt + 4_096) }
-        withUnsafeBytes(of: position) { buffers[output].append(contentsOf: $0) }
-        withUnsafeBytes(of: quickHash) { buffers[output].append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt16(id.count)) { buffers[output].append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt16(type.count)) { buffers[output].append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt32(metadata.count)) { buffers[output].append(contentsOf: $0) }
-        // As typed buffers: appended with one copy each.
-        buffers[output].append(contentsOf: id.assumingMemoryBound(to: UInt8.self))
-        buffers[output].append(contentsOf: type.assumingMemoryBound(to: UInt8.self))
-        buffers[output].append(contentsOf: metadata.assumingMemoryBound(to: UInt8.self))
+        if buffers[output].capacity == 0 { buffers[output].reserveCapacity(flushAt + 512) }
+        buffers[output].appendNative(position)
+        buffers[output].appendNative(quickHash)
+        buffers[output].appendNative(UInt16(id.count))
+        buffers[output].appendNative(UInt16(type.count))
+        buffers[output].appendNative(UInt32(metadata.count))
+        buffers[output].appendBytes(id)
+        buffers[output].appendBytes(type)
+        buffers[output].appendBytes(metadata)
         if buffers[output].count >= flushAt { flush(output) }
     }
 
@@ -210,7 +219,7 @@ struct SpillWriter: ~Copyable {
 extension SpillDirectory {
     /// Appends `bytes` to the file at `path`, creating it if need be.
     static func append(_ bytes: [UInt8], to path: String) throws(SpillError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .posix("opening", path) }
         defer { close(descriptor) }
         var failed = false
@@ -240,7 +249,7 @@ final class MappedFile {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        let descriptor = open(file.path, O_RDONLY)
+        let descriptor = open(file.path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .posix("opening", file.path) }
         defer { close(descriptor) }
         var status = stat()
@@ -291,10 +300,10 @@ struct RowFileWriter {
         guard key.count <= Int(UInt16.max), value.count <= Int(UInt32.max) else {
             throw SpillError("a row of \(key.count) and \(value.count) bytes is too long for a row file")
         }
-        withUnsafeBytes(of: UInt16(key.count)) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt32(value.count)) { buffer.append(contentsOf: $0) }
-        buffer.append(contentsOf: key.assumingMemoryBound(to: UInt8.self))
-        buffer.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
+        buffer.appendNative(UInt16(key.count))
+        buffer.appendNative(UInt32(value.count))
+        buffer.appendBytes(key)
+        buffer.appendBytes(value)
         if buffer.count >= Self.flushAt { try flush() }
     }
 
@@ -312,9 +321,9 @@ struct RowFileWriter {
     }
 }
 
-/// Row files, each in key order, read as one stream in key order: a merge through a heap of each file's next row. Of
-/// rows with equal keys (which a bulk pass does not make: every key holds its case's id), the earliest file's comes
-/// first and the others are skipped, as ``RowRun/sortAndMerge()`` keeps the first.
+/// Row files, each in key order, read as one stream in key order: a merge through a heap of each file's next row. Two
+/// files with the same key (which a bulk pass does not make: every key holds its case's id, and a case is in one
+/// partition) are an error, as appending the second row would be.
 final class RowFileMerge: RowStream {
     struct Head: Comparable {
         var key: UnsafeRawBufferPointer
@@ -328,7 +337,9 @@ final class RowFileMerge: RowStream {
             return order != 0 ? order < 0 : a.source < b.source
         }
 
-        static func == (a: Head, b: Head) -> Bool { a.source == b.source && a.next == b.next }
+        static func == (a: Head, b: Head) -> Bool {
+            a.source == b.source && a.key.count == b.key.count && ByteInterner.compare(a.key, b.key) == 0
+        }
     }
 
     private let files: [MappedFile]
@@ -364,12 +375,11 @@ final class RowFileMerge: RowStream {
 
     func next(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
         guard let head = heap.popMin() else { return false }
+        if let same = heap.min, same.key.count == head.key.count, ByteInterner.compare(same.key, head.key) == 0 {
+            throw SpillError("two row files hold the key \(hex(Array(head.key))): one case in two partitions")
+        }
         try body(head.key, head.value)
         if let following = try row(head.source, at: head.next) { heap.insert(following) }
-        while let same = heap.min, same.key.count == head.key.count, ByteInterner.compare(same.key, head.key) == 0 {
-            _ = heap.popMin()
-            if let following = try row(same.source, at: same.next) { heap.insert(following) }
-        }
         return true
     }
 }
@@ -384,8 +394,6 @@ struct MergedRuns: RowStream {
         self.runs = runs
         order = RowRun.merged(runs)
     }
-
-    var count: Int { order.count }
 
     var mark: Int { index }
 

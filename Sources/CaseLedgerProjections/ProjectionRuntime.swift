@@ -91,6 +91,8 @@ public final class ProjectionRuntime: Service, Sendable {
     let bulkCaseCapacity: Int
     /// Where bulk rebuilds and checks make their spill directory; `nil` for the default (``spillParent``).
     public let spillDirectory: String?
+    /// Whether bulk passes spill the case events to files (tests turn it off to take the path without spill files).
+    let bulkSpills: Bool
     /// How many buckets a bulk pass spills the case events into; `nil`: about one per ``bulkCaseCapacity`` events
     /// (tests set it to make partitions regroup and split).
     let spillBuckets: Int?
@@ -141,8 +143,8 @@ public final class ProjectionRuntime: Service, Sendable {
     ///   - upcasters: rewrite events of older payload schemas before projections see them.
     ///   - metrics: where lag and failure metrics go; the process's `MetricsSystem` when `nil`.
     ///   - rebuildThreads: how many threads a rebuild or check computes on; the machine's active processor count when
-    ///     `nil`. In bulk, each thread scans the log for one partition of the cases; event by event, each reads the
-    ///     chunk and applies its share of the built-in views.
+    ///     `nil`. In bulk, each thread copies a share of the log into spill files, then applies one partition of the
+    ///     cases at a time; event by event, each reads the chunk and applies its share of the built-in views.
     ///   - versionSwitchWait: how long opening waits for another process (or runtime) that holds the maintenance lock
     ///     of a view whose version changed. Several processes opened together after an upgrade switch each view once
     ///     between them: the others wait for the first, then find the view switched.
@@ -181,7 +183,7 @@ public final class ProjectionRuntime: Service, Sendable {
         upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int,
         bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity, versionSwitchWait: Duration = .seconds(30),
         bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum, spillDirectory: String? = nil,
-        spillBuckets: Int? = nil
+        spillBuckets: Int? = nil, bulkSpills: Bool = true
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -206,6 +208,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.bulkFillMinimum = bulkFillMinimum
         self.spillDirectory = spillDirectory
         self.spillBuckets = spillBuckets.map { max(1, $0) }
+        self.bulkSpills = bulkSpills
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])

@@ -17,7 +17,7 @@ import _CaseLedgerTestSupport
         _ log: LMDBEventLog, rebuildThreads: Int = 2,
         bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity,
         bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum, spillDirectory: String? = nil,
-        spillBuckets: Int? = nil
+        spillBuckets: Int? = nil, bulkSpills: Bool = true
     ) throws -> ProjectionRuntime {
         try ProjectionRuntime(
             log: log,
@@ -29,7 +29,8 @@ import _CaseLedgerTestSupport
             // A chunk's rows are written in transactions of at most 5 rows, so every rebuild here splits them.
             logger: Logger(label: "test"), chunkSize: 9, upcasters: UpcasterChain(), metrics: nil,
             rebuildThreads: rebuildThreads, writeBatchRows: 5, bulkCaseCapacity: bulkCaseCapacity,
-            bulkFillMinimum: bulkFillMinimum, spillDirectory: spillDirectory, spillBuckets: spillBuckets)
+            bulkFillMinimum: bulkFillMinimum, spillDirectory: spillDirectory, spillBuckets: spillBuckets,
+            bulkSpills: bulkSpills)
     }
 
     /// Four mediation cases in March 2025 (one agreed and closed and rated 5, one failed and referred, one escalated,
@@ -246,14 +247,13 @@ import _CaseLedgerTestSupport
     /// directory, removed at the end) are split into more, which take several rounds; each round's rows go to row
     /// files, merged into the tables at the end. The rows are still the incremental views' rows, byte for byte.
     ///
-    /// Without a place for spill files (a directory that cannot be made), the bulk pass holds one round only: with
-    /// more cases than that, it gives way to the event-by-event path, which gives the same rows.
+    /// Without spill files, the bulk pass holds one round only: with more cases than that, it gives way to the
+    /// event-by-event path, which gives the same rows.
     @Test(arguments: [1, 2], [true, false])
     func aBulkRebuildInManySmallPartitionsGivesTheIncrementalRows(threads: Int, spills: Bool) async throws {
-        try await withTemporaryLog { log, directory in
+        try await withTemporaryLog { log, _ in
             let runtime = try BuiltInViewTests.runtime(
-                log, rebuildThreads: threads, bulkCaseCapacity: 2,
-                spillDirectory: spills ? nil : directory.appending("missing/spill"))
+                log, rebuildThreads: threads, bulkCaseCapacity: 2, bulkSpills: spills)
             defer { runtime.shutdown() }
             let spilled = Mutex(0)
             runtime.setAfterSpill { path in
@@ -314,6 +314,37 @@ import _CaseLedgerTestSupport
             #expect(try BuiltInViewTests.everyRow(runtime) == before)
             let left = try FileManager.default.contentsOfDirectory(atPath: log.path).filter { $0.hasPrefix(".") }
             #expect(left.isEmpty, "\(left)")
+        }
+    }
+
+    /// A spill directory the caller chose must be usable: a rebuild there fails and says why, and the views keep
+    /// serving from their generation. One in a directory that exists is used, and left empty.
+    @Test func aSpillDirectoryTheCallerChoseMustBeUsable() async throws {
+        try await withTemporaryLog { log, directory in
+            try await BuiltInViewTests.county(try BuiltInViewTests.engine(log))
+            let before = try {
+                let missing = try BuiltInViewTests.runtime(log, spillDirectory: directory.appending("missing"))
+                defer { missing.shutdown() }
+                try missing.catchUp()
+                let before = try BuiltInViewTests.everyRow(missing)
+                #expect {
+                    try missing.rebuildAll()
+                } throws: { error in
+                    "\(error)".contains("the spill directory \(directory.appending("missing")) cannot be used")
+                }
+                #expect(try BuiltInViewTests.everyRow(missing) == before)
+                return before
+            }()
+            let chosen = directory.appending("spill")
+            try FileManager.default.createDirectory(atPath: chosen, withIntermediateDirectories: false)
+            let runtime = try BuiltInViewTests.runtime(log, spillDirectory: chosen)
+            defer { runtime.shutdown() }
+            let used = Mutex(false)
+            runtime.setAfterSpill { path in used.withLock { $0 = path.hasPrefix(chosen + "/.caseledger-rebuild-") } }
+            try runtime.rebuildAll()
+            #expect(used.withLock { $0 } && runtime.bulkBuildCount == 1)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: chosen).isEmpty)
+            #expect(try BuiltInViewTests.everyRow(runtime) == before)
         }
     }
 
