@@ -181,6 +181,14 @@ struct Verify: AsyncParsableCommand {
             """)
     var readOnly = false
 
+    @Option(
+        help: """
+            Where the views' check copies the log's case events by bucket of cases (about 100 to 150 bytes per case \
+            event, removed as it goes). Default: a hidden directory in the store's directory, or the system's \
+            temporary directory with --read-only.
+            """)
+    var spillDirectory: String?
+
     /// Set in the child process that does the checking (see ``checkInChild()``).
     static let childVariable = "CASELEDGER_VERIFY_CHILD"
 
@@ -206,7 +214,7 @@ struct Verify: AsyncParsableCommand {
     private func verifyWritable() throws {
         let store: OpenStore
         do {
-            store = try OpenStore(options)
+            store = try OpenStore(options, spillDirectory: spillDirectory)
         } catch let error as ToolError where error.viewsDamaged {
             // The log is still checked, and the views that cannot be opened are the failure when it holds.
             let log = try openLogOnly(options.store, mode: .readWrite)
@@ -330,7 +338,8 @@ struct Verify: AsyncParsableCommand {
             do {
                 let key = try OpenStore.partyKey(in: options.store, create: false)
                 runtime = try ProjectionRuntime(
-                    log: store, projections: try OpenStore.views(partyKey: key), logger: options.logger)
+                    log: store, projections: try OpenStore.views(partyKey: key), logger: options.logger,
+                    spillDirectory: spillDirectory)
             } catch {
                 throw ToolError(
                     "the views of this read-only copy cannot be opened: \(error); verify with --skip-views, or "

@@ -847,6 +847,18 @@ struct ToolTests {
             #expect(try Self.tool(["verify", "--store", store]).status == 0)
             #expect(try Self.tool(["views", "rebuild", "--store", store, "--chunk-size", "0"]).status == 64)
             #expect(try Self.tool(["views", "rebuild", "--store", store, "nosuchview"]).status == 64)
+            // A spill directory given must be usable: status 2, naming it; one that is usable is left empty.
+            let noSpill = directory.appending("no-such-dir")
+            for arguments in [["views", "rebuild"], ["verify"], ["verify", "--read-only"]] {
+                let refused = try Self.tool(arguments + ["--store", store, "--spill-directory", noSpill])
+                #expect(refused.status == 2, "\(arguments): \(refused.output)\(refused.error)")
+                #expect(refused.error.contains("the spill directory \(noSpill) cannot be used"), "\(refused.error)")
+            }
+            let spill = directory.appending("spill")
+            try FileManager.default.createDirectory(atPath: spill, withIntermediateDirectories: false)
+            #expect(try Self.tool(["views", "rebuild", "--store", store, "--spill-directory", spill]).status == 0)
+            #expect(try Self.tool(["verify", "--store", store, "--spill-directory", spill]).status == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: spill).isEmpty)
 
             // The key is private to the store's owner, and no temporary file of its durable write is left behind.
             let mode = try FileManager.default.attributesOfItem(atPath: store + "/party.key")[.posixPermissions] as? Int
