@@ -720,28 +720,18 @@ extension ProjectionRuntime {
                 return .failure(error)
             }
         }
-        let results = Mutex<[Int: Result<[SpillFile], any Error>]>([:])
-        DispatchQueue.concurrentPerform(iterations: segments) { segment in
-            let result = copy(segment)
-            results.withLock { $0[segment] = result }
+        let results = Self.inParallel(Array(0..<segments), copy)
+        // A segment's own failure first, before one that stopped because of it.
+        let failures = results.compactMap { result -> (any Error)? in
+            if case .failure(let error) = result { return error }
+            return nil
+        }
+        if let error = failures.first(where: { ($0 as? SpillError)?.description != StopFlag.message }) ?? failures.first
+        {
+            throw error
         }
         // By segment: a bucket's files in the order of the positions.
-        let files = try results.withLock { results in
-            // A segment's own failure first, before one that stopped because of it.
-            let failures = (0..<segments).compactMap { segment -> (any Error)? in
-                if case .failure(let error) = results[segment] { return error }
-                return nil
-            }
-            if let error = failures.first(where: { ($0 as? SpillError)?.description != StopFlag.message })
-                ?? failures.first
-            {
-                throw error
-            }
-            return try (0..<segments).map { segment in
-                guard let result = results[segment] else { throw SpillError("segment \(segment) did not run") }
-                return try result.get()
-            }
-        }
+        let files = try results.map { try $0.get() }
         return (0..<buckets).map { bucket in files.map { $0[bucket] } }
     }
 
@@ -796,13 +786,7 @@ extension ProjectionRuntime {
             }
             return result
         }
-        if group.count == 1 { return [run(group[0])] }
-        let results = Mutex<[Int: PartitionResult]>([:])
-        DispatchQueue.concurrentPerform(iterations: group.count) { index in
-            let result = run(group[index])
-            results.withLock { $0[index] = result }
-        }
-        return results.withLock { results in group.indices.map { results[$0] ?? PartitionResult() } }
+        return Self.inParallel(group, run)
     }
 
     /// Splits a partition of one bucket into `parts` partitions by other bits of the case id's hash than the bucket's
@@ -933,6 +917,20 @@ extension ProjectionRuntime {
         return limit
     }
 
+    /// `body` of each item, on threads of their own (the calling one among them), in the items' order.
+    static func inParallel<Item: Sendable, Output: Sendable>(
+        _ items: [Item], _ body: @Sendable (Item) -> Output
+    ) -> [Output] {
+        if items.count == 1 { return [body(items[0])] }
+        let results = Mutex<[Output?]>(Array(repeating: nil, count: items.count))
+        DispatchQueue.concurrentPerform(iterations: items.count) { index in
+            let output = body(items[index])
+            results.withLock { $0[index] = output }
+        }
+        // concurrentPerform returns once every iteration has run.
+        return results.withLock { $0.compactMap { $0 } }
+    }
+
     /// More spill buckets or partitions than this and the bulk path gives way to the event-by-event one.
     static let bulkPartitionLimit = 4_096
 
@@ -962,13 +960,7 @@ extension ProjectionRuntime {
             }
             return result
         }
-        if group.count == 1 { return [run(group[0])] }
-        let results = Mutex<[Int: PartitionResult]>([:])
-        DispatchQueue.concurrentPerform(iterations: group.count) { index in
-            let result = run(group[index])
-            results.withLock { $0[index] = result }
-        }
-        return results.withLock { results in group.indices.map { results[$0] ?? PartitionResult() } }
+        return Self.inParallel(group, run)
     }
 
     /// Appends the rows `rows` hands out, in key order, to the empty table `database`, in write transactions of at

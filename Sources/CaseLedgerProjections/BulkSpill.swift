@@ -105,27 +105,12 @@ final class SpillDirectory: Sendable {
             _ metadata: UnsafeRawBufferPointer
         ) -> Bool
     ) throws(SpillError) -> Bool {
-        guard file.bytes > 0 else { return true }
-        let descriptor = open(file.path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .posix("opening", file.path) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw .posix("reading the size of", file.path) }
-        let size = Int(status.st_size)
-        guard size == file.bytes else {
-            throw SpillError("\(file.path) holds \(size) bytes, not the \(file.bytes) written to it")
-        }
-        #if canImport(Glibc)
-            // Read in at once: the file is read through from start to end.
-            let flags = MAP_PRIVATE | MAP_POPULATE
-        #else
-            let flags = MAP_PRIVATE
-        #endif
-        guard let mapped = mmap(nil, size, PROT_READ, flags, descriptor, 0), mapped != MAP_FAILED else {
-            throw .posix("mapping", file.path)
-        }
-        defer { munmap(mapped, size) }
-        let bytes = UnsafeRawBufferPointer(start: mapped, count: size)
+        // Read in at once: the file is read through from start to end.
+        let mapped = try MappedFile(file, populate: true)
+        // The mapping must outlive the loop that reads its bytes.
+        defer { withExtendedLifetime(mapped) {} }
+        let bytes = mapped.bytes
+        let size = bytes.count
         var offset = 0
         while offset < size {
             guard offset + recordHeader <= size else { throw SpillError("\(file.path) ends inside a record") }
@@ -243,8 +228,9 @@ extension SpillDirectory {
 final class MappedFile {
     let bytes: UnsafeRawBufferPointer
 
-    /// Maps `file`, checking that it holds exactly the bytes written to it.
-    init(_ file: SpillFile) throws(SpillError) {
+    /// Maps `file`, checking that it holds exactly the bytes written to it. `populate`: read it all in at once (for a
+    /// file read through from start to end); else read ahead as it is read in order.
+    init(_ file: SpillFile, populate: Bool = false) throws(SpillError) {
         guard file.bytes > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
@@ -258,11 +244,16 @@ final class MappedFile {
         guard size == file.bytes else {
             throw SpillError("\(file.path) holds \(size) bytes, not the \(file.bytes) written to it")
         }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
+        #if canImport(Glibc)
+            let flags = populate ? MAP_PRIVATE | MAP_POPULATE : MAP_PRIVATE
+        #else
+            let flags = MAP_PRIVATE
+        #endif
+        guard let mapped = mmap(nil, size, PROT_READ, flags, descriptor, 0), mapped != MAP_FAILED else {
             throw .posix("mapping", file.path)
         }
         #if canImport(Glibc)
-            _ = madvise(mapped, size, MADV_SEQUENTIAL)
+            if !populate { _ = madvise(mapped, size, MADV_SEQUENTIAL) }
         #endif
         bytes = UnsafeRawBufferPointer(start: mapped, count: size)
     }

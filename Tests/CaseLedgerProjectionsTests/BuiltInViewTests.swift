@@ -243,6 +243,20 @@ import _CaseLedgerTestSupport
 
 /// The bulk rebuild, which keeps each case in memory and writes each row once, against the incremental views.
 @Suite struct BulkRebuildTests {
+    /// The county's cases and eight more (handed off, closed and still open, with clocks that move and stop) in
+    /// `log`, applied to `runtime`'s views.
+    static func fillCounty(_ log: LMDBEventLog, _ runtime: ProjectionRuntime) async throws {
+        let engine = try BuiltInViewTests.engine(log)
+        try await BuiltInViewTests.county(engine)
+        try await ProjectionRuntimeTests.scenario(engine, "e", count: 8)
+        try runtime.catchUp()
+    }
+
+    /// Spill directories (hidden entries) left in the store's directory.
+    static func spillLeft(_ log: LMDBEventLog) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: log.path).filter { $0.hasPrefix(".") }
+    }
+
     /// Partitions of at most two cases: the first partitions are found full and their spill files (in the store's
     /// directory, removed at the end) are split into more, which take several rounds; each round's rows go to row
     /// files, merged into the tables at the end. The rows are still the incremental views' rows, byte for byte.
@@ -260,11 +274,7 @@ import _CaseLedgerTestSupport
                 spilled.withLock { $0 += 1 }
                 #expect(path.hasPrefix(log.path + "/.caseledger-rebuild-"))
             }
-            let engine = try BuiltInViewTests.engine(log)
-            try await BuiltInViewTests.county(engine)
-            // Handed off, closed and still open cases, with clocks that move and stop.
-            try await ProjectionRuntimeTests.scenario(engine, "e", count: 8)
-            try runtime.catchUp()
+            try await Self.fillCounty(log, runtime)
             let before = try BuiltInViewTests.everyRow(runtime)
             #expect(before.values.filter(\.isEmpty).isEmpty, "\(before.mapValues(\.count))")
             try runtime.rebuildAll()
@@ -275,7 +285,7 @@ import _CaseLedgerTestSupport
             }
             #expect(runtime.bulkBuildCount == (spills ? 7 : 0))
             #expect(spilled.withLock { $0 } == (spills ? 7 : 0))
-            let left = try FileManager.default.contentsOfDirectory(atPath: log.path).filter { $0.hasPrefix(".") }
+            let left = try Self.spillLeft(log)
             #expect(left.isEmpty, "spill directories are removed: \(left)")
         }
     }
@@ -312,7 +322,7 @@ import _CaseLedgerTestSupport
             #expect(runtime.bulkSplitCount > (buckets == 1 ? 1 : 0), "splits: \(runtime.bulkSplitCount)")
             #expect((runtime.bulkRegroupCount > 0) == (buckets > 1), "regroups: \(runtime.bulkRegroupCount)")
             #expect(try BuiltInViewTests.everyRow(runtime) == before)
-            let left = try FileManager.default.contentsOfDirectory(atPath: log.path).filter { $0.hasPrefix(".") }
+            let left = try Self.spillLeft(log)
             #expect(left.isEmpty, "\(left)")
         }
     }
@@ -355,10 +365,7 @@ import _CaseLedgerTestSupport
         try await withTemporaryLog { log, _ in
             let runtime = try BuiltInViewTests.runtime(log)
             defer { runtime.shutdown() }
-            let engine = try BuiltInViewTests.engine(log)
-            try await BuiltInViewTests.county(engine)
-            try await ProjectionRuntimeTests.scenario(engine, "e", count: 8)
-            try runtime.catchUp()
+            try await Self.fillCounty(log, runtime)
             let before = try BuiltInViewTests.everyRow(runtime)
             let changed = Mutex<[String]>([])
             runtime.setAfterSpill { path in
@@ -376,7 +383,7 @@ import _CaseLedgerTestSupport
             #expect(changed.withLock { $0.count } == 1)
             #expect(runtime.bulkBuildCount == 1, "still in bulk, scanning the log")
             #expect(try BuiltInViewTests.everyRow(runtime) == before)
-            let left = try FileManager.default.contentsOfDirectory(atPath: log.path).filter { $0.hasPrefix(".") }
+            let left = try Self.spillLeft(log)
             #expect(left.isEmpty, "\(left)")
         }
     }
@@ -522,10 +529,8 @@ import _CaseLedgerTestSupport
         try await withTemporaryLog { log, _ in
             let runtime = try BuiltInViewTests.runtime(log)
             defer { runtime.shutdown() }
+            try await Self.fillCounty(log, runtime)
             let engine = try BuiltInViewTests.engine(log)
-            try await BuiltInViewTests.county(engine)
-            try await ProjectionRuntimeTests.scenario(engine, "e", count: 8)
-            try runtime.catchUp()
             let names = try runtime.status().map(\.name)
             var single: [String: Int] = [:]
             for name in names { single[name] = try runtime.check(name).rowsCompared }
