@@ -585,7 +585,7 @@ extension ProjectionRuntime {
         // Buckets of at most `bulkCaseCapacity` events on average, so that one seldom holds more cases than that.
         let buckets =
             spillBuckets
-            ?? Int(min(UInt64(Self.bulkPartitionLimit), max(UInt64(threads), limit / UInt64(bulkCaseCapacity) + 1)))
+            ?? Int(min(UInt64(Self.spillBucketLimit), max(UInt64(threads), limit / UInt64(bulkCaseCapacity) + 1)))
         var pending = Self.groups(
             try spillCaseEvents(upTo: limit, into: spill, buckets: buckets), capacity: bulkCaseCapacity,
             threads: threads)
@@ -931,8 +931,12 @@ extension ProjectionRuntime {
         return results.withLock { $0.compactMap { $0 } }
     }
 
-    /// More spill buckets or partitions than this and the bulk path gives way to the event-by-event one.
-    static let bulkPartitionLimit = 4_096
+    /// At most this many spill buckets (each thread of the spill keeps a buffer per bucket); past 4,096 × 81,920
+    /// events, buckets hold more cases than a partition may and are split when read.
+    static let spillBucketLimit = 4_096
+    /// More partitions than this and the bulk path gives way to the event-by-event one (about 65,536 × 73,000 cases;
+    /// a round reads only its own partitions' files, so more partitions cost no more scans of the log).
+    static let bulkPartitionLimit = 65_536
 
     /// Scans the log once per partition of `group`, on threads of their own, and returns each one's rows.
     private func computePartitions(
