@@ -93,6 +93,9 @@ public final class ProjectionRuntime: Service, Sendable {
     public let spillDirectory: String?
     /// Whether bulk passes spill the case events to files (tests turn it off to take the path without spill files).
     let bulkSpills: Bool
+    /// The disk a bulk pass asks for per event before it spills: the spill records (about 100–150 bytes per case
+    /// event) and the rounds' row files (about 50 bytes per event). Tests make it huge to see a full disk refused.
+    let spillBytesPerEvent: Int
     /// How many buckets a bulk pass spills the case events into; `nil`: about one per ``bulkCaseCapacity`` events
     /// (tests set it to make partitions regroup and split).
     let spillBuckets: Int?
@@ -183,7 +186,7 @@ public final class ProjectionRuntime: Service, Sendable {
         upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int,
         bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity, versionSwitchWait: Duration = .seconds(30),
         bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum, spillDirectory: String? = nil,
-        spillBuckets: Int? = nil, bulkSpills: Bool = true
+        spillBuckets: Int? = nil, bulkSpills: Bool = true, spillBytesPerEvent: Int = 200
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -209,6 +212,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.spillDirectory = spillDirectory
         self.spillBuckets = spillBuckets.map { max(1, $0) }
         self.bulkSpills = bulkSpills
+        self.spillBytesPerEvent = max(1, spillBytesPerEvent)
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])

@@ -17,7 +17,7 @@ import _CaseLedgerTestSupport
         _ log: LMDBEventLog, rebuildThreads: Int = 2,
         bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity,
         bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum, spillDirectory: String? = nil,
-        spillBuckets: Int? = nil, bulkSpills: Bool = true
+        spillBuckets: Int? = nil, bulkSpills: Bool = true, spillBytesPerEvent: Int = 200
     ) throws -> ProjectionRuntime {
         try ProjectionRuntime(
             log: log,
@@ -30,7 +30,7 @@ import _CaseLedgerTestSupport
             logger: Logger(label: "test"), chunkSize: 9, upcasters: UpcasterChain(), metrics: nil,
             rebuildThreads: rebuildThreads, writeBatchRows: 5, bulkCaseCapacity: bulkCaseCapacity,
             bulkFillMinimum: bulkFillMinimum, spillDirectory: spillDirectory, spillBuckets: spillBuckets,
-            bulkSpills: bulkSpills)
+            bulkSpills: bulkSpills, spillBytesPerEvent: spillBytesPerEvent)
     }
 
     /// Four mediation cases in March 2025 (one agreed and closed and rated 5, one failed and referred, one escalated,
@@ -355,6 +355,33 @@ import _CaseLedgerTestSupport
             #expect(used.withLock { $0 } && runtime.bulkBuildCount == 1)
             #expect(try FileManager.default.contentsOfDirectory(atPath: chosen).isEmpty)
             #expect(try BuiltInViewTests.everyRow(runtime) == before)
+        }
+    }
+
+    /// A spill the disk has no room for (here: a terabyte asked per event) is not started, so it cannot fill the disk
+    /// that appends need: in the store's directory the pass goes on without spill files, in one round; in a directory
+    /// the caller chose, the rebuild fails and says how much room there is.
+    @Test func aSpillTheDiskHasNoRoomForIsNotStarted() async throws {
+        try await withTemporaryLog { log, directory in
+            let runtime = try BuiltInViewTests.runtime(log, spillBytesPerEvent: 1 << 40)
+            defer { runtime.shutdown() }
+            try await Self.fillCounty(log, runtime)
+            let before = try BuiltInViewTests.everyRow(runtime)
+            let spilled = Mutex(0)
+            runtime.setAfterSpill { _ in spilled.withLock { $0 += 1 } }
+            try runtime.rebuildAll()
+            #expect(spilled.withLock { $0 } == 0 && runtime.bulkBuildCount == 1)
+            #expect(try BuiltInViewTests.everyRow(runtime) == before)
+            #expect(try Self.spillLeft(log).isEmpty)
+            let chosen = try BuiltInViewTests.runtime(
+                log, spillDirectory: directory.path, spillBytesPerEvent: 1 << 40)
+            defer { chosen.shutdown() }
+            #expect {
+                try chosen.rebuildAll()
+            } throws: { error in
+                "\(error)".contains("the spill directory \(directory.path) cannot be used")
+                    && "\(error)".contains("MiB free; the spill needs about")
+            }
         }
     }
 
