@@ -519,7 +519,7 @@ extension ProjectionRuntime {
                 // Room for the spill and the row files, and a margin, so that the spill cannot fill the disk that
                 // appends need (the store's own, by default).
                 let needed = Int(min(limit, UInt64(Int.max / 2) / UInt64(spillBytesPerEvent))) * spillBytesPerEvent
-                try SpillDirectory.requireRoom(in: spillParent, for: needed)
+                try SpillDirectory.requireRoom(in: spillParent, for: needed, margin: spillMargin)
                 spill = try SpillDirectory(in: spillParent)
             } catch {
                 // A place the caller chose must work; the default one may not (a store on a read-only file system).

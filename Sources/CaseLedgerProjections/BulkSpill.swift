@@ -62,15 +62,16 @@ final class SpillDirectory: Sendable {
         self.lock = lock
     }
 
-    /// Throws unless the file system of `parent` has `bytes` free beyond a margin of a tenth of its size (at least
-    /// 1 GiB, at most 16 GiB), which stays for what else writes there (the store's appends).
-    static func requireRoom(in parent: String, for bytes: Int) throws(SpillError) {
+    /// Throws unless the file system of `parent` has `bytes` free beyond a margin, which stays for what else writes
+    /// there (the store's appends): `margin`, or by default a tenth of the file system's size (at least 1 GiB, at most
+    /// 16 GiB).
+    static func requireRoom(in parent: String, for bytes: Int, margin: Int? = nil) throws(SpillError) {
         var system = statvfs()
         guard statvfs(parent, &system) == 0 else { throw .posix("reading the free space of", parent) }
         let unit = Int(system.f_frsize)
         let free = Int(clamping: UInt64(system.f_bavail).multipliedReportingOverflow(by: UInt64(unit)).partialValue)
         let size = Int(clamping: UInt64(system.f_blocks).multipliedReportingOverflow(by: UInt64(unit)).partialValue)
-        let margin = min(16 << 30, max(1 << 30, size / 10))
+        let margin = margin ?? min(16 << 30, max(1 << 30, size / 10))
         guard free >= bytes.addingReportingOverflow(margin).partialValue else {
             throw SpillError(
                 "\(parent) has \(free >> 20) MiB free; the spill needs about \(bytes >> 20) MiB and leaves "

@@ -96,6 +96,9 @@ public final class ProjectionRuntime: Service, Sendable {
     /// The disk a bulk pass asks for per event before it spills: the spill records (about 100–150 bytes per case
     /// event) and the rounds' row files (about 50 bytes per event). Tests make it huge to see a full disk refused.
     let spillBytesPerEvent: Int
+    /// The free disk a spill must leave; `nil` for the default (``SpillDirectory/requireRoom(in:for:margin:)``). Tests
+    /// ask for none, so that they do not depend on the machine's free space.
+    let spillMargin: Int?
     /// How many buckets a bulk pass spills the case events into; `nil`: about one per ``bulkCaseCapacity`` events
     /// (tests set it to make partitions regroup and split).
     let spillBuckets: Int?
@@ -186,7 +189,7 @@ public final class ProjectionRuntime: Service, Sendable {
         upcasters: UpcasterChain, metrics: (any MetricsFactory)?, rebuildThreads: Int?, writeBatchRows: Int,
         bulkCaseCapacity: Int = ProjectionRuntime.defaultBulkCaseCapacity, versionSwitchWait: Duration = .seconds(30),
         bulkFillMinimum: UInt64 = ProjectionRuntime.defaultBulkFillMinimum, spillDirectory: String? = nil,
-        spillBuckets: Int? = nil, bulkSpills: Bool = true, spillBytesPerEvent: Int = 200
+        spillBuckets: Int? = nil, bulkSpills: Bool = true, spillBytesPerEvent: Int = 200, spillMargin: Int? = nil
     ) throws(ProjectionError) {
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -213,6 +216,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.spillBuckets = spillBuckets.map { max(1, $0) }
         self.bulkSpills = bulkSpills
         self.spillBytesPerEvent = max(1, spillBytesPerEvent)
+        self.spillMargin = spillMargin
         self.handles = Mutex([:])
         self.observers = Mutex([])
         self.maintenance = Mutex([])

@@ -30,7 +30,8 @@ import _CaseLedgerTestSupport
             logger: Logger(label: "test"), chunkSize: 9, upcasters: UpcasterChain(), metrics: nil,
             rebuildThreads: rebuildThreads, writeBatchRows: 5, bulkCaseCapacity: bulkCaseCapacity,
             bulkFillMinimum: bulkFillMinimum, spillDirectory: spillDirectory, spillBuckets: spillBuckets,
-            bulkSpills: bulkSpills, spillBytesPerEvent: spillBytesPerEvent)
+            // No margin asked: the tests' spills are small, and must not depend on the machine's free space.
+            bulkSpills: bulkSpills, spillBytesPerEvent: spillBytesPerEvent, spillMargin: 0)
     }
 
     /// Four mediation cases in March 2025 (one agreed and closed and rated 5, one failed and referred, one escalated,
