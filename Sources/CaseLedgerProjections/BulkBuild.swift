@@ -516,10 +516,13 @@ extension ProjectionRuntime {
         var spill: SpillDirectory?
         if bulkSpills {
             do {
+                // Leftovers of ended processes first: they hold room this pass may need.
+                SpillDirectory.removeLeftovers(in: spillParent)
                 // Room for the spill and the row files, and a margin, so that the spill cannot fill the disk that
                 // appends need (the store's own, by default).
-                let needed = Int(min(limit, UInt64(Int.max / 2) / UInt64(spillBytesPerEvent))) * spillBytesPerEvent
-                try SpillDirectory.requireRoom(in: spillParent, for: needed, margin: spillMargin)
+                let (product, overflow) = limit.multipliedReportingOverflow(by: UInt64(spillBytesPerEvent))
+                let needed = overflow ? Int.max : Int(clamping: product)
+                try SpillDirectory.requireRoom(in: spillParent, for: needed, margin: spillMargin, store: log.path)
                 spill = try SpillDirectory(in: spillParent)
             } catch {
                 // A place the caller chose must work; the default one may not (a store on a read-only file system).
@@ -724,7 +727,9 @@ extension ProjectionRuntime {
                 return .failure(error)
             }
         }
-        let results = Self.inParallel(Array(0..<segments), copy)
+        let results = Self.inParallel(Array(0..<segments), copy).map {
+            $0 ?? .failure(SpillError("a segment of the spill did not run"))
+        }
         // A segment's own failure first, before one that stopped because of it.
         let failures = results.compactMap { result -> (any Error)? in
             if case .failure(let error) = result { return error }
@@ -765,7 +770,7 @@ extension ProjectionRuntime {
                 if case .full(let estimate) = worker.outcome {
                     // Parts enough for the estimate (a tenth to spare), and at least two.
                     let parts = max(2, Int((1.1 * Double(estimate) / Double(capacity)).rounded(.up)))
-                    guard partition.depth < 16, parts <= Self.bulkPartitionLimit else {
+                    guard partition.depth < 16, parts <= Self.spillBucketLimit else {
                         result.outcome = .unusual("too many cases for it")
                         return result
                     }
@@ -790,7 +795,8 @@ extension ProjectionRuntime {
             }
             return result
         }
-        return Self.inParallel(group, run)
+        // A partition that did not run comes back unusual: the pass gives way.
+        return Self.inParallel(group, run).map { $0 ?? PartitionResult() }
     }
 
     /// Splits a partition of one bucket into `parts` partitions by other bits of the case id's hash than the bucket's
@@ -921,26 +927,29 @@ extension ProjectionRuntime {
         return limit
     }
 
-    /// `body` of each item, on threads of their own (the calling one among them), in the items' order.
+    /// `body` of each item, up to one thread per processor (the calling one among them), in the items' order; `nil`
+    /// for an item that did not run (`concurrentPerform` runs every one, so none is expected).
     static func inParallel<Item: Sendable, Output: Sendable>(
         _ items: [Item], _ body: @Sendable (Item) -> Output
-    ) -> [Output] {
+    ) -> [Output?] {
         if items.count == 1 { return [body(items[0])] }
         let results = Mutex<[Output?]>(Array(repeating: nil, count: items.count))
         DispatchQueue.concurrentPerform(iterations: items.count) { index in
             let output = body(items[index])
             results.withLock { $0[index] = output }
         }
-        // concurrentPerform returns once every iteration has run.
-        return results.withLock { $0.compactMap { $0 } }
+        return results.withLock { $0 }
     }
 
-    /// At most this many spill buckets (each thread of the spill keeps a buffer per bucket); past 4,096 × 81,920
-    /// events, buckets hold more cases than a partition may and are split when read.
+    /// At most this many spill buckets (each thread of the spill keeps a buffer per bucket), and at most this many
+    /// parts in one split. Buckets are sized by events; past about 4,096 × 73,000 cases, buckets hold more cases than
+    /// a partition may and are split when read.
     static let spillBucketLimit = 4_096
-    /// More partitions than this and the bulk path gives way to the event-by-event one (about 65,536 × 73,000 cases;
-    /// a round reads only its own partitions' files, so more partitions cost no more scans of the log).
-    static let bulkPartitionLimit = 65_536
+    /// More partitions than this and the bulk path gives way to the event-by-event one: about 6,144 × 73,000 cases. A
+    /// round reads only its own partitions' files, so more partitions cost no more scans of the log; the bound keeps
+    /// the row files the final merge maps (one per round and table, nine tables) under Linux's default 65,530
+    /// mappings even on one thread.
+    static let bulkPartitionLimit = 6_144
 
     /// Scans the log once per partition of `group`, on threads of their own, and returns each one's rows.
     private func computePartitions(
@@ -968,7 +977,8 @@ extension ProjectionRuntime {
             }
             return result
         }
-        return Self.inParallel(group, run)
+        // A partition that did not run comes back unusual: the pass gives way.
+        return Self.inParallel(group, run).map { $0 ?? PartitionResult() }
     }
 
     /// Appends the rows `rows` hands out, in key order, to the empty table `database`, in write transactions of at

@@ -42,11 +42,9 @@ final class SpillDirectory: Sendable {
     static let recordHeader = 24
     static let prefix = ".caseledger-rebuild-"
 
-    /// Creates a fresh directory inside `parent`, after removing directories there that ended processes left. The
-    /// directory is made under another name and takes its own only once its lock is held, so another process never
-    /// finds it unlocked.
+    /// Creates a fresh directory inside `parent` (call ``removeLeftovers(in:)`` first). The directory is made under
+    /// another name and takes its own only once its lock is held, so another process never finds it unlocked.
     init(in parent: String) throws(SpillError) {
-        Self.removeLeftovers(in: parent)
         let name = UUID().uuidString
         let staging = parent + "/.caseledger-staging-" + name
         let path = parent + "/" + Self.prefix + name
@@ -62,20 +60,34 @@ final class SpillDirectory: Sendable {
         self.lock = lock
     }
 
-    /// Throws unless the file system of `parent` has `bytes` free beyond a margin, which stays for what else writes
-    /// there (the store's appends): `margin`, or by default a tenth of the file system's size (at least 1 GiB, at most
-    /// 16 GiB).
-    static func requireRoom(in parent: String, for bytes: Int, margin: Int? = nil) throws(SpillError) {
+    /// Throws unless the file system of `parent` has `bytes` free beyond a margin that stays for what else writes
+    /// there: `margin` when given; else, when `parent` is on the file system of `store` (the store's appends need
+    /// it), a tenth of that file system's size (at least 1 GiB, at most 16 GiB); else none. Two passes that check at
+    /// once can together use more than the margin; a spill that then meets a full disk fails and the pass goes on
+    /// without it.
+    static func requireRoom(in parent: String, for bytes: Int, margin: Int? = nil, store: String) throws(SpillError) {
         var system = statvfs()
         guard statvfs(parent, &system) == 0 else { throw .posix("reading the free space of", parent) }
-        let unit = Int(system.f_frsize)
-        let free = Int(clamping: UInt64(system.f_bavail).multipliedReportingOverflow(by: UInt64(unit)).partialValue)
-        let size = Int(clamping: UInt64(system.f_blocks).multipliedReportingOverflow(by: UInt64(unit)).partialValue)
-        let margin = margin ?? min(16 << 30, max(1 << 30, size / 10))
-        guard free >= bytes.addingReportingOverflow(margin).partialValue else {
+        func bytesOf(_ blocks: UInt64) -> Int {
+            let (product, overflow) = blocks.multipliedReportingOverflow(by: UInt64(system.f_frsize))
+            return overflow ? .max : Int(clamping: product)
+        }
+        let free = bytesOf(UInt64(system.f_bavail))
+        var chosen = margin.map { max(0, $0) }
+        if chosen == nil {
+            var spillDevice = stat()
+            var storeDevice = stat()
+            let shared =
+                stat(parent, &spillDevice) != 0 || stat(store, &storeDevice) != 0
+                || spillDevice.st_dev == storeDevice.st_dev
+            chosen = shared ? min(16 << 30, max(1 << 30, bytesOf(UInt64(system.f_blocks)) / 10)) : 0
+        }
+        let kept = chosen ?? 0
+        let (total, overflow) = bytes.addingReportingOverflow(kept)
+        guard !overflow, free >= total else {
             throw SpillError(
                 "\(parent) has \(free >> 20) MiB free; the spill needs about \(bytes >> 20) MiB and leaves "
-                    + "\(margin >> 20) MiB for the rest")
+                    + "\(kept >> 20) MiB for the store")
         }
     }
 
@@ -88,7 +100,7 @@ final class SpillDirectory: Sendable {
     /// Removes spill directories in `parent` whose lock no process holds. Only real directories (no symbolic links)
     /// whose `lock` is a regular file are considered, and the lock is opened without blocking or following links, so
     /// a file planted in a shared temporary directory cannot make a rebuild wait or remove something else.
-    private static func removeLeftovers(in parent: String) {
+    static func removeLeftovers(in parent: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
         for name in names where name.hasPrefix(prefix) {
             let path = parent + "/" + name

@@ -155,10 +155,12 @@ public final class ProjectionRuntime: Service, Sendable {
     ///     of a view whose version changed. Several processes opened together after an upgrade switch each view once
     ///     between them: the others wait for the first, then find the view switched.
     ///   - spillDirectory: where a bulk rebuild or check of the built-in views copies the log's case events, by
-    ///     partition of the cases, so that it reads the log once (about the events' metadata, type and case id: 100 to
-    ///     150 bytes per case event, removed as the rebuild goes on and at its end). `nil`: a hidden directory in the
-    ///     store's directory for a writable log, else the system's temporary directory. Where none can be made, each
-    ///     round of the rebuild scans the log instead.
+    ///     bucket of cases, so that it reads the log once (the events' metadata, type and case id: 100 to 150 bytes
+    ///     per case event, removed as the rebuild goes on and at its end). Before it spills, a pass asks for 200 bytes
+    ///     per event of the log free there, plus a tenth of the file system (1 to 16 GiB) when it is the store's.
+    ///     `nil`: a hidden directory in the store's directory for a writable log, else the system's temporary
+    ///     directory; where that cannot be used, the threads each scan the log, in one round. A directory given here
+    ///     must be usable and have the room, or a rebuild or check fails with ``ProjectionError`` `storage`.
     public convenience init(
         log: LMDBEventLog, projections: [(any Projection, Mode)], logger: Logger, chunkSize: Int = 4_096,
         upcasters: UpcasterChain = UpcasterChain(), metrics: (any MetricsFactory)? = nil, rebuildThreads: Int? = nil,

@@ -183,9 +183,10 @@ struct Verify: AsyncParsableCommand {
 
     @Option(
         help: """
-            Where the views' check copies the log's case events by bucket of cases (about 100 to 150 bytes per case \
-            event, removed as it goes). Default: a hidden directory in the store's directory, or the system's \
-            temporary directory with --read-only.
+            Where the views' check copies the log's case events by bucket of cases. It must have 200 bytes per event \
+            of the log free (plus a tenth of the disk, 1 to 16 GiB, on the store's own disk), or the check fails. \
+            Default: a hidden directory in the store's directory, or the system's temporary directory with \
+            --read-only.
             """)
     var spillDirectory: String?
 

@@ -382,9 +382,9 @@ struct ViewsRebuild: AsyncParsableCommand {
 
     @Option(
         help: """
-            Where the bulk rebuild copies the log's case events, by partition of the cases, so that it reads the log \
-            once (about 100 to 150 bytes per case event, removed as it goes). Default: a hidden directory in the \
-            store's directory.
+            Where the bulk rebuild copies the log's case events, by bucket of cases, so that it reads the log once. It \
+            must have 200 bytes per event of the log free (plus a tenth of the disk, 1 to 16 GiB, on the store's own \
+            disk), or the rebuild fails. Default: a hidden directory in the store's directory.
             """)
     var spillDirectory: String?
 

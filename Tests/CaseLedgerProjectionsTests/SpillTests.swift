@@ -50,6 +50,32 @@ import _CaseLedgerTestSupport
         #expect(ProjectionRuntime.groups([], capacity: 50, threads: 2).isEmpty)
     }
 
+    /// The room check counts the free space in bytes: nothing asked fits anywhere, half of all addressable bytes
+    /// fits nowhere, and an amount past the free space by the margin is refused with the figures.
+    @Test func theRoomCheckRefusesASpillTheDiskCannotHold() async throws {
+        try await withTemporaryDirectory { directory in
+            try SpillDirectory.requireRoom(in: directory.path, for: 0, margin: 0, store: directory.path)
+            #expect {
+                try SpillDirectory.requireRoom(in: directory.path, for: Int.max / 2, margin: 0, store: directory.path)
+            } throws: { error in
+                "\(error)".contains("MiB free; the spill needs about")
+            }
+            var system = statvfs()
+            #expect(statvfs(directory.path, &system) == 0)
+            let free = Int(system.f_bavail) * Int(system.f_frsize)
+            // What is free fits with no margin; with a margin of a mebibyte more than the rest, it does not.
+            try SpillDirectory.requireRoom(in: directory.path, for: free / 2, margin: 0, store: directory.path)
+            #expect(throws: SpillError.self) {
+                try SpillDirectory.requireRoom(
+                    in: directory.path, for: free / 2, margin: free - free / 2 + (1 << 20), store: directory.path)
+            }
+            #expect(throws: SpillError.self) {
+                try SpillDirectory.requireRoom(
+                    in: directory.appending("missing"), for: 0, margin: 0, store: directory.path)
+            }
+        }
+    }
+
     /// What a spill writer writes, its reader reads back in order, and a file whose size changed is refused.
     @Test func spillRecordsReadBackAsWrittenAndAChangedFileIsRefused() async throws {
         try await withTemporaryDirectory { directory in
