@@ -8,7 +8,8 @@ import Synchronization
 /// version and, only when the rules allow it, appended as events under the log's group commit.
 ///
 /// A case is the log stream `case-<id>`; its records are JSON ``WorkflowRecord``s (event type = the record's event
-/// name, schema version 1). Concurrent commands on one case are serialised by expected versions: a command that
+/// name, schema version = ``CaseEvent/schemaVersion``). Reading a case folds only events in that version: older ones
+/// go through ``Configuration/upcasters``, and any other version fails with `unsupportedSchema`. Concurrent commands on one case are serialised by expected versions: a command that
 /// loses the race re-reads the case and is decided again. States are cached in memory (bounded) and always
 /// re-derivable from the log.
 ///
@@ -300,7 +301,7 @@ public final class CaseEngine: Sendable {
                     } ?? false
                 let events = try c.records.map { record in
                     NewEvent(
-                        type: record.event.name, schemaVersion: 1,
+                        type: record.event.name, schemaVersion: record.event.schemaVersion,
                         actor: EventActor(userID: record.actor.rawValue, role: "", unit: unit),
                         correlationID: correlation,
                         metadata: after.map { RecordHeader(record: record, state: $0, closed: closed).bytes } ?? [],
@@ -390,15 +391,24 @@ public final class CaseEngine: Sendable {
                 throw WorkflowError(.storage, case: caseID, "reading the case failed: \(error)")
             }
             for event in batch {
+                var payload = Array(event.payload)
+                var version = event.schemaVersion
                 do {
-                    var payload = Array(event.payload)
                     if !upcasters.isEmpty,
                         let current = try upcasters.upcast(
-                            type: event.type, schemaVersion: event.schemaVersion, metadata: Array(event.metadata),
+                            type: event.type, schemaVersion: version, metadata: Array(event.metadata),
                             payload: payload)
                     {
-                        payload = current.payload
+                        (version, payload) = (current.schemaVersion, current.payload)
                     }
+                } catch {
+                    throw WorkflowError(
+                        .corruptHistory, case: caseID,
+                        "the upcasters failed on the event at position \(event.position) (\(event.type), schema "
+                            + "version \(event.schemaVersion)): \(error)")
+                }
+                try Self.requireCurrentSchema(event, upcastTo: version, caseID: caseID)
+                do {
                     records.append(try decoder.decode(WorkflowRecord.self, from: Data(payload)))
                 } catch {
                     throw WorkflowError(
@@ -410,6 +420,33 @@ public final class CaseEngine: Sendable {
             next = last.streamVersion + 1
         }
         return records
+    }
+
+    /// Throws `unsupportedSchema` unless `event`, upcast to `version`, is in the schema this release folds.
+    static func requireCurrentSchema(
+        _ event: RecordedEvent, upcastTo version: UInt32, caseID: CaseID
+    ) throws(WorkflowError) {
+        let current = CaseEvent.currentSchemaVersion(ofType: event.type)
+        guard version != current else { return }
+        let stored = event.schemaVersion
+        let what = "the event at position \(event.position) (\(event.type)) is stored in schema version \(stored)"
+        let message: String
+        if stored > current {
+            message =
+                "\(what), newer than version \(current), which this release reads: it was written by a newer "
+                + "CaseLedger; read the store with that release or a later one"
+        } else if version > current {
+            message =
+                "\(what), and the configured upcasters carried it to version \(version), past version \(current), "
+                + "which this release writes and reads: remove the upcasters from version \(current) on of "
+                + "'\(event.type)' from the engine's configuration"
+        } else {
+            let carried = version == stored ? "" : " (the upcasters carried it to \(version))"
+            message =
+                "\(what), older than version \(current), which this release reads\(carried): configure the "
+                + "upcasters the release that changed '\(event.type)' ships"
+        }
+        throw WorkflowError(.unsupportedSchema, case: caseID, message)
     }
 
     private func streamVersion(_ caseID: CaseID) throws(WorkflowError) -> UInt64 {

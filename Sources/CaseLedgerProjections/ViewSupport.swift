@@ -156,7 +156,19 @@ extension EventView {
     var caseIDBytes: [UInt8] { withStreamIDBytes { Array($0.dropFirst(5)) } }
 
     /// Decodes the JSON payload: only for the rare events whose details are not in the header.
+    ///
+    /// - Throws: ``ProjectionError`` `unreadableEvent` when the event (after the runtime's upcasters) is not in the
+    ///   schema version this release reads, which JSON decoding alone would not notice; decoding errors otherwise.
     func workflowRecord() throws -> WorkflowRecord {
-        try withPayload { try JSONDecoder().decode(WorkflowRecord.self, from: Data($0)) }
+        let current = CaseEvent.currentSchemaVersion(ofType: type)
+        guard schemaVersion == current else {
+            throw ProjectionError(
+                .unreadableEvent,
+                "the case event at position \(position) (\(type)) is in schema version \(schemaVersion), not "
+                    + "version \(current), which this release reads: upgrade if a newer CaseLedger wrote it, or "
+                    + "give the runtime the upcasters that carry it to version \(current)",
+                position: position)
+        }
+        return try withPayload { try JSONDecoder().decode(WorkflowRecord.self, from: Data($0)) }
     }
 }

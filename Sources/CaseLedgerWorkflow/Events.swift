@@ -106,6 +106,22 @@ public enum CaseEvent: Sendable, Hashable, Codable {
     /// The command a breach fires was refused by a rule (e.g. AR4 on a deemed acceptance); the breach stands.
     case automaticCommandRefused(command: String, deadline: String, rule: String?, reason: String)
 
+    /// The schema version this release writes for the event's type, and the only one it folds: older stored
+    /// versions must be upcast to it (``currentSchemaVersion(ofType:)``).
+    public var schemaVersion: UInt32 { Self.currentSchemaVersion(ofType: name) }
+
+    /// The schema version this release writes and folds for events of the log type `type` (an event ``name``).
+    ///
+    /// Every type is at version 1 until a release changes the shape of its payload: that release lists the type in
+    /// `changedSchemas` with the next version and ships an upcaster from the previous one, so stores it did not
+    /// write are read in the new shape, and events it writes are never upcast again.
+    public static func currentSchemaVersion(ofType type: String) -> UInt32 {
+        changedSchemas.isEmpty ? 1 : changedSchemas[type] ?? 1
+    }
+
+    /// The types whose payload changed since version 1, with their current version. None so far.
+    private static let changedSchemas: [String: UInt32] = [:]
+
     /// The event's name, used as the log's event type.
     public var name: String {
         switch self {

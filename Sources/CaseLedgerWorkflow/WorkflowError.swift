@@ -32,6 +32,10 @@ public struct WorkflowError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let noDefinition = Code(name: "noDefinition")
         /// The stored history does not fold under its definition (a corrupt or foreign event).
         public static let corruptHistory = Code(name: "corruptHistory")
+        /// A stored event's schema version is not the one this release folds, and no configured upcaster carries it
+        /// there: written by a newer CaseLedger, an older schema without its upcasters, or an upcaster that rewrote an
+        /// event already current.
+        public static let unsupportedSchema = Code(name: "unsupportedSchema")
         /// The case changed concurrently too often to apply the command; retry.
         public static let conflict = Code(name: "conflict")
         /// The event log failed; the underlying error is in the message.

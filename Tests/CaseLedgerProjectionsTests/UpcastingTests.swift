@@ -1,6 +1,6 @@
 import CaseLedger
 import CaseLedgerLog
-import CaseLedgerProjections
+@testable import CaseLedgerProjections
 import CaseLedgerWorkflow
 import Foundation
 import Logging
@@ -25,6 +25,73 @@ import _CaseLedgerTestSupport
             object["at"] = object.removeValue(forKey: "time")
             object["actor"] = object.removeValue(forKey: "by")
             return (metadata, Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])))
+        }
+    }
+
+    /// JSON decoding would read an event of another schema version whenever its fields happen to match: the engine
+    /// and the views refuse every event that is not, after the upcasters, in the version this release writes.
+    @Test func eventsInASchemaThisReleaseDoesNotReadAreRefusedNotMisread() async throws {
+        var h = WorkflowHarness(
+            now: County.at(2025, 3, 3), calendar: try HolidayCalendar.chinaMainland(),
+            definitions: try DefinitionRegistry.national())
+        for id: CaseID in ["older", "newer", "current"] {
+            try h.run(.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: id, by: "m-v1")
+            try h.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: id, by: "m-v1")
+        }
+        try await withTemporaryLog { log, _ in
+            // The same payloads in every case; only the last event's stored version differs.
+            for (id, shift) in [("newer", 1), ("older", -1), ("current", 0)] as [(CaseID, Int64)] {
+                let records = h.histories[id] ?? []
+                let events = try records.enumerated().map { index, record in
+                    let version = Int64(record.event.schemaVersion) + (index == records.count - 1 ? shift : 0)
+                    return NewEvent(
+                        type: record.event.name, schemaVersion: UInt32(version),
+                        actor: EventActor(userID: record.actor.rawValue, role: "", unit: "v1"),
+                        payload: Array(try JSONEncoder().encode(record)))
+                }
+                _ = try await log.append(to: "case-\(id.rawValue)", expectedVersion: .noStream, events: events)
+            }
+            var configuration = CaseEngine.Configuration(
+                directory: County.directory, calendar: try HolidayCalendar.chinaMainland(),
+                definitions: try DefinitionRegistry.national())
+            let engine = CaseEngine(log: log, configuration: configuration, logger: Logger(label: "test"))
+            #expect(try engine.history(of: "current") == h.histories["current"])
+            for (id, says) in [("older", "older than version 1"), ("newer", "written by a newer CaseLedger")] {
+                let error = try #require(throws: WorkflowError.self) { try engine.history(of: CaseID(id)) }
+                #expect(error.code == .unsupportedSchema && error.message.contains(says), "\(error)")
+                #expect(error.message.contains("position") && error.message.contains("mediationStarted"))
+            }
+
+            // An upcaster from the current version would rewrite every event this release writes.
+            configuration.upcasters = UpcasterChain([
+                Upcaster(type: "mediationStarted", fromVersion: 1) { metadata, payload in (metadata, payload) }
+            ])
+            let misconfigured = CaseEngine(log: log, configuration: configuration, logger: Logger(label: "test"))
+            let error = try #require(throws: WorkflowError.self) { try misconfigured.history(of: "current") }
+            #expect(error.code == .unsupportedSchema && error.message.contains("past version 1"), "\(error)")
+
+            // A view that decodes the payload stops at the first of them (the newer event) instead of reading it.
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(RecordsProjection(), .async)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            try runtime.catchUp()
+            let newer = try #require(try log.read(stream: "case-newer", from: .max, direction: .backwards, limit: 1).first)
+            let status = try #require(try runtime.status().first)
+            #expect(status.failedAt == newer.position, "\(status)")
+            #expect(status.failure?.contains("schema version 2") == true, "\(status)")
+        }
+    }
+
+    /// Counts the case events it decodes through the views' own payload decoding (``EventView/workflowRecord()``).
+    struct RecordsProjection: Projection {
+        let name = "records"
+        let version = 1
+        let tables = ["count"]
+        func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+            guard event.streamID.hasPrefix("case-") else { return }
+            _ = try view.workflowRecord(event)
+            let count = try view.value(in: "count", key: [0]).map { Int($0[0]) } ?? 0
+            try view.put(in: "count", key: [0], value: [UInt8(count + 1)])
         }
     }
 
