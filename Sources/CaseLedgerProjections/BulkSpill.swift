@@ -41,12 +41,16 @@ final class SpillDirectory: Sendable {
     private let lock: Int32
     static let recordHeader = 24
     static let prefix = ".caseledger-rebuild-"
+    /// A directory under this name is being made; it is renamed within microseconds, so one that is older than
+    /// ``stagingLifetime`` was left by a process that ended in between.
+    static let stagingPrefix = ".caseledger-staging-"
+    static let stagingLifetime: Int = 600
 
     /// Creates a fresh directory inside `parent` (call ``removeLeftovers(in:)`` first). The directory is made under
     /// another name and takes its own only once its lock is held, so another process never finds it unlocked.
     init(in parent: String) throws(SpillError) {
         let name = UUID().uuidString
-        let staging = parent + "/.caseledger-staging-" + name
+        let staging = parent + "/" + Self.stagingPrefix + name
         let path = parent + "/" + Self.prefix + name
         guard mkdir(staging, 0o700) == 0 else { throw .posix("creating", staging) }
         let lock = open(staging + "/lock", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
@@ -97,18 +101,25 @@ final class SpillDirectory: Sendable {
         close(lock)
     }
 
-    /// Removes spill directories in `parent` whose lock no process holds. Only real directories (no symbolic links)
-    /// whose `lock` is a regular file are considered, and the lock is opened without blocking or following links, so
-    /// a file planted in a shared temporary directory cannot make a rebuild wait or remove something else.
-    static func removeLeftovers(in parent: String) {
+    /// Removes spill directories in `parent` whose lock no process holds, and staging directories older than
+    /// ``stagingLifetime`` seconds (left by a process that ended between making one and renaming it) unless their
+    /// lock is held. Only real directories (no symbolic links) are considered, a `lock` only when it is a regular
+    /// file, and the lock is opened without blocking or following links, so a file planted in a shared temporary
+    /// directory cannot make a rebuild wait or remove something else.
+    static func removeLeftovers(in parent: String, now: Int = time(nil)) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
-        for name in names where name.hasPrefix(prefix) {
+        for name in names where name.hasPrefix(prefix) || name.hasPrefix(stagingPrefix) {
             let path = parent + "/" + name
             var directory = stat()
             guard lstat(path, &directory) == 0, directory.st_mode & S_IFMT == S_IFDIR else { continue }
+            let staging = name.hasPrefix(stagingPrefix)
+            if staging && now - Int(directory.st_mtim.tv_sec) <= stagingLifetime { continue }
             let lock = open(path + "/lock", O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
-            // No lock file: not a spill directory.
-            guard lock >= 0 else { continue }
+            // No lock file: not a spill directory, unless it is a staging one that ended before making its lock.
+            guard lock >= 0 else {
+                if staging && errno == ENOENT { try? FileManager.default.removeItem(atPath: path) }
+                continue
+            }
             defer { close(lock) }
             var status = stat()
             guard fstat(lock, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { continue }

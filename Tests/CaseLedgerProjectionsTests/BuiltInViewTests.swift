@@ -431,12 +431,26 @@ import _CaseLedgerTestSupport
             let held = open(running + "/lock", O_WRONLY)
             #expect(held >= 0 && flock(held, LOCK_EX | LOCK_NB) == 0)
             defer { close(held) }
+            // Directories still under their staging name: an hour old (with and without a lock file) was left by a
+            // process that ended before renaming it; a fresh one may be another process's, between two calls.
+            let staging = log.path + "/.caseledger-staging-"
+            let (old, oldBare, fresh) = (staging + "old", staging + "old-bare", staging + "fresh")
+            for path in [old, oldBare, fresh] {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+                if path != oldBare { #expect(FileManager.default.createFile(atPath: path + "/lock", contents: nil)) }
+            }
+            for path in [old, oldBare] {
+                try FileManager.default.setAttributes(
+                    [.modificationDate: Date(timeIntervalSinceNow: -3_600)], ofItemAtPath: path)
+            }
             let runtime = try BuiltInViewTests.runtime(log)
             defer { runtime.shutdown() }
             try runtime.rebuildAll()
             #expect(runtime.bulkBuildCount == 1)
             #expect(!FileManager.default.fileExists(atPath: ended))
             #expect(FileManager.default.fileExists(atPath: running + "/s0-p0"))
+            #expect(!FileManager.default.fileExists(atPath: old) && !FileManager.default.fileExists(atPath: oldBare))
+            #expect(FileManager.default.fileExists(atPath: fresh + "/lock"))
         }
     }
 
