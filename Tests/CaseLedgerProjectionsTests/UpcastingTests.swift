@@ -1,11 +1,12 @@
 import CaseLedger
 import CaseLedgerLog
-@testable import CaseLedgerProjections
 import CaseLedgerWorkflow
 import Foundation
 import Logging
 import Testing
 import _CaseLedgerTestSupport
+
+@testable import CaseLedgerProjections
 
 /// Records stored with an older payload schema are upcast on read: the workflow and projections see the current
 /// shape only.
@@ -75,7 +76,8 @@ import _CaseLedgerTestSupport
                 log: log, projections: [(RecordsProjection(), .async)], logger: Logger(label: "test"))
             defer { runtime.shutdown() }
             try runtime.catchUp()
-            let newer = try #require(try log.read(stream: "case-newer", from: .max, direction: .backwards, limit: 1).first)
+            let newer = try #require(
+                try log.read(stream: "case-newer", from: .max, direction: .backwards, limit: 1).first)
             let status = try #require(try runtime.status().first)
             #expect(status.failedAt == newer.position, "\(status)")
             #expect(status.failure?.contains("schema version 2") == true, "\(status)")
