@@ -119,13 +119,22 @@ struct BatchWriter {
         indexKey.withUnsafeMutableBytes { key in
             key.storeBytes(of: fields.streamVersion.bigEndian, toByteOffset: suffix, as: UInt64.self)
         }
-        try withUnsafeBytes(of: fields.position.bigEndian) { positionKey in
-            try txn.reserve(databases.events, key: positionKey, size: size, options: .append) { out in
-                hash = RecordCodec.encode(fields, previousHash: previousHash, into: out)
+        do {
+            try withUnsafeBytes(of: fields.position.bigEndian) { positionKey in
+                try txn.reserve(databases.events, key: positionKey, size: size, options: .append) { out in
+                    hash = RecordCodec.encode(fields, previousHash: previousHash, into: out)
+                }
+                try indexKey.withUnsafeBytes { key in
+                    try txn.put(databases.streams, key: key, value: positionKey, options: .noOverwrite)
+                }
             }
-            try indexKey.withUnsafeBytes { key in
-                try txn.put(databases.streams, key: key, value: positionKey, options: .noOverwrite)
-            }
+        } catch let error as LMDBError where error.code == .keyExists {
+            // The head and the stream versions come from the store itself, so only a damaged store has these keys.
+            throw EventLogError(
+                code: .corrupted,
+                message: "position \(fields.position) or version \(fields.streamVersion) of stream "
+                    + "\(fields.streamID) is stored already, past the store's head: the store is damaged; run verify "
+                    + "on a copy and restore it from a backup", streamID: fields.streamID, position: fields.position)
         }
         return hash
     }
@@ -153,22 +162,33 @@ struct BatchWriter {
     }
 
     /// The stored result of an idempotency key in any transaction.
+    ///
+    /// - Throws: ``EventLogError/Code/corrupted`` when the key's entry is damaged or names records that do not carry
+    ///   the key: answering "already appended" from it would tell the caller its events are stored when they are not.
     static func lookUpStoredResult(
         forKey key: String, _ txn: borrowing some ReadableTransaction & ~Copyable, _ databases: LMDBEventLog.Databases
     ) throws -> (AppendResult, RequestFingerprint)? {
-        guard let value = try txn.value(databases.idempotency, key: Array(key.utf8)), value.count == 48 else {
-            return nil
+        guard let value = try txn.value(databases.idempotency, key: Array(key.utf8)) else { return nil }
+        func damaged(_ what: String) -> EventLogError {
+            EventLogError(
+                code: .corrupted,
+                message: "the idempotency entry of key \"\(key)\" \(what): the store is damaged; run verify on a copy "
+                    + "and restore it from a backup")
         }
+        guard value.count == 48 else { throw damaged("has \(value.count) bytes instead of 48") }
         let (first, last) = value.withUnsafeBytes { raw in
             (
                 UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)),
                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
             )
         }
-        guard first >= 1, last >= first else { return nil }
+        guard first >= 1, last >= first else { throw damaged("names the positions \(first)…\(last)") }
         var streams: [AppendResult.StreamResult] = []
         for position in first...last {
             let event = try LMDBEventLog.event(at: position, txn, databases)
+            guard event.idempotencyKey == key else {
+                throw damaged("names position \(position), whose record does not carry the key")
+            }
             let id = event.streamID
             if let index = streams.firstIndex(where: { $0.streamID.utf8.elementsEqual(id.utf8) }) {
                 streams[index].lastVersion = event.streamVersion

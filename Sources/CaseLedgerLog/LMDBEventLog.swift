@@ -197,14 +197,19 @@ public final class LMDBEventLog: EventLog {
         }
         if let existing { return existing }
 
-        // No meta database: an empty environment becomes a new store; anything else is not ours.
+        // No meta database: an empty environment becomes a new store; anything else is not ours. Another process
+        // may have created the store since the first look, so this snapshot looks for it again.
         let isEmpty: Bool
         do {
-            isEmpty = try environment.read { txn in
-                try txn.withCursor(try txn.openMainDatabase()) { cursor in
+            let found = try environment.read { txn -> ((Databases, LogHead)?, Bool) in
+                if let store = try existingStore(txn) { return (store, false) }
+                let empty = try txn.withCursor(try txn.openMainDatabase()) { cursor in
                     try cursor.move(.first) { _, _ in true } == nil
                 }
+                return (nil, empty)
             }
+            if let store = found.0 { return store }
+            isEmpty = found.1
         } catch {
             throw translate(error, context: "inspecting the store")
         }
@@ -264,11 +269,18 @@ public final class LMDBEventLog: EventLog {
                     + "\(storeFormatVersion) only. Use a CaseLedger release that supports format \(version); "
                     + "the store was left unchanged")
         }
+        func table(_ name: String) throws -> Database {
+            guard let database = try txn.openExistingDatabase(named: name) else {
+                throw EventLogError(
+                    code: .corrupted,
+                    message: "the store has a format record but no '\(name)' table: it is damaged; run verify on a "
+                        + "copy and restore it from a backup")
+            }
+            return database
+        }
         let databases = Databases(
-            meta: meta,
-            events: try txn.openDatabase(named: "events", create: false),
-            streams: try txn.openDatabase(named: "streams", create: false),
-            idempotency: try txn.openDatabase(named: "idempotency", create: false))
+            meta: meta, events: try table("events"), streams: try table("streams"),
+            idempotency: try table("idempotency"))
         return (databases, try readHead(txn, databases))
     }
 

@@ -39,6 +39,8 @@ public struct UpcasterChain: Sendable {
 
     /// The event's metadata and payload in the newest schema there is an upcaster chain for, or `nil` when no
     /// upcaster applies (the event is current).
+    ///
+    /// - Throws: what an upcaster throws; ``EventLogError`` `invalidRequest` for an upcaster from `UInt32.max`.
     public func upcast(type: String, schemaVersion: UInt32, metadata: [UInt8], payload: [UInt8]) throws
         -> (schemaVersion: UInt32, metadata: [UInt8], payload: [UInt8])?
     {
@@ -46,6 +48,12 @@ public struct UpcasterChain: Sendable {
         var current = (metadata: metadata, payload: payload)
         var changed = false
         while let upcaster = byKey["\(type)\u{0}\(version)"] {
+            guard version < .max else {
+                throw EventLogError(
+                    code: .invalidRequest,
+                    message: "an upcaster of '\(type)' reads schema version \(version), after which there is no "
+                        + "version to produce; remove it")
+            }
             current = try upcaster.transform(current.metadata, current.payload)
             version += 1
             changed = true

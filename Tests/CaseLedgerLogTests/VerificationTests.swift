@@ -83,6 +83,92 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// An idempotency entry that is damaged, or names records that do not carry its key, is an error: answering the
+    /// retry as a duplicate would tell the caller its events are stored when they are not, and appending again
+    /// would store them twice.
+    @Test func aDamagedIdempotencyEntryIsAnErrorNotADuplicate() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            let keyed = Fixtures.event(payload: "{\"keyed\":1}")
+            do {
+                let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+                defer { log.close() }
+                let first = try await log.append(to: "case-k", events: [keyed], idempotencyKey: "k")
+                #expect(first.positions == 61...61)
+                #expect(try await log.append(to: "case-k", events: [keyed], idempotencyKey: "k").wasDuplicate)
+            }
+            func entry(_ change: (inout [UInt8]) -> Void) throws {
+                try withRawStore(path) { env in
+                    let idempotency = try env.database(named: "idempotency", create: false)
+                    try env.write { txn in
+                        var value = try #require(try txn.value(idempotency, key: Array("k".utf8)))
+                        change(&value)
+                        try txn.put(idempotency, key: Array("k".utf8), value: value)
+                    }
+                }
+            }
+            // Positions 60…60 (a record without the key), then an entry cut short.
+            for change in [
+                { (value: inout [UInt8]) in value.replaceSubrange(0..<16, with: be(60) + be(60)) },
+                { (value: inout [UInt8]) in value.removeLast() },
+            ] as [(inout [UInt8]) -> Void] {
+                try entry(change)
+                let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+                defer { log.close() }
+                let error = try await #require(throws: EventLogError.self) {
+                    _ = try await log.append(to: "case-k", events: [keyed], idempotencyKey: "k")
+                }
+                #expect(error.code == .corrupted && error.message.contains("idempotency entry"), "\(error)")
+                #expect(try log.head().position == 61)
+            }
+        }
+    }
+
+    /// A head put back behind the records (a restored meta page, a careless tool): appends would overwrite nothing
+    /// but fail on keys already there; they say the store is damaged instead of a bare storage error.
+    @Test func aHeadBehindTheRecordsMakesAppendsSayTheStoreIsDamaged() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            var earlierHead: [UInt8] = []
+            for stream in ["case-1", "case-2"] {
+                if stream == "case-2" {
+                    try withRawStore(path) { env in
+                        let meta = try env.database(named: "meta", create: false)
+                        earlierHead = try env.read { txn in try #require(try txn.value(meta, key: Array("head".utf8))) }
+                    }
+                }
+                let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+                defer { log.close() }
+                _ = try await log.append(to: stream, events: [Fixtures.event()])
+            }
+            try withRawStore(path) { env in
+                let meta = try env.database(named: "meta", create: false)
+                try env.write { txn in try txn.put(meta, key: Array("head".utf8), value: earlierHead) }
+            }
+            let log = try LMDBEventLog.open(at: path, configuration: Fixtures.configuration())
+            defer { log.close() }
+            let error = try await #require(throws: EventLogError.self) {
+                _ = try await log.append(to: "case-3", events: [Fixtures.event()])
+            }
+            #expect(error.code == .corrupted && error.message.contains("position 2"), "\(error)")
+        }
+    }
+
+    /// A store whose format record is there but one of its tables is not is damaged, and says so.
+    @Test func aStoreMissingOneOfItsTablesIsCorrupted() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appending("store")
+            try await writeStore(at: path)
+            try withRawStore(path) { env in
+                let streams = try env.database(named: "streams", create: false)
+                try env.write { txn in try txn.drop(streams) }
+            }
+            let error = try #require(throws: EventLogError.self) { try LMDBEventLog.open(at: path).close() }
+            #expect(error.code == .corrupted && error.message.contains("'streams'"), "\(error)")
+        }
+    }
+
     @Test func aMissingOrWrongIndexEntryIsNamed() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appending("store")

@@ -84,6 +84,15 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// An upcaster from the last schema version there is cannot produce a next one: a typed error, not a trap.
+    @Test func anUpcasterFromTheLastVersionIsRefused() throws {
+        let chain = UpcasterChain([Upcaster(type: "t", fromVersion: .max) { metadata, payload in (metadata, payload) }])
+        let error = try #require(throws: EventLogError.self) {
+            _ = try chain.upcast(type: "t", schemaVersion: .max, metadata: [], payload: [])
+        }
+        #expect(error.code == .invalidRequest, "\(error)")
+    }
+
     /// Counts the case events it decodes through the views' own payload decoding (``EventView/workflowRecord()``).
     struct RecordsProjection: Projection {
         let name = "records"
