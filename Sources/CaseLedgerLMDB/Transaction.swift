@@ -216,8 +216,21 @@ extension WriteTransaction {
     }
 
     /// Deletes a named database and its contents (`mdb_drop`); its handle must not be used afterwards.
+    ///
+    /// LMDB closes the handle at once, even if this transaction then aborts: in a closure that may run again (a
+    /// write that grows the map reruns it), use ``drop(named:)``.
     package func drop(_ database: Database) throws(LMDBError) {
         try check(mdb_drop(handle.pointer, database.dbi, 1), "mdb_drop(\(database.name))").get()
+    }
+
+    /// Deletes the database named `name` and its contents when it exists, through a handle opened in this
+    /// transaction, so a closure that runs again after an aborted attempt finds the database by name again. Returns
+    /// whether it existed.
+    @discardableResult
+    package func drop(named name: String) throws(LMDBError) -> Bool {
+        guard let database = try openExistingDatabase(named: name) else { return false }
+        try drop(database)
+        return true
     }
 
     /// Deletes `key`; returns whether it was there.

@@ -17,6 +17,14 @@ package protocol CommitObserver: AnyObject, Sendable {
     func didWrite(positions: ClosedRange<UInt64>, log: LMDBEventLog, in txn: borrowing WriteTransaction) throws
 }
 
+/// Queries in flight per view generation (`name.generation`) in this process, and the generations a swap retired:
+/// shared by every projection runtime on one log, since LMDB's table handles belong to the process and a table one
+/// runtime drops is gone for all of them.
+package final class ViewReaders: Sendable {
+    package let state = Mutex<(active: [String: Int], retired: Set<String>)>(([:], []))
+    package init() {}
+}
+
 extension LMDBEventLog {
     /// Adds an observer that runs inside every later commit (package API for `CaseLedgerProjections`).
     package func addCommitObserver(_ observer: any CommitObserver) {

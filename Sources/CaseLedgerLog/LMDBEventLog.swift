@@ -98,6 +98,8 @@ public final class LMDBEventLog: EventLog {
     package let environment: Environment
     let databases: Databases
     let observers = Mutex<[any CommitObserver]>([])
+    /// The view generations this process's queries read (package API for `CaseLedgerProjections`).
+    package let viewReaders = ViewReaders()
     /// The store's directory.
     public let path: String
     /// The settings the log was opened with.

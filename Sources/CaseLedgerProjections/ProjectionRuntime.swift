@@ -74,8 +74,9 @@ public final class ProjectionRuntime: Service, Sendable {
     /// Where ``run()`` catches up: a thread of the runtime's own.
     let catchUpQueue: DispatchQueue
     /// Queries in flight per generation (`name.generation`), and the generations a swap retired: a retired
-    /// generation's tables are dropped only when its last query ends, and no new query starts on it.
-    let readers: Mutex<(active: [String: Int], retired: Set<String>)>
+    /// generation's tables are dropped only when its last query ends, and no new query starts on it. The log's own,
+    /// shared with the other runtimes of this process on it.
+    let readers: ViewReaders
     /// How many events catch-up applies per transaction, and a rebuild or check computes per chunk when it goes event
     /// by event (a chunk's rows are then written in transactions of at most 16,384 rows). The bulk rebuild of the
     /// built-in views does not use chunks.
@@ -225,7 +226,7 @@ public final class ProjectionRuntime: Service, Sendable {
         self.headerCache = Mutex(nil)
         self.catchUpQueue = DispatchQueue(label: Self.catchUpQueueLabel)
         catchUpQueue.setSpecific(key: Self.catchUpQueueKey, value: true)
-        self.readers = Mutex(([:], []))
+        self.readers = log.viewReaders
         do {
             meta = try log.database(named: "views.meta")
         } catch {
@@ -300,7 +301,7 @@ public final class ProjectionRuntime: Service, Sendable {
         do {
             try log.writeViews { txn in
                 try Self.saveState(name, newState, meta, txn)
-                for database in old.values { try txn.drop(database) }
+                for database in old.values { try txn.drop(named: database.name) }
             }
         } catch {
             throw ProjectionError(
@@ -360,6 +361,21 @@ public final class ProjectionRuntime: Service, Sendable {
             }
             return result
         }
+    }
+
+    /// The tables of a generation as they exist in `txn`, without creating or caching any; `nil` when one is missing.
+    func existingTables(
+        _ name: String, generation: Int, in txn: borrowing some ReadableTransaction & ~Copyable
+    ) throws -> [String: Database]? {
+        guard let entry = entries[name] else { return nil }
+        var result: [String: Database] = [:]
+        for table in entry.projection.tables {
+            guard let database = try txn.openExistingDatabase(named: Self.tableName(name, generation, table)) else {
+                return nil
+            }
+            result[table] = database
+        }
+        return result
     }
 
     func loadState(_ name: String) throws(ProjectionError) -> State? {
@@ -738,14 +754,14 @@ public final class ProjectionRuntime: Service, Sendable {
     /// already retired that generation.
     func asReader<R>(_ name: String, generation: Int, _ body: () throws -> R) rethrows -> R? {
         let key = "\(name).\(generation)"
-        let admitted = readers.withLock { readers -> Bool in
+        let admitted = readers.state.withLock { readers -> Bool in
             guard !readers.retired.contains(key) else { return false }
             readers.active[key, default: 0] += 1
             return true
         }
         guard admitted else { return nil }
         defer {
-            readers.withLock { readers in
+            readers.state.withLock { readers in
                 readers.active[key, default: 1] -= 1
                 if readers.active[key] == 0 { readers.active[key] = nil }
             }
@@ -759,10 +775,10 @@ public final class ProjectionRuntime: Service, Sendable {
     /// next opens.
     func retire(_ name: String, generation: Int, tables: [String: Database], patience: Duration = .seconds(60)) {
         let key = "\(name).\(generation)"
-        readers.withLock { _ = $0.retired.insert(key) }
+        readers.state.withLock { _ = $0.retired.insert(key) }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: patience)
-        while readers.withLock({ $0.active[key] ?? 0 }) > 0 {
+        while readers.state.withLock({ $0.active[key] ?? 0 }) > 0 {
             guard clock.now < deadline else {
                 logger.warning(
                     "queries still read a retired view generation; its tables are dropped at the next start",
@@ -772,7 +788,7 @@ public final class ProjectionRuntime: Service, Sendable {
             Thread.sleep(forTimeInterval: 0.001)
         }
         do {
-            try log.writeViews { txn in for database in tables.values { try txn.drop(database) } }
+            try log.writeViews { txn in for database in tables.values { try txn.drop(named: database.name) } }
         } catch {
             logger.error(
                 "dropping a retired view generation failed; it is dropped at the next start",
@@ -802,9 +818,18 @@ public final class ProjectionRuntime: Service, Sendable {
                     return true
                 }
             }
+            // Another runtime of this process may still be swapping one out: no new query starts on these, and one
+            // whose queries are still running is left to that runtime's swap (or the next start).
+            leftovers = readers.state.withLock { readers in
+                leftovers.filter { leftover in
+                    let key = "\(name).\(leftover.generation)"
+                    readers.retired.insert(key)
+                    return (readers.active[key] ?? 0) == 0
+                }
+            }
             guard !leftovers.isEmpty else { return }
             let stale = try leftovers.map { try log.database(named: Self.tableName(name, $0.generation, $0.table)) }
-            try log.writeViews { txn in for database in stale { try txn.drop(database) } }
+            try log.writeViews { txn in for database in stale { try txn.drop(named: database.name) } }
         } catch {
             throw ProjectionError(
                 .storage, "dropping leftover tables of '\(name)' failed: \(error)", projection: name)
@@ -907,9 +932,18 @@ final class InlineObserver: CommitObserver {
             // Behind (it stopped, or was added to a log with events): catchUp() brings it up in order.
             return
         }
-        // Only handles opened before (at start-up or by a rebuild): opening a table here would need a second write
-        // transaction inside this one.
-        guard let tables = runtime.openTables(name, generation: state.generation) else { return }
+        // Handles opened before (at start-up or by a rebuild); else, a generation another process swapped in is
+        // opened in this transaction, not created, and not cached (LMDB closes a handle opened in a transaction that
+        // aborts; queries and catch-up open it for good).
+        guard
+            let tables = try runtime.openTables(name, generation: state.generation)
+                ?? runtime.existingTables(name, generation: state.generation, in: txn)
+        else {
+            runtime.logger.warning(
+                "inline projection's tables are missing; it falls behind and catchUp() brings it up",
+                metadata: ["projection": "\(name)", "generation": "\(state.generation)"])
+            return
+        }
         do {
             try runtime.apply(name, positions: positions, tables: tables, in: txn)
         } catch let stopped as ProjectionRuntime.Stopped {

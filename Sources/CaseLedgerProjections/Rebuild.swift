@@ -166,7 +166,7 @@ extension ProjectionRuntime {
         for (name, start) in starts {
             guard let tables = fresh[name], (try? loadState(name))?.generation == start.generation else { continue }
             do {
-                try log.writeViews { txn in for database in tables.values { try txn.drop(database) } }
+                try log.writeViews { txn in for database in tables.values { try txn.drop(named: database.name) } }
                 forget(name, generation: start.generation + 1)
             } catch {
                 logger.warning(
@@ -593,7 +593,7 @@ extension ProjectionRuntime {
     /// one to report); the next check of the projection empties them anyway.
     private func discardScratch(_ name: String, generation: Int, tables: [String: Database]) {
         do {
-            try log.writeViews { txn in for database in tables.values { try txn.drop(database) } }
+            try log.writeViews { txn in for database in tables.values { try txn.drop(named: database.name) } }
         } catch {
             logger.warning(
                 "dropping a failed check's scratch tables failed; the next check empties them",
@@ -656,7 +656,7 @@ extension ProjectionRuntime {
                 "appends moved the view during its check", metadata: ["projection": "\(name)", "attempt": "\(attempt)"])
         }
         if report == nil { report = try advance(from: position, andCompare: true).report }
-        try log.writeViews { txn in for database in scratch.values { try txn.drop(database) } }
+        try log.writeViews { txn in for database in scratch.values { try txn.drop(named: database.name) } }
         guard let report else { throw ProjectionError(.storage, "the check compared nothing", projection: name) }
         return report
     }

@@ -25,6 +25,29 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// LMDB closes a dropped table's handle even when the dropping transaction aborts; a write that runs its closure
+    /// again (after growing the map) must find the table by name again, which `drop(named:)` does.
+    @Test func aDropByNameCanRunAgainAfterItsTransactionAborted() async throws {
+        try await withTemporaryDirectory { directory in
+            let env = try Environment.open(path: directory.appending("env"))
+            defer { env.close() }
+            let db = try env.database(named: "items", create: true)
+            try env.write { txn in try txn.put(db, key: [1], value: [10]) }
+            struct Stop: Error {}
+            #expect(throws: Stop.self) {
+                try env.write { txn in
+                    #expect(try txn.drop(named: "items"))
+                    throw Stop()
+                }
+            }
+            let kept = try env.read { txn in try txn.openExistingDatabase(named: "items") }
+            #expect(kept != nil, "the aborted drop left the table")
+            #expect(try env.write { txn in try txn.drop(named: "items") })
+            #expect(try env.read { txn in try txn.openExistingDatabase(named: "items") } == nil)
+            #expect(try env.write { txn in try txn.drop(named: "items") } == false)
+        }
+    }
+
     @Test func aNestedTransactionCommitsIntoItsParentOrIsDiscardedAlone() async throws {
         try await withTemporaryDirectory { directory in
             let env = try Environment.open(path: directory.appending("env"))

@@ -285,6 +285,28 @@ struct KeyAtTypeProjection: Projection {
         }
     }
 
+    /// Another process (here another runtime, shut down after) rebuilds an inline view and swaps in a generation
+    /// this runtime never opened: the next append still updates the view inline, in the append's own transaction.
+    @Test func anInlineViewKeepsUpAfterAnotherProcessSwapsInAGeneration() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .inline)], logger: Logger(label: "t"))
+            defer { runtime.shutdown() }
+            _ = try await log.append(to: "s", events: Fixtures.events(3))
+            do {
+                let other = try ProjectionRuntime(
+                    log: log, projections: [(CountingProjection(name: "counter"), .inline)], logger: Logger(label: "t"))
+                defer { other.shutdown() }
+                try other.rebuild("counter")
+            }
+            _ = try await log.append(to: "s", events: Fixtures.events(2))
+            let status = try #require(try runtime.status().first)
+            #expect(status.generation == 2 && status.checkpoint == 5 && status.lag == 0, "\(status)")
+            #expect(try CountingProjection.total(runtime, "counter") == 5)
+            #expect(try runtime.check("counter").isConsistent)
+        }
+    }
+
     @Test func aViewSwitchedByAnotherReleaseIsNotRebuiltOrCheckedByThisOne() async throws {
         try await withTemporaryLog { log, _ in
             try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "v")
@@ -395,7 +417,13 @@ struct KeyAtTypeProjection: Projection {
         }
     }
 
-    @Test func aSwapDropsTheOldGenerationOnlyAfterTheQueriesReadingItEnd() async throws {
+    /// The swap may come from this runtime or from another one in the process (LMDB's table handles belong to the
+    /// process, so a table either drops is gone for both); and a runtime that opens while the query runs does not
+    /// drop the retired generation as a leftover under it.
+    @Test(arguments: [(false, false), (true, false), (false, true)])
+    func aSwapDropsTheOldGenerationOnlyAfterTheQueriesReadingItEnd(byAnotherRuntime: Bool, anotherOpens: Bool)
+        async throws
+    {
         final class Flags: Sendable {
             let swapped = Atomic<Bool>(false)
             let rebuilt = Atomic<Bool>(false)
@@ -404,12 +432,18 @@ struct KeyAtTypeProjection: Projection {
             let runtime = try ProjectionRuntime(
                 log: log, projections: [(CountingProjection(name: "counter"), .inline)], logger: Logger(label: "test"))
             defer { runtime.shutdown() }
+            let other =
+                byAnotherRuntime
+                ? try ProjectionRuntime(
+                    log: log, projections: [(CountingProjection(name: "counter"), .inline)],
+                    logger: Logger(label: "test")) : runtime
+            defer { if byAnotherRuntime { other.shutdown() } }
             for _ in 0..<5 { _ = try await log.append(to: "s-1", events: [Fixtures.event()]) }
             let flags = Flags()
             let count = try runtime.read("counter") { reader -> [UInt8]? in
                 // A rebuild and its swap happen while this query reads generation 1.
                 Thread {
-                    do { try runtime.rebuild("counter") } catch { Issue.record("rebuild failed: \(error)") }
+                    do { try other.rebuild("counter") } catch { Issue.record("rebuild failed: \(error)") }
                     flags.rebuilt.store(true, ordering: .sequentiallyConsistent)
                 }.start()
                 Thread {
@@ -421,6 +455,12 @@ struct KeyAtTypeProjection: Projection {
                 }.start()
                 while !flags.swapped.load(ordering: .sequentiallyConsistent) { Thread.sleep(forTimeInterval: 0.001) }
                 Thread.sleep(forTimeInterval: 0.05)
+                if anotherOpens {
+                    let opened = try ProjectionRuntime(
+                        log: log, projections: [(CountingProjection(name: "counter"), .inline)],
+                        logger: Logger(label: "test"))
+                    opened.shutdown()
+                }
                 let rebuiltDuringQuery = flags.rebuilt.load(ordering: .sequentiallyConsistent)
                 #expect(!rebuiltDuringQuery, "the rebuild waits for this query")
                 return try reader.value(in: "counts", key: Array("s-1".utf8))
