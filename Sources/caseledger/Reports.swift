@@ -336,6 +336,7 @@ struct ViewsStatus: AsyncParsableCommand {
                     if let failure = s.failure { object["failure"] = failure }
                     print(jsonLine(object))
                 }
+                if status.contains(where: { $0.failure != nil }) { throw Status.checkFailed }
                 return
             }
             var rows: [[String]] = []

@@ -509,6 +509,18 @@ struct LineReader {
 
     init(_ handle: FileHandle) { self.handle = handle }
 
+    /// What the input holds now, up to `maximum` bytes, waiting only until some is there; empty at its end.
+    private func readAvailable(maximum: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: maximum)
+        while true {
+            let count = bytes.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, maximum) }
+            if count >= 0 { return Array(bytes.prefix(count)) }
+            guard errno == EINTR else {
+                throw ToolError("reading the commands failed: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
     mutating func next() throws -> Line? {
         while true {
             if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -535,7 +547,10 @@ struct LineReader {
             buffer.removeFirst(start)
             scanned -= start
             start = 0
-            guard let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty else {
+            // read(2), not FileHandle.read(upToCount:), which on Linux waits for the whole count or the end of the
+            // input: a caller that sends a line and waits for its result over a pipe would wait forever.
+            let chunk = try readAvailable(maximum: 1 << 16)
+            guard !chunk.isEmpty else {
                 ended = true
                 continue
             }

@@ -256,6 +256,53 @@ struct ToolTests {
         """
     }
 
+    @Test("exec answers each line as it arrives on a pipe that stays open")
+    func execAnswersEachLineAsItArrives() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("store")
+            let yaml = try Self.countyFile(in: directory)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.toolPath)
+            process.arguments = ["exec", "--store", store, "--directory", yaml, "--beyond-calendar", "provisional"]
+            let (input, output) = (Pipe(), Pipe())
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // A caller that sends one line and waits for its result before sending the next.
+            var answers: [String] = []
+            for id in ["2026-000001", "2026-000002"] {
+                input.fileHandleForWriting.write(Data((Self.register(id) + "\n").utf8))
+                let answered = DispatchSemaphore(value: 0)
+                let line = Mutex("")
+                let reader = output.fileHandleForReading
+                DispatchQueue.global().async {
+                    var bytes = Data()
+                    while !bytes.contains(UInt8(ascii: "\n")) {
+                        let chunk = reader.availableData
+                        if chunk.isEmpty { break }
+                        bytes.append(chunk)
+                    }
+                    line.withLock { $0 = String(decoding: bytes, as: UTF8.self) }
+                    answered.signal()
+                }
+                let waited = answered.wait(timeout: .now() + 30)
+                #expect(waited == .success, "no answer to the line for \(id) while the input stayed open")
+                guard waited == .success else {
+                    process.terminate()
+                    try input.fileHandleForWriting.close()
+                    process.waitUntilExit()
+                    return
+                }
+                answers.append(line.withLock { $0 })
+            }
+            try input.fileHandleForWriting.close()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            #expect(answers.count == 2 && answers.allSatisfy { $0.contains("\"ok\":true") }, "\(answers)")
+        }
+    }
+
     @Test("exec runs good lines, reports bad ones by line number, and never half-applies a line")
     func execGoodAndBadLines() async throws {
         try await withTemporaryDirectory { directory in
@@ -555,7 +602,7 @@ struct ToolTests {
         }
     }
 
-    @Test("verify fails on a view that stopped at an event, read-only or not")
+    @Test("verify and views status fail on a view that stopped at an event, read-only or not, as text or JSON")
     func verifyReportsAStoppedView() async throws {
         try await withTemporaryDirectory { directory in
             let store = try Self.simulated(directory, cases: 30, seed: 8)
@@ -575,6 +622,11 @@ struct ToolTests {
                 let what = failure?["what"] as? String ?? ""
                 #expect(
                     what.contains("the view 'caseSummary' stopped at position \(position)"), "\(arguments): \(what)")
+            }
+            for arguments in [["--json"], []] {
+                let status = try Self.tool(["views", "status", "--store", store] + arguments)
+                #expect(status.status == 1, "\(arguments): \(status.error)")
+                #expect(status.output.contains("\(position)"), "\(arguments): \(status.output)")
             }
         }
     }
