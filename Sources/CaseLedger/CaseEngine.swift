@@ -118,11 +118,19 @@ public final class CaseEngine: Sendable {
     /// - Parameters:
     ///   - idempotencyKey: when set, a repeated command with the same key writes nothing again.
     /// - Throws: ``WorkflowError``: the rule and case for a rejected command (nothing written), `storage` for a
-    ///   log failure, `conflict` when the case kept changing under the command.
+    ///   log failure, `conflict` when the case kept changing under the command; `notAuthorized` for the actor
+    ///   ``PersonID/system``, which only the engine's clock (``tick(now:)``) acts as.
     @discardableResult
     public func execute(
         _ command: CaseCommand, on caseID: CaseID, by actor: PersonID, idempotencyKey: String? = nil
     ) async throws(WorkflowError) -> Outcome {
+        // The clock's own commands (deemed acceptance, opening arbitration, …) and its rule exemptions are the
+        // engine's: a caller acting as `system` would skip the periods those commands wait for.
+        guard actor != .system else {
+            throw WorkflowError(
+                .notAuthorized, case: caseID,
+                "the actor 'system' is reserved for the engine's clock ticks; name the person acting")
+        }
         let attempts = configuration.withLock { $0.maxAttempts }
         if let key = idempotencyKey, let stored = try storedResult(key, caseID: caseID) {
             return try duplicateOutcome(stored, key: key, caseID: caseID)

@@ -57,6 +57,27 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test("No caller acts as the clock: 'system' is refused before anything is decided or written")
+    func theSystemActorIsTheClocksAlone() async throws {
+        try await Self.withEngine { engine, log, _, _ in
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1")
+            let head = try log.head()
+            // Opening arbitration is the clock's, after LD4's 15 days; a registration by `system` skips the unit's
+            // authority check.
+            for (command, id) in [
+                (CaseCommand.openArbitration, CaseID("c1")),
+                (.register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), "c2"),
+            ] {
+                let error = await #expect(throws: WorkflowError.self) {
+                    try await engine.execute(command, on: id, by: .system)
+                }
+                #expect(error?.code == .notAuthorized && error?.caseID == id, "\(String(describing: error))")
+            }
+            #expect(try log.head() == head)
+        }
+    }
+
     @Test("A referral writes the closing, the linked case and the legal aid case in one atomic append")
     func referralIsAtomic() async throws {
         try await Self.withEngine { engine, log, _, _ in
