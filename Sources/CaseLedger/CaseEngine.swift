@@ -519,6 +519,10 @@ public final class CaseEngine: Sendable {
         public var breaches = 0
         /// Commands fired by breaches (deemed acceptance, arbitration or litigation opened, abandonment).
         public var automaticCommands = 0
+        /// Cases with a clock past due whose breach waits for the holiday calendar: the command it fires would
+        /// start a clock in a year the calendar does not cover (the `refuse` policy). They fire at the first tick
+        /// after ``updateCalendar(_:)`` loads that year, counted from the clock's own end.
+        public var waitingForCalendar = 0
     }
 
     /// Fires every clock due at `now` (the engine's clock when `nil`): approaching warnings, breaches, and the
@@ -548,6 +552,14 @@ public final class CaseEngine: Sendable {
                 metadata: [
                     "cases": "\(report.cases)", "breaches": "\(report.breaches)", "warnings": "\(report.warnings)",
                 ])
+        }
+        if report.waitingForCalendar > 0 {
+            logger.warning(
+                """
+                clocks past due wait for the holiday calendar: the commands they fire would start clocks in a year \
+                it does not cover; load that year's notice with updateCalendar(_:)
+                """,
+                metadata: ["cases": "\(report.waitingForCalendar)"])
         }
         return report
     }
@@ -588,6 +600,8 @@ public final class CaseEngine: Sendable {
                     actor: .system, locks: locks)
                 guard let decision = try Workflow.tick(state, context: context) else {
                     remember([id: state], capacity: config.cacheCapacity)
+                    // A clock past due that fired nothing: its breach waits for the calendar.
+                    if let due = Workflow.nextDue(state), due <= now { report.waitingForCalendar += 1 }
                     continue
                 }
                 for lock in decision.locks { lockedActs.insert(lock.act) }

@@ -398,27 +398,35 @@ struct Decider {
                 }
             }
             guard now >= deadline.dueAt else { continue }
-            try asSystem { (d: inout Decider) throws(WorkflowError) in
+            // The breach is decided on a copy: when its command needs a calendar year that is not loaded (the
+            // `refuse` policy), nothing is written and the clock stays due, so a tick after the year is loaded fires
+            // it, its clocks counted from the same instant. Refusing it would lose the legal effect for good.
+            var attempt = self
+            var waitsForCalendar = false
+            try attempt.asSystem { (d: inout Decider) throws(WorkflowError) in
                 try d.emit(.deadlineBreached(id: deadline.id, dueAt: deadline.dueAt))
                 try d.updateClocks(after: ["deadlineBreached"])
                 guard let commandName = deadline.onBreach, let command = Decider.systemCommand(commandName),
                     d.definition.transition(commandName, from: d.state.state) != nil
                 else { return }
-                // The breach's command is tried on a copy: when a rule refuses it (another proceeding holds the act,
-                // a clock it starts is past the calendar), the refusal is recorded and nothing else changes, so one
-                // case can never block the tick or its own later commands.
+                // The breach's command is tried on a copy: when a rule refuses it (another proceeding holds the act),
+                // the refusal is recorded and nothing else changes, so one case can never block the tick or its own
+                // later commands.
                 var trial = d
                 trial.clockStart = Instant(microsecondsSinceEpoch: deadline.dueAt.microsecondsSinceEpoch - 1)
                 do throws(WorkflowError) {
                     try trial.handle(command)
                     trial.clockStart = nil
                     d = trial
+                } catch  where error.code == .calendarNotCovered {
+                    waitsForCalendar = true
                 } catch {
                     try d.emit(
                         .automaticCommandRefused(
                             command: commandName, deadline: deadline.id, rule: error.rule, reason: error.message))
                 }
             }
+            if !waitsForCalendar { self = attempt }
         }
     }
 

@@ -78,6 +78,40 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test("A tick reports clocks whose breach waits for the calendar, and fires them once the year is loaded")
+    func breachesWaitingForTheCalendarAreReportedThenFired() async throws {
+        try await Self.withEngine { engine, log, clock, _ in
+            clock.set(Timestamp(County.at(2026, 12, 17)))
+            let review = ReviewApplication(
+                actReference: "penalty-2026-900", respondent: "County market regulator",
+                actDate: County.date(2026, 10, 20), knownOn: County.date(2026, 10, 20), rightsNotified: true,
+                learnedOfRightOn: nil, immovableProperty: false, obstacleDays: 0)
+            try await engine.execute(
+                .register(
+                    County.registration(
+                        .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
+                        review: review)),
+                on: "r1", by: "review-officer")
+            let head = try log.head()
+            // The deemed acceptance due after 12-24 would start AR7's 60 days in 2027, which is not loaded.
+            let waiting = try await engine.tick(now: County.at(2026, 12, 28))
+            #expect(waiting.waitingForCalendar == 1 && waiting.events == 0, "\(waiting)")
+            #expect(try log.head() == head)
+            let yaml = """
+                2027:
+                  rest_days: [2027-01-01, 2027-01-02, 2027-01-03, 2027-01-04]
+                  working_days: []
+                  notice: "test data"
+                """
+            var years = try HolidayCalendar.chinaMainland().years
+            for (year, entry) in try HolidayCalendar(yaml: yaml).years { years[year] = entry }
+            engine.updateCalendar(try HolidayCalendar(years: years))
+            let fired = try await engine.tick(now: County.at(2027, 1, 5))
+            #expect(fired.automaticCommands == 1 && fired.waitingForCalendar == 0, "\(fired)")
+            #expect(try engine.replayState(of: "r1")?.state == "accepted")
+        }
+    }
+
     @Test("A referral writes the closing, the linked case and the legal aid case in one atomic append")
     func referralIsAtomic() async throws {
         try await Self.withEngine { engine, log, _, _ in

@@ -190,6 +190,32 @@ import _CaseLedgerTestSupport
         #expect(h.events("a1").contains("deadlineRecounted"))
         #expect(try h.tick().isEmpty)  // recounted once
     }
+
+    @Test("A breach whose command would start a clock past the calendar waits, and fires once the year is loaded")
+    func aBreachWaitsForTheCalendar() throws {
+        var h = try makeHarness(at: County.at(2026, 12, 17))
+        try ReviewRuleTests.register(&h, "r1", ReviewRuleTests.application(known: County.date(2026, 10, 20)))
+        // Thursday 12-17 + 5 working days = Thursday 12-24.
+        #expect(h.state("r1")?.deadline("AR5.acceptance")?.dueAt == LegalTime.endOf(County.date(2026, 12, 24)))
+        // The deemed acceptance would start AR7's 60 days, which end in 2027: nothing is written, nothing is lost.
+        h.now = County.at(2026, 12, 28)
+        #expect(try h.tick().isEmpty)
+        #expect(h.state("r1")?.state == "received")
+        #expect(h.state("r1")?.deadline("AR5.acceptance")?.status == .running)
+        #expect(try h.tick().isEmpty)
+        // The notice for 2027 arrives.
+        var years = h.calendar.years
+        for (year, entry) in try HolidayCalendar(yaml: Self.fictional2027).years { years[year] = entry }
+        h.calendar = try HolidayCalendar(years: years)
+        h.now = County.at(2027, 1, 5)
+        try h.tick()
+        let state = try #require(h.state("r1"))
+        #expect(state.state == "accepted" && state.review?.deemedAccepted == true)
+        // Counted from the acceptance check's end, not from the late tick: 12-24 + 60 days = Monday 2027-02-22.
+        #expect(state.deadline("AR7.standard")?.dueAt == LegalTime.endOf(County.date(2027, 2, 22)))
+        #expect(!h.events("r1").contains("automaticCommandRefused"))
+        #expect(h.events("r1").filter { $0 == "deadlineBreached" }.count >= 1)
+    }
 }
 
 @Suite struct InputSafetyTests {
