@@ -503,6 +503,12 @@ public final class CaseEngine: Sendable {
         return Workflow.nextDue(state)
     }
 
+    /// Whether `error`, met reading or deciding one case, says something about that case alone (its history, its
+    /// definition version, its schema) rather than about the store or a race, which concern every case.
+    static func concernsTheCaseAlone(_ error: WorkflowError) -> Bool {
+        error.code != .storage && error.code != .conflict
+    }
+
     private func invalidate(_ ids: [CaseID]) {
         cache.withLock { cache in for id in ids { cache.remove(id) } }
     }
@@ -519,6 +525,10 @@ public final class CaseEngine: Sendable {
         public var breaches = 0
         /// Commands fired by breaches (deemed acceptance, arbitration or litigation opened, abandonment).
         public var automaticCommands = 0
+        /// Cases the tick could not read or decide (a history that does not fold, an event of a schema this release
+        /// does not read, a definition version that is not loaded), with why: each is logged and skipped, so one case
+        /// never stops the clocks of the others. They stay due, and are tried again at the next tick.
+        public var failedCases: [CaseID: String] = [:]
         /// Cases with a clock past due whose breach waits for the holiday calendar: the command it fires would
         /// start a clock in a year the calendar does not cover (the `refuse` policy). They fire at the first tick
         /// after ``updateCalendar(_:)`` loads that year, counted from the clock's own end.
@@ -553,6 +563,16 @@ public final class CaseEngine: Sendable {
                     "cases": "\(report.cases)", "breaches": "\(report.breaches)", "warnings": "\(report.warnings)",
                 ])
         }
+        if !report.failedCases.isEmpty {
+            for (id, why) in report.failedCases.sorted(by: { $0.key.rawValue < $1.key.rawValue }).prefix(10) {
+                logger.error(
+                    "a case's clocks cannot be ticked; the others go on",
+                    metadata: ["case": "\(id)", "error": "\(why)"])
+            }
+            logger.error(
+                "cases skipped by the tick; they are tried again at the next one",
+                metadata: ["cases": "\(report.failedCases.count)"])
+        }
         if report.waitingForCalendar > 0 {
             logger.warning(
                 """
@@ -577,7 +597,14 @@ public final class CaseEngine: Sendable {
             var roundLocks: [String: ProceedingLock] = [:]
             var deferred: [CaseID] = []
             for id in pending {
-                guard let state = try state(of: id) else { continue }
+                let state: CaseState
+                do {
+                    guard let read = try self.state(of: id) else { continue }
+                    state = read
+                } catch  where Self.concernsTheCaseAlone(error) {
+                    report.failedCases[id] = error.message
+                    continue
+                }
                 var locks: [String: ProceedingLock] = [:]
                 let acts = Workflow.actReferences(of: .deemAccept, state: state)
                 if acts.contains(where: lockedActs.contains) {
@@ -598,7 +625,14 @@ public final class CaseEngine: Sendable {
                 let context = DecisionContext(
                     directory: config.directory, calendar: config.calendar, definitions: config.definitions, now: now,
                     actor: .system, locks: locks)
-                guard let decision = try Workflow.tick(state, context: context) else {
+                let decided: Decision?
+                do {
+                    decided = try Workflow.tick(state, context: context)
+                } catch  where Self.concernsTheCaseAlone(error) {
+                    report.failedCases[id] = error.message
+                    continue
+                }
+                guard let decision = decided else {
                     remember([id: state], capacity: config.cacheCapacity)
                     // A clock past due that fired nothing: its breach waits for the calendar.
                     if let due = Workflow.nextDue(state), due <= now { report.waitingForCalendar += 1 }
@@ -660,7 +694,15 @@ public final class CaseEngine: Sendable {
         var found: [(CaseID, UInt64, Instant?)] = []
         for stream in candidates where stream.hasPrefix("case-") {
             let id = CaseID(String(stream.dropFirst(5)))
-            if let state = try state(of: id) { found.append((id, state.version, Self.nextVisit(state))) }
+            do {
+                if let state = try state(of: id) { found.append((id, state.version, Self.nextVisit(state))) }
+            } catch  where Self.concernsTheCaseAlone(error) {
+                // Listed as due now, so every tick tries it again and reports it, and the others go on.
+                logger.error(
+                    "a case's clocks cannot be read; the others go on",
+                    metadata: ["case": "\(id)", "error": "\(error)"])
+                found.append((id, 0, Instant(microsecondsSinceEpoch: 0)))
+            }
         }
         dueIndex.withLock { index in
             // Commands that ran during the scan noted newer versions; `note` keeps those.

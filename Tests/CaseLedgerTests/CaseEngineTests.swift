@@ -112,6 +112,36 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test("A case whose history cannot be read is skipped and reported by the tick; the others' clocks still fire")
+    func oneUnreadableCaseDoesNotStopTheClocks() async throws {
+        try await Self.withEngine { engine, log, _, _ in
+            for id: CaseID in ["good", "bad"] {
+                try await engine.execute(
+                    .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: id, by: "m-v1")
+            }
+            // An event a newer release wrote (schema version 2) on one case.
+            let record = WorkflowRecord(
+                at: County.at(2025, 3, 4), actor: "m-v1", event: .custom(command: "note", note: "from a newer release"))
+            _ = try await log.append(
+                to: "case-bad",
+                events: [
+                    NewEvent(
+                        type: "custom", schemaVersion: 2, actor: EventActor(userID: "m-v1", role: "", unit: "v1"),
+                        payload: Array(try JSONEncoder().encode(record)))
+                ])
+            // A fresh engine (as after a restart) builds its due index from the log, then ticks past PM13's end.
+            let restarted = try Self.engine(log, clock: Self.clock())
+            let report = try await restarted.tick(now: County.at(2025, 6, 1))
+            #expect(report.failedCases.keys.sorted() == ["bad"], "\(report)")
+            #expect(report.failedCases["bad"]?.contains("schema version 2") == true)
+            #expect(report.breaches >= 1, "\(report)")
+            #expect(try restarted.replayState(of: "good")?.deadlines.contains { $0.status == .breached } == true)
+            // Still reported at the next tick, and it stops nothing there either.
+            let again = try await restarted.tick(now: County.at(2025, 6, 2))
+            #expect(again.failedCases.keys.sorted() == ["bad"])
+        }
+    }
+
     @Test("A referral writes the closing, the linked case and the legal aid case in one atomic append")
     func referralIsAtomic() async throws {
         try await Self.withEngine { engine, log, _, _ in
