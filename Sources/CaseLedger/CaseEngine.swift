@@ -139,6 +139,7 @@ public final class CaseEngine: Sendable {
         for attempt in 1...max(1, attempts) {
             let config = configuration.withLock { $0 }
             let now = Instant(clock.now())
+            try Self.requirePlausible(now, "the engine's clock", caseID: caseID)
             // A remembered state is not checked against the log here (one look-up per command): a command decided
             // on a state another process moved on meets a version conflict when it appends, and one refused on it is
             // checked below.
@@ -503,6 +504,15 @@ public final class CaseEngine: Sendable {
         return Workflow.nextDue(state)
     }
 
+    /// Throws `invalidField` for a time outside 1900–2200 (nanoseconds passed as microseconds, a clock gone wrong): a
+    /// tick at it would breach every clock at once and date the cases it touches centuries ahead.
+    static func requirePlausible(_ now: Instant, _ what: String, caseID: CaseID? = nil) throws(WorkflowError) {
+        guard !now.isPlausible else { return }
+        throw WorkflowError(
+            .invalidField, case: caseID,
+            "\(what) is \(now), not a time between 1900 and 2200: give microseconds since 1970, or set the clock")
+    }
+
     /// Whether `error`, met reading or deciding one case, says something about that case alone (its history, its
     /// definition version, its schema) rather than about the store or a race, which concern every case.
     static func concernsTheCaseAlone(_ error: WorkflowError) -> Bool {
@@ -543,6 +553,7 @@ public final class CaseEngine: Sendable {
     @discardableResult
     public func tick(now: Instant? = nil) async throws(WorkflowError) -> TickReport {
         let now = now ?? Instant(clock.now())
+        try Self.requirePlausible(now, "the tick's time")
         try buildDueIndexIfNeeded()
         let due = dueIndex.withLock { index in
             index.entries.compactMap { id, entry in entry.due.flatMap { $0 <= now ? (id, $0) : nil } }

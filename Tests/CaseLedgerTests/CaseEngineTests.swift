@@ -142,6 +142,19 @@ import _CaseLedgerTestSupport
         }
     }
 
+    @Test("A tick at a time no clock can mean (nanoseconds for microseconds) is refused and writes nothing")
+    func anImplausibleTickTimeIsRefused() async throws {
+        try await Self.withEngine { engine, log, _, _ in
+            try await engine.execute(
+                .register(County.registration(.peopleMediation, unit: "v1", owner: "m-v1")), on: "c1", by: "m-v1")
+            let head = try log.head()
+            let nanoseconds = Instant(microsecondsSinceEpoch: County.at(2025, 6, 1).microsecondsSinceEpoch * 1_000)
+            let error = await #expect(throws: WorkflowError.self) { try await engine.tick(now: nanoseconds) }
+            #expect(error?.code == .invalidField && error?.message.contains("1900 and 2200") == true)
+            #expect(try log.head() == head)
+        }
+    }
+
     @Test("A referral writes the closing, the linked case and the legal aid case in one atomic append")
     func referralIsAtomic() async throws {
         try await Self.withEngine { engine, log, _, _ in
