@@ -268,8 +268,9 @@ public struct CaseState: Sendable, Hashable {
             update(id) {
                 $0.status = .running
                 $0.pausedAt = nil
+                // The warning is owed again only for a new end: a pause within one day moves nothing.
+                if $0.end.dueAt != end.dueAt { $0.warned = false }
                 $0.end = end
-                $0.warned = false
             }
         case .deadlineExtended(let id, _, let end, _, _):
             update(id) {
@@ -291,8 +292,8 @@ public struct CaseState: Sendable, Hashable {
             firstHearingHeld = true
         case .deadlineRecounted(let id, let end):
             update(id) {
+                if $0.end.dueAt != end.dueAt { $0.warned = false }
                 $0.end = end
-                $0.warned = false
             }
         }
     }

@@ -121,6 +121,24 @@ import _CaseLedgerTestSupport
         expectRejected(.notAuthorized) { try other.run(.deemAccept, on: "r2", by: "review-officer") }
     }
 
+    @Test("A warning is given once per end: a pause and resume within one day that leaves the end re-arms nothing")
+    func aWarningIsGivenOncePerEnd() throws {
+        var h = try makeHarness()
+        try Self.register(&h, "r1")
+        try h.run(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
+        // 03-03 + 60 days = Friday 05-02, inside the Labour Day block: Tuesday 05-06; warned 7 days before.
+        let end = try #require(h.state("r1")?.deadline("AR7.standard")?.dueAt)
+        #expect(end == LegalTime.endOf(County.date(2025, 5, 6)))
+        h.now = County.at(2025, 5, 1)
+        try h.tick()
+        #expect(h.events("r1").filter { $0 == "deadlineApproaching" }.count == 1)
+        try h.run(.startReviewMediation, on: "r1", by: "review-officer")
+        try h.run(.failReviewMediation, on: "r1", by: "review-officer")
+        #expect(h.state("r1")?.deadline("AR7.standard")?.dueAt == end)
+        try h.tick()
+        #expect(h.events("r1").filter { $0 == "deadlineApproaching" }.count == 1)
+    }
+
     @Test("AR5: a correction not made within 10 working days is deemed abandoned")
     func ar5Abandoned() throws {
         var h = try makeHarness()
