@@ -32,13 +32,29 @@ func report(_ line: String) {
     }
 }
 
-let arguments = CommandLine.arguments
-guard arguments.count >= 2 else {
-    FileHandle.standardError.write(Data("usage: caseledger-crash-child STORE-PATH [CONCURRENCY]\n".utf8))
+func usage() -> Never {
+    FileHandle.standardError.write(
+        Data(
+            """
+            usage: caseledger-crash-child STORE-PATH [CONCURRENCY (1-64)]
+                   caseledger-crash-child STORE-PATH --hold-reader
+                   caseledger-crash-child STORE-PATH --fill BYTES
+
+            """.utf8))
     exit(2)
 }
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2, arguments.count <= 4 else { usage() }
 let path = arguments[1]
-let concurrency = arguments.count > 2 ? Int(arguments[2]) ?? 16 : 16
+// Anything but the three forms is a usage error, never an endless run of appends into the store.
+let mode = arguments.count > 2 ? arguments[2] : nil
+if mode == "--fill" && (arguments.count != 4 || Int(arguments[3]).map { $0 <= 0 } ?? true) { usage() }
+if mode == "--hold-reader" && arguments.count != 3 { usage() }
+if let mode, mode != "--fill", mode != "--hold-reader", arguments.count != 3 || !(1...64).contains(Int(mode) ?? 0) {
+    usage()
+}
+let concurrency = mode.flatMap { Int($0) } ?? 16
 let generation = UUID().uuidString.prefix(8)
 
 if arguments.count > 2 && arguments[2] == "--hold-reader" {

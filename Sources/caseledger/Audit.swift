@@ -220,11 +220,19 @@ struct Verify: AsyncParsableCommand {
             // The log is still checked, and the views that cannot be opened are the failure when it holds.
             let log = try openLogOnly(options.store, mode: .readWrite)
             defer { log.close() }
-            let (report, failure) = Self.checkLog(log)
+            var (report, failure) = Self.checkLog(log)
             var result: [String: Any] = [:]
             result["events"] = report?.eventsChecked ?? 0
             result["streams"] = report?.streamsChecked ?? 0
-            try self.report(result, log: report, failure: failure ?? (nil, error.message))
+            // With --skip-views the views' damage is not the check's business: the cases are still re-derived.
+            if failure == nil, skipViews {
+                let (cases, caseFailure) = try Self.rederive(log, options: options)
+                result["cases"] = cases
+                failure = caseFailure
+            } else if failure == nil {
+                failure = (nil, error.message)
+            }
+            try self.report(result, log: report, failure: failure)
             return
         }
         defer { store.close() }
@@ -397,6 +405,7 @@ struct Verify: AsyncParsableCommand {
     ) throws {
         var result = result
         result["ok"] = failure == nil
+        if skipViews { result["viewsSkipped"] = true }
         if let failure {
             result["failure"] = ["position": failure.position.map { $0 as Any } ?? NSNull(), "what": failure.what]
         }
@@ -414,6 +423,7 @@ struct Verify: AsyncParsableCommand {
                     )
                 }
             }
+            if skipViews { print("views: not checked (--skip-views)") }
             if let cases = result["cases"] { print("cases re-derived through their definitions: \(cases)") }
         }
         if let failure {
@@ -422,7 +432,7 @@ struct Verify: AsyncParsableCommand {
                     + (failure.position.map { " at position \($0)" } ?? "") + ": \(failure.what)")
             throw Status.checkFailed
         }
-        if !json { print("verified: all holds") }
+        if !json { print(skipViews ? "verified: all holds (views not checked)" : "verified: all holds") }
     }
 
     /// Folds every case through its definition version; the first case event that cannot follow the ones before it
@@ -560,16 +570,27 @@ struct Export: AsyncParsableCommand {
                     throw ToolError("\(output) already exists; remove it or choose another file")
                 }
             }
+            // A file is written as FILE.partial and takes its name only when the export is complete, so a failed
+            // export never leaves a file that looks whole.
+            let partial = output.map { $0 + ".partial" }
             let sink: FileHandle
-            if let output {
-                guard FileManager.default.createFile(atPath: output, contents: nil),
-                    let handle = FileHandle(forWritingAtPath: output)
-                else { throw ToolError("cannot write \(output)") }
-                sink = handle
+            if let partial {
+                let descriptor = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+                guard descriptor >= 0 else {
+                    throw ToolError(
+                        errno == EEXIST
+                            ? "\(partial) exists (an export that stopped?); remove it or choose another file"
+                            : "cannot write \(partial): \(String(cString: strerror(errno)))")
+                }
+                sink = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
             } else {
                 sink = FileHandle.standardOutput
             }
-            defer { if output != nil { try? sink.close() } }
+            var complete = false
+            defer {
+                if output != nil { try? sink.close() }
+                if let partial, !complete { unlink(partial) }
+            }
             var buffer = Data()
             func emit(_ line: String) throws {
                 buffer.append(contentsOf: Array((line + "\n").utf8))
@@ -638,7 +659,15 @@ struct Export: AsyncParsableCommand {
                 next = (only == nil ? last.position : last.streamVersion) + 1
             }
             if !buffer.isEmpty { try sink.write(contentsOf: buffer) }
-
+            if let output, let partial {
+                try sink.synchronize()
+                // A link, not a rename: it fails instead of replacing a file that appeared meanwhile.
+                guard link(partial, output) == 0 else {
+                    throw ToolError("cannot name the export \(output): \(String(cString: strerror(errno)))")
+                }
+                unlink(partial)
+                complete = true
+            }
         }
     }
 

@@ -261,8 +261,12 @@ struct Backup: AsyncParsableCommand {
             // The copy's head must be the original's record at that position, hash for hash.
             let original = try log.read(from: report.head.position, direction: .forwards, limit: 1).first
             guard report.head.position == 0 || original?.chainHash == report.head.chainHash else {
+                // Kept under a name no restore takes for a store, as a copy that does not verify is.
+                let data = to + "/data.mdb"
+                let kept = rename(data, data + ".unverified") == 0 && flushToDisk(to)
                 throw ToolError(
-                    "the backup's head at position \(report.head.position) does not match the store's record there",
+                    "the backup's head at position \(report.head.position) does not match the store's record there"
+                        + (kept ? "; the copy was kept as data.mdb.unverified" : "; remove \(data): it is no backup"),
                     status: Status.checkFailed)
             }
             for (file, permissions) in [(StoreFiles.directory, mode_t(0o644)), (StoreFiles.partyKey, mode_t(0o600))] {
@@ -280,7 +284,12 @@ struct Backup: AsyncParsableCommand {
                     throw ToolError("copying \(file) into the backup \(to) failed (\(error)); the backup is incomplete")
                 }
             }
-            guard flushToDisk(to) else { throw ToolError("could not flush the backup directory \(to) to disk") }
+            // The directory's own entry too: a new backup directory is otherwise lost with its parent's unflushed
+            // entry on a power failure.
+            let parent = (URL(fileURLWithPath: to).standardizedFileURL.deletingLastPathComponent().path)
+            guard flushToDisk(to), flushToDisk(parent) else {
+                throw ToolError("could not flush the backup directory \(to) (and its parent) to disk")
+            }
             print(
                 "backed up \(report.eventsChecked) events (\(report.streamsChecked) streams) to \(to); verified, "
                     + "head \(report.head.position) matches the store")

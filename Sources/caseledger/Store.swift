@@ -395,8 +395,8 @@ func parseTime(_ text: String) -> Instant? {
         clock = clock.dropLast()
     } else if let sign = clock.lastIndex(where: { $0 == "+" || $0 == "-" }) {
         let offset = clock[clock.index(after: sign)...].split(separator: ":", omittingEmptySubsequences: false)
-        guard offset.count == 2, let hours = twoDigits(offset[0]), let minutes = twoDigits(offset[1]), hours <= 14,
-            minutes < 60
+        guard offset.count == 2, let hours = twoDigits(offset[0]), let minutes = twoDigits(offset[1]),
+            minutes < 60, hours * 60 + minutes <= 14 * 60
         else { return nil }
         offsetMinutes = (hours * 60 + minutes) * (clock[sign] == "-" ? -1 : 1)
         clock = clock[..<sign]

@@ -682,6 +682,31 @@ struct ToolTests {
         }
     }
 
+    @Test("export --output names its file only once the export is complete, and never overwrites one")
+    func exportToAFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 20, seed: 9)
+            let file = directory.appending("events.jsonl")
+            let run = try Self.tool(["export", "--store", store, "--output", file])
+            #expect(run.status == 0, "\(run.error)")
+            let written = try String(contentsOfFile: file, encoding: .utf8)
+            let printed = try Self.tool(["export", "--store", store]).output
+            #expect(!written.isEmpty && written == printed)
+            #expect(!FileManager.default.fileExists(atPath: file + ".partial"))
+            #expect(try Self.tool(["export", "--store", store, "--output", file]).status == 2)
+            // A partial file of an export that stopped (or anyone's file of that name) is neither used nor removed.
+            let other = directory.appending("other.jsonl")
+            #expect(FileManager.default.createFile(atPath: other + ".partial", contents: Data("kept".utf8)))
+            let refused = try Self.tool(["export", "--store", store, "--output", other])
+            #expect(refused.status == 2 && refused.error.contains(".partial"), "\(refused.error)")
+            #expect(!FileManager.default.fileExists(atPath: other))
+            #expect(try String(contentsOfFile: other + ".partial", encoding: .utf8) == "kept")
+            // Offsets reach 14 hours at most (Tool.md): +14:00 is a time, +14:59 a usage error.
+            #expect(try Self.tool(["export", "--store", store, "--from", "2025-01-01T00:00:00+14:00"]).status == 0)
+            #expect(try Self.tool(["export", "--store", store, "--from", "2025-01-01T00:00:00+14:59"]).status == 64)
+        }
+    }
+
     @Test("CSV export quotes a field holding a CR LF line break")
     func csvQuotesCRLF() async throws {
         try await withTemporaryDirectory { directory in
@@ -713,7 +738,9 @@ struct ToolTests {
         }
     }
 
-    @Test("verify checks the log of a store whose views' state is damaged, and reports the views as the failure")
+    @Test(
+        "verify checks the log of a store whose views' state is damaged, and reports the views as the failure unless told to skip them"
+    )
     func verifyDamagedViewState() async throws {
         try await withTemporaryDirectory { directory in
             let store = try Self.simulated(directory, cases: 60, seed: 9)
@@ -725,6 +752,15 @@ struct ToolTests {
             let result = try #require(run.objects.first)
             #expect(result["ok"] as? Bool == false && (result["events"] as? Int ?? 0) > 0, "\(result)")
             #expect(run.error.contains("FAILED") && run.error.contains("views"), "\(run.error)")
+            // Skipping the views, the log and the cases are checked, and the output says the views were not.
+            let skipped = try Self.tool(["verify", "--store", store, "--json", "--skip-views"])
+            #expect(skipped.status == 0, "\(skipped.error)")
+            let object = try #require(skipped.objects.first)
+            #expect(object["ok"] as? Bool == true && object["viewsSkipped"] as? Bool == true, "\(object)")
+            #expect((object["cases"] as? Int ?? 0) > 0, "\(object)")
+            let text = try Self.tool(["verify", "--store", store, "--skip-views"])
+            #expect(
+                text.status == 0 && text.output.contains("verified: all holds (views not checked)"), "\(text.output)")
         }
     }
 
