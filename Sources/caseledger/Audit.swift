@@ -264,62 +264,15 @@ struct Verify: AsyncParsableCommand {
     /// can crash the process that reads it. A crash is then reported as the failure it is, never as a crash of
     /// `verify`. The child's output and exit status pass through unchanged.
     private func checkInChild() throws {
-        let executable =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: executable)
-        child.arguments = Array(CommandLine.arguments.dropFirst())
-        var environment = ProcessInfo.processInfo.environment
-        environment[Self.childVariable] = "1"
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        child.environment = environment
-        let errors = Pipe()
-        child.standardError = errors
-        do {
-            try child.run()
-        } catch {
-            throw ToolError("cannot start the verifying process \(executable): \(error)")
+        guard
+            let what = try runAgainInChild(
+                setting: Self.childVariable, command: "verify", process: "verifying", work: "the check")
+        else { return }
+        if json {
+            print(jsonLine(["ok": false, "failure": ["position": NSNull(), "what": what]]))
         }
-        // Read standard error while the child runs, so a full pipe cannot block it.
-        let captured = Mutex(Data())
-        let reading = DispatchGroup()
-        let handle = errors.fileHandleForReading
-        DispatchQueue.global().async(group: reading) {
-            let data = handle.readDataToEndOfFile()
-            captured.withLock { $0 = data }
-        }
-        child.waitUntilExit()
-        reading.wait()
-        let text = String(decoding: captured.withLock { $0 }, as: UTF8.self)
-        switch child.terminationReason {
-        case .exit:
-            FileHandle.standardError.write(Data(text.utf8))
-            let status = child.terminationStatus
-            if status != 0 { throw ExitCode(status) }
-        case .uncaughtSignal:
-            let signal = child.terminationStatus
-            // LMDB stops a process that reads a damaged page with an assertion (SIGABRT, after printing a line
-            // naming mdb.c) or a bad memory access (SIGSEGV, SIGBUS). Any other end (the system killed the process
-            // for lack of memory, say) says nothing about the store.
-            let detail = text.split(separator: "\n").first { $0.contains("mdb.c") }
-            guard (signal == SIGABRT && detail != nil) || signal == SIGSEGV || signal == SIGBUS else {
-                FileHandle.standardError.write(Data(text.utf8))
-                throw ToolError(
-                    "the verifying process was stopped by signal \(signal) before it finished (the system may have "
-                        + "killed it for lack of memory, or the tool failed); the check did not complete, so it says "
-                        + "nothing about the store: run verify again, and report the signal if it recurs")
-            }
-            let what =
-                "the store's page structure is damaged: LMDB stopped with signal \(child.terminationStatus) while "
-                + "reading it\(detail.map { " (\($0))" } ?? ""); restore the store from a verified backup"
-            if json {
-                print(jsonLine(["ok": false, "failure": ["position": NSNull(), "what": what]]))
-            }
-            printError("caseledger verify: FAILED: \(what)")
-            throw Status.checkFailed
-        @unknown default:
-            throw ToolError("the verifying process ended in an unknown way")
-        }
+        printError("caseledger verify: FAILED: \(what)")
+        throw Status.checkFailed
     }
 
     /// The log's own checks; an error while reading it (a damaged page, an undecodable record) is a failure of the

@@ -242,8 +242,24 @@ struct Backup: AsyncParsableCommand {
     @Option(help: "The backup directory (must be empty or absent).")
     var to: String
 
+    /// Set in the child process that copies (see ``runAgainInChild(setting:command:process:work:)``).
+    static let childVariable = "CASELEDGER_BACKUP_CHILD"
+
     func run() async throws {
         try await running("backup") {
+            // The copy reads every page of the store: in a child process, so that a damaged page that stops LMDB is
+            // reported as damage (status 1) and the partial copy is kept under a name no restore takes.
+            if ProcessInfo.processInfo.environment[Self.childVariable] == nil {
+                guard
+                    let what = try runAgainInChild(
+                        setting: Self.childVariable, command: "backup", process: "copying", work: "the backup")
+                else { return }
+                let data = to + "/data.mdb"
+                let kept = rename(data, data + ".unverified") == 0
+                throw ToolError(
+                    what + (kept ? "; the partial copy was kept as \(data).unverified" : ""), status: Status.checkFailed
+                )
+            }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: to, isDirectory: &isDirectory), !isDirectory.boolValue {
                 throw ToolError("\(to) is a file; give a new or empty directory")

@@ -5,6 +5,7 @@ import CaseLedgerProjections
 import CaseLedgerWorkflow
 import Foundation
 import Logging
+import Synchronization
 import Yams
 
 /// The exit statuses of every subcommand (Docs/Tool.md).
@@ -459,4 +460,65 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     }
     return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line))
         .joined(separator: "\n")
+}
+
+/// Runs this executable again, with the same arguments and `variable` set in its environment, and passes its
+/// standard error through: LMDB trusts its page structure, so a damaged page can stop the process that reads it, and
+/// only a child can report that as what it is.
+///
+/// - Returns: `nil` when the child succeeded; what was found when LMDB stopped it on a damaged page (an assertion
+///   naming `mdb.c`, or a bad memory access).
+/// - Throws: `ExitCode` with the child's status when it failed otherwise; ``ToolError`` when it could not start, or
+///   was stopped by another signal (the system killed it for lack of memory, say), which says nothing of the store.
+func runAgainInChild(setting variable: String, command: String, process name: String, work: String) throws -> String? {
+    let executable =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: executable)
+    child.arguments = Array(CommandLine.arguments.dropFirst())
+    var environment = ProcessInfo.processInfo.environment
+    environment[variable] = "1"
+    environment["SWIFT_BACKTRACE"] = "enable=no"
+    child.environment = environment
+    let errors = Pipe()
+    child.standardError = errors
+    do {
+        try child.run()
+    } catch {
+        throw ToolError("cannot start the \(name) process \(executable): \(error)")
+    }
+    // Read standard error while the child runs, so a full pipe cannot block it.
+    let captured = Mutex(Data())
+    let reading = DispatchGroup()
+    let handle = errors.fileHandleForReading
+    DispatchQueue.global().async(group: reading) {
+        let data = handle.readDataToEndOfFile()
+        captured.withLock { $0 = data }
+    }
+    child.waitUntilExit()
+    reading.wait()
+    let text = String(decoding: captured.withLock { $0 }, as: UTF8.self)
+    switch child.terminationReason {
+    case .exit:
+        FileHandle.standardError.write(Data(text.utf8))
+        let status = child.terminationStatus
+        if status != 0 { throw ExitCode(status) }
+        return nil
+    case .uncaughtSignal:
+        let signal = child.terminationStatus
+        // LMDB stops a process that reads a damaged page with an assertion (SIGABRT, after printing a line naming
+        // mdb.c) or a bad memory access (SIGSEGV, SIGBUS).
+        let detail = text.split(separator: "\n").first { $0.contains("mdb.c") }
+        guard (signal == SIGABRT && detail != nil) || signal == SIGSEGV || signal == SIGBUS else {
+            FileHandle.standardError.write(Data(text.utf8))
+            throw ToolError(
+                "the \(name) process was stopped by signal \(signal) before it finished (the system may have "
+                    + "killed it for lack of memory, or the tool failed); \(work) did not complete, so it says "
+                    + "nothing about the store: run \(command) again, and report the signal if it recurs")
+        }
+        return "the store's page structure is damaged: LMDB stopped with signal \(signal) while reading it"
+            + "\(detail.map { " (\($0))" } ?? ""); restore the store from a verified backup"
+    @unknown default:
+        throw ToolError("the \(name) process ended in an unknown way")
+    }
 }

@@ -707,6 +707,23 @@ struct ToolTests {
         }
     }
 
+    @Test("backup of a store with a damaged page fails with status 1 and leaves no copy named data.mdb")
+    func backupOfADamagedStore() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 60, seed: 6)
+            let handle = try #require(FileHandle(forUpdatingAtPath: store + "/data.mdb"))
+            let pages = try handle.seekToEnd() / 4096
+            try handle.seek(toOffset: pages / 2 * 4096)
+            try handle.write(contentsOf: Data(count: 4096))
+            try handle.close()
+            let copy = directory.appending("backup")
+            let backup = try Self.tool(["backup", "--store", store, "--to", copy])
+            #expect(backup.status == 1, "\(backup.status): \(backup.error)")
+            #expect(backup.error.contains("caseledger backup:"), "\(backup.error)")
+            #expect(!FileManager.default.fileExists(atPath: copy + "/data.mdb"))
+        }
+    }
+
     @Test("CSV export quotes a field holding a CR LF line break")
     func csvQuotesCRLF() async throws {
         try await withTemporaryDirectory { directory in
