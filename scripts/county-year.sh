@@ -5,7 +5,12 @@
 # Usage: scripts/county-year.sh [STORE-DIRECTORY]   (default: a fresh temporary directory)
 set -euo pipefail
 # A relative store directory is the caller's, not the repository's: resolve it before moving there.
-store="$(realpath -m "${1:-$(mktemp -d)/jingyan}")"
+if [ -n "${1:-}" ]; then
+    store="$(realpath -m "$1")"
+else
+    scratch="$(mktemp -d)"  # a failure stops the script here (set -e), never a store in /jingyan
+    store="$scratch/jingyan"
+fi
 cd "$(dirname "$0")/.."
 scripts/ensure-system-deps.sh
 if [ -e "$store/data.mdb" ]; then

@@ -10,7 +10,8 @@ if ! pkg-config --exists lmdb 2>/dev/null; then
     packages+=(liblmdb-dev)
 fi
 if [ "${1:-}" = "--for-tests" ]; then
-    command -v mdb_dump >/dev/null 2>&1 || packages+=(lmdb-utils)
+    # The tests run them from /usr/bin, where lmdb-utils puts them.
+    { [ -x /usr/bin/mdb_dump ] && [ -x /usr/bin/mdb_load ] && [ -x /usr/bin/mdb_stat ]; } || packages+=(lmdb-utils)
     command -v python3 >/dev/null 2>&1 || packages+=(python3)
 fi
 if [ ${#packages[@]} -gt 0 ]; then
@@ -24,6 +25,7 @@ if [ ${#packages[@]} -gt 0 ]; then
     fi
     echo "Installing from apt: ${packages[*]}" >&2
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+    # Through env: sudo drops DEBIAN_FRONTEND from the environment it passes on.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 pkg-config --exists lmdb || { echo "error: LMDB (pkg-config lmdb) is still missing" >&2; exit 1; }
