@@ -74,6 +74,9 @@ final class RawLMDBStore: @unchecked Sendable {
     let events: MDB_dbi
     let streams: MDB_dbi
     let nextPosition = Atomic<UInt64>(1)
+    /// The first failing LMDB call of an append, if any: a failed put or commit must not make the baseline look fast
+    /// (``rawBenchmark`` fails the run on it).
+    let failure = Mutex<String?>(nil)
     let value: [UInt8]
 
     init(path: String, readOnly: Bool = false) throws {
@@ -85,13 +88,23 @@ final class RawLMDBStore: @unchecked Sendable {
         guard mdb_env_open(env, path, flags, 0o640) == 0 else { throw BenchmarkFailure("mdb_env_open \(path)") }
         self.env = env
         var txn: OpaquePointer?
-        mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn)
+        guard mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn) == 0 else {
+            mdb_env_close(env)
+            throw BenchmarkFailure("mdb_txn_begin \(path)")
+        }
         var events: MDB_dbi = 0
         var streams: MDB_dbi = 0
         let create = readOnly ? 0 : UInt32(MDB_CREATE)
         guard mdb_dbi_open(txn, "events", create, &events) == 0, mdb_dbi_open(txn, "streams", create, &streams) == 0
-        else { throw BenchmarkFailure("mdb_dbi_open") }
-        mdb_txn_commit(txn)
+        else {
+            mdb_txn_abort(txn)
+            mdb_env_close(env)
+            throw BenchmarkFailure("mdb_dbi_open")
+        }
+        guard mdb_txn_commit(txn) == 0 else {
+            mdb_env_close(env)
+            throw BenchmarkFailure("mdb_txn_commit \(path)")
+        }
         self.events = events
         self.streams = streams
         value = [UInt8](repeating: 0x5a, count: Workload.recordSize)
@@ -99,10 +112,17 @@ final class RawLMDBStore: @unchecked Sendable {
 
     deinit { mdb_env_close(env) }
 
+    private func check(_ code: Int32, _ call: String) {
+        guard code != 0 else { return }
+        failure.withLock { $0 = $0 ?? "\(call): \(String(cString: mdb_strerror(code)))" }
+    }
+
     /// One durable write transaction storing `count` events.
     func append(count: Int, stream: Int) {
         var txn: OpaquePointer?
-        guard mdb_txn_begin(env, nil, 0, &txn) == 0 else { return }
+        let begun = mdb_txn_begin(env, nil, 0, &txn)
+        check(begun, "mdb_txn_begin")
+        guard begun == 0 else { return }
         var streamKey = Array(Workload.streamID(stream).utf8) + [0] + [UInt8](repeating: 0, count: 8)
         let prefix = streamKey.count - 8
         value.withUnsafeBytes { value in
@@ -116,16 +136,16 @@ final class RawLMDBStore: @unchecked Sendable {
                     var key = MDB_val(mv_size: 8, mv_data: positionBytes.baseAddress)
                     var data = MDB_val(
                         mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-                    mdb_put(txn, events, &key, &data, UInt32(MDB_APPEND))
+                    check(mdb_put(txn, events, &key, &data, UInt32(MDB_APPEND)), "mdb_put(events)")
                     streamKey.withUnsafeMutableBytes { streamBytes in
                         var indexKey = MDB_val(mv_size: streamBytes.count, mv_data: streamBytes.baseAddress)
                         var indexValue = MDB_val(mv_size: 8, mv_data: positionBytes.baseAddress)
-                        mdb_put(txn, streams, &indexKey, &indexValue, 0)
+                        check(mdb_put(txn, streams, &indexKey, &indexValue, 0), "mdb_put(streams)")
                     }
                 }
             }
         }
-        mdb_txn_commit(txn)
+        check(mdb_txn_commit(txn), "mdb_txn_commit")
     }
 
     /// A cursor walk over every event value, touching each value's bytes.
@@ -243,6 +263,7 @@ func rawBenchmark(_ name: String, _ body: @escaping @Sendable (Benchmark, RawLMD
     ) { benchmark in
         guard let raw else { throw BenchmarkFailure("no store") }
         try body(benchmark, raw)
+        if let failure = raw.failure.withLock({ $0 }) { throw BenchmarkFailure("raw LMDB failed: \(failure)") }
     }
 }
 
@@ -313,7 +334,8 @@ let benchmarks: @Sendable () -> Void = {
     }
     rawBenchmark("Append.RawLMDB.durable.concurrent64x1") { benchmark, raw in
         for _ in benchmark.scaledIterations {
-            // 64 threads, each its own durable transaction: LMDB serialises them, one commit per event.
+            // 64 appenders (on as many threads as there are processors), each its own durable transaction: LMDB
+            // serialises them, one commit per event.
             DispatchQueue.concurrentPerform(iterations: 64) { appender in raw.append(count: 1, stream: appender) }
         }
     }

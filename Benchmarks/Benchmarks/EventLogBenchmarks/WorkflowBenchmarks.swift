@@ -59,7 +59,9 @@ func registerWorkflowBenchmarks() {
 /// The command benchmark, optionally with every built-in view kept inline (in the append's transaction).
 ///
 /// `coreOnly` keeps inline only the views a caller reads back right after a command (case summary, deadlines,
-/// board); the statistical ones (monthly, workload, repeat disputes) run asynchronously, as a deployment would.
+/// board); the statistical ones (monthly, workload, repeat disputes) are registered as asynchronous but not caught
+/// up during the run: the figure is the commands' cost with three inline views, not a deployment's whole CPU (which
+/// would also catch the other three up, on the same processors).
 func registerCommandBenchmark(_ name: String, inlineViews: Bool, coreOnly: Bool = false) {
     nonisolated(unsafe) var log: LMDBEventLog?
     nonisolated(unsafe) var engine: CaseEngine?
