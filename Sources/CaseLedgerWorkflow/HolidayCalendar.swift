@@ -108,9 +108,28 @@ public struct HolidayCalendar: Sendable, Hashable {
         }
     }
 
+    /// Whether the law itself makes `date` a rest day, whatever the year's notice says (全国年节及纪念日放假办法,
+    /// Art 2, as revised in 2024, in force from 2025): New Year's Day, the two days of Labour Day (one before 2025)
+    /// and the three of National Day. A notice adds days around them and swaps weekends, but never makes them working
+    /// days, so counting in a year the calendar does not cover (provisionally) takes them as rest days. The lunar
+    /// holidays (Spring Festival, Qingming, Dragon Boat, Mid-Autumn) move from year to year and are not among them.
+    public static func isFixedDateStatutoryHoliday(_ date: CivilDate) -> Bool {
+        switch (date.month, date.day) {
+        case (1, 1), (5, 1), (10, 1), (10, 2), (10, 3): return true
+        case (5, 2): return date.year >= 2025
+        default: return false
+        }
+    }
+
+    /// A date of a year the calendar does not cover (counted provisionally) that the law makes a rest day.
+    private func isUncoveredStatutoryHoliday(_ date: CivilDate) -> Bool {
+        years[date.year] == nil && Self.isFixedDateStatutoryHoliday(date)
+    }
+
     /// Whether a date is a working day: a weekday that is not a rest day, or a swapped working weekend day.
     public func isWorkingDay(_ date: CivilDate) throws(CalendarError) -> Bool {
         try requireCovered(date)
+        if isUncoveredStatutoryHoliday(date) { return false }
         let n = date.dayNumber
         if workingDays.contains(n) { return true }
         if restDays.contains(n) { return false }
@@ -121,6 +140,7 @@ public struct HolidayCalendar: Sendable, Hashable {
     /// ``weekendsRollForward``) an ordinary weekend day that is not a swapped working day.
     public func rollsForward(_ date: CivilDate) throws(CalendarError) -> Bool {
         try requireCovered(date)
+        if isUncoveredStatutoryHoliday(date) { return true }
         let n = date.dayNumber
         if workingDays.contains(n) { return false }
         if restDays.contains(n) { return true }

@@ -167,6 +167,31 @@ import _CaseLedgerTestSupport
         #expect(try calendar.end(of: .days(7), from: County.at(2026, 12, 1)).provisional == false)
     }
 
+    @Test("Provisional counting takes the holidays the law fixes by date as rest days; the notices always list them")
+    func provisionalCountingKnowsTheFixedDateHolidays() throws {
+        let shipped = try HolidayCalendar.chinaMainland()
+        // Every shipped year's notice has them as rest days (2024 under the rules before the 2024 revision).
+        for (year, _) in shipped.years {
+            var day = try #require(CivilDate(year: year, month: 1, day: 1))
+            while day.year == year {
+                if HolidayCalendar.isFixedDateStatutoryHoliday(day) {
+                    #expect(try shipped.isWorkingDay(day) == false, "\(day)")
+                    #expect(try shipped.rollsForward(day), "\(day)")
+                }
+                day = day.adding(days: 1)
+            }
+        }
+        let provisional = try HolidayCalendar.chinaMainland(beyondCoverage: .provisional)
+        // Monday 2026-12-28 + 5 working days: 12-29, 12-30, 12-31, (New Year's Day), 01-04, 01-05.
+        let fiveDays = try provisional.end(of: .workingDays(5), from: County.at(2026, 12, 28))
+        #expect(fiveDays.provisional && fiveDays.nominalLastDay == County.date(2027, 1, 5))
+        // A period whose last day is National Day rolls past the three days (and the weekend after).
+        let toOctober = try provisional.end(of: .days(30), from: County.at(2027, 9, 1))
+        #expect(toOctober.provisional && toOctober.dueAt == LegalTime.endOf(County.date(2027, 10, 4)))
+        #expect(try provisional.isWorkingDay(County.date(2027, 5, 3)))
+        #expect(try provisional.isWorkingDay(County.date(2027, 5, 2)) == false)
+    }
+
     @Test("A provisional clock is recounted by the next tick once its year is loaded")
     func recountAfterLoadingTheYear() throws {
         var h = try makeHarness(at: County.at(2026, 12, 28))
