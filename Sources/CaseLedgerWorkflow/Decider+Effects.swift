@@ -305,6 +305,12 @@ extension Decider {
         guard let clock = state.deadline(x.deadline), clock.isOpen || clock.status == .breached else {
             throw fail(.invalidField, rule: spec.rule, "clock \(spec.id) is not running")
         }
+        if clock.status == .breached, spec.rule == "AR7", state.kind == .administrativeReview {
+            throw violation(
+                "AR7",
+                "the review period ran out on \(clock.dueAt); it is extended only within it, and the applicant may "
+                    + "now sue (AR11)")
+        }
         if clock.status == .breached, let effect = spec.onBreach {
             throw violation(
                 spec.rule,

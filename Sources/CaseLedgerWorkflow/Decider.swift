@@ -318,6 +318,23 @@ struct Decider {
     // MARK: Clocks
 
     /// Starts, stops, pauses and resumes clocks after events named `names` moved the case.
+    /// Sets the clock `spec` running from the receipt, ``clockStart`` or now.
+    mutating func start(_ spec: DeadlineSpec) throws(WorkflowError) {
+        let start = spec.fromReceipt ? state.receivedAt : (clockStart ?? now)
+        let end: PeriodEnd
+        do {
+            end = try context.calendar.end(of: spec.period, from: start)
+        } catch {
+            throw fail(.calendarNotCovered, rule: spec.rule, "clock \(spec.id) cannot be set: \(error.message)")
+        }
+        let lead = spec.warnBefore.map { Int64($0.amount) * Decider.microseconds(per: $0.unit) }
+        let deadline = DeadlineState(
+            id: spec.id, rule: spec.rule, unit: spec.period.unit, startedAt: start, end: end,
+            warnLead: lead, status: .running, pausedAt: nil, warned: false, extensionsUsed: 0, fires: spec.fires,
+            onBreach: spec.onBreach)
+        try emit(.deadlineSet(deadline))
+    }
+
     mutating func updateClocks(after names: [String]) throws(WorkflowError) {
         let terminal = definition.isTerminal(state.state)
         var started = Set<String>()
@@ -326,19 +343,7 @@ struct Decider {
                 continue
             }
             if terminal && spec.fires { continue }
-            let start = spec.fromReceipt ? state.receivedAt : (clockStart ?? now)
-            let end: PeriodEnd
-            do {
-                end = try context.calendar.end(of: spec.period, from: start)
-            } catch {
-                throw fail(.calendarNotCovered, rule: spec.rule, "clock \(spec.id) cannot be set: \(error.message)")
-            }
-            let lead = spec.warnBefore.map { Int64($0.amount) * Decider.microseconds(per: $0.unit) }
-            let deadline = DeadlineState(
-                id: spec.id, rule: spec.rule, unit: spec.period.unit, startedAt: start, end: end,
-                warnLead: lead, status: .running, pausedAt: nil, warned: false, extensionsUsed: 0, fires: spec.fires,
-                onBreach: spec.onBreach)
-            try emit(.deadlineSet(deadline))
+            try start(spec)
             started.insert(spec.id)
         }
         // A breached clock is still owed: the command that fulfils its duty late stops it too (the breach stays
@@ -406,6 +411,14 @@ struct Decider {
             try attempt.asSystem { (d: inout Decider) throws(WorkflowError) in
                 try d.emit(.deadlineBreached(id: deadline.id, dueAt: deadline.dueAt))
                 try d.updateClocks(after: ["deadlineBreached"])
+                if deadline.rule == "AR7", d.state.kind == .administrativeReview {
+                    do throws(WorkflowError) {
+                        try d.reviewPeriodExpired(deadline)
+                    } catch  where error.code == .calendarNotCovered {
+                        waitsForCalendar = true
+                        return
+                    }
+                }
                 guard let commandName = deadline.onBreach, let command = Decider.systemCommand(commandName),
                     d.definition.transition(commandName, from: d.state.state) != nil
                 else { return }
@@ -428,6 +441,21 @@ struct Decider {
             }
             if !waitsForCalendar { self = attempt }
         }
+    }
+
+    /// AR11: a review period that runs out without a decision ends the review's hold on the act (AR4 bars a suit
+    /// only during review), and the applicant's 15 days to sue run from the period's last day, as from a decision.
+    mutating func reviewPeriodExpired(_ period: DeadlineState) throws(WorkflowError) {
+        if let act = state.review?.application.actReference, let lock = locks[act], lock.holder == .review,
+            lock.holderCase == id
+        {
+            setLock(ProceedingLock(act: act))
+        }
+        guard let suit = definition.deadline("AR11.suit") else { return }
+        let saved = clockStart
+        clockStart = Instant(microsecondsSinceEpoch: period.dueAt.microsecondsSinceEpoch - 1)
+        defer { clockStart = saved }
+        try start(suit)
     }
 
     /// Day, month and year clocks counted provisionally (a year the calendar did not cover) are counted again once

@@ -88,6 +88,45 @@ import _CaseLedgerTestSupport
         expectRejected(.ruleViolation, rule: "AR4") { try Self.register(&h, "r2") }
     }
 
+    @Test("AR11: once the review period runs out undecided, the review no longer bars a suit, and 15 days to sue run")
+    func ar11ReviewTimedOut() throws {
+        var h = try makeHarness()
+        try Self.register(&h, "r1")
+        try h.run(.acceptReview(procedure: .standard), on: "r1", by: "review-officer")
+        // 03-03 + 60 days = Friday 05-02, in the Labour Day block: the period ends Tuesday 05-06.
+        #expect(h.state("r1")?.deadline("AR7.standard")?.dueAt == LegalTime.endOf(County.date(2025, 5, 6)))
+        try h.failed("m1", dispute: .administrativeAct, route: .administrativeLitigation)
+        let suit = Referral(
+            route: .administrativeLitigation, newCase: "l1", toUnit: "court", toPerson: "court-clerk",
+            review: Self.application())
+        // During the review period: no suit (AR4).
+        h.now = County.at(2025, 5, 6)
+        expectRejected(.ruleViolation, rule: "AR4") { try h.run(.refer(suit), on: "m1", by: "m-v1") }
+        // The period runs out with no decision.
+        h.now = County.at(2025, 5, 8)
+        try h.tick()
+        let review = try #require(h.state("r1"))
+        #expect(review.deadline("AR7.standard")?.status == .breached)
+        #expect(h.locks["penalty-2025-001"]?.holder == nil)
+        // The 15 days to sue count from the period's last day: 05-06 + 15 = Wednesday 05-21.
+        let window = try #require(review.deadline("AR11.suit"))
+        #expect(window.dueAt == LegalTime.endOf(County.date(2025, 5, 21)) && !window.fires)
+        // The review period is not extended after it ran out.
+        expectRejected(.ruleViolation, rule: "AR7") {
+            try h.run(
+                .extendDeadline(
+                    DeadlineExtension(
+                        deadline: "AR7.standard", by: .days(30), approver: "review-head",
+                        noticeSentAt: County.at(2025, 5, 8))),
+                on: "r1", by: "review-officer")
+        }
+        // The suit is filed and takes the act.
+        try h.run(.refer(suit), on: "m1", by: "m-v1")
+        try h.run(.recordCourtFiling(court: "County court"), on: "l1", by: "court-clerk")
+        #expect(h.locks["penalty-2025-001"]?.holder == .litigation)
+        #expect(try h.tick().isEmpty)
+    }
+
     @Test(
         "AR5: a 5-working-day acceptance check, deemed acceptance when it passes, one correction notice that pauses it")
     func ar5() throws {
