@@ -377,11 +377,28 @@ extension Decider {
         } else {
             review = nil
         }
+        // LD6: applying to a labour-dispute mediation body is a request for relief, which interrupts the limitation
+        // (it runs afresh from the day the application was received), provided the limitation was still running
+        // then: an expired one is not revived.
+        var claim = state.labourClaim
+        if state.kind == .labourMediation, var interrupted = claim {
+            var inTime = true
+            do throws(WorkflowError) {
+                try Decider.checkLabourLimitation(interrupted, received: state.receivedAt, context, id)
+            } catch  where error.code == .ruleViolation {
+                inTime = false
+            }
+            if inTime {
+                let applied = LegalTime.date(of: state.receivedAt)
+                interrupted.interruptedOn = max(interrupted.interruptedOn ?? applied, applied)
+                claim = interrupted
+            }
+        }
         var registration = Registration(
             kind: kind, channel: .internalReferral, unit: referral.toUnit, owner: referral.toPerson,
             division: state.division, parties: state.parties, disputeType: state.disputeType,
             summary: state.summary, review: review, arbitrationAgreement: state.arbitrationAgreement,
-            labourClaim: state.labourClaim, links: [CaseLink(.referredFrom, id)])
+            labourClaim: claim, links: [CaseLink(.referredFrom, id)])
         if let aid = referral.legalAid { registration.links.append(CaseLink(.legalAid, aid.aidCase)) }
         try create(referral.newCase, registration)
         if let aid = referral.legalAid {

@@ -395,6 +395,24 @@ import _CaseLedgerTestSupport
                 on: "m1", by: "m-v1")
         }
     }
+
+    @Test("LD6: the application for labour mediation interrupts the limitation; arbitration after it is in time")
+    func ld6InterruptedByMediation() throws {
+        // Known 2025-03-06; mediation applied for 2026-02-24, within the year; arbitration asked for 2026-03-12,
+        // after the year from knowing but within the year that runs afresh from the application.
+        var m = try makeHarness(at: County.at(2026, 2, 24))
+        var registration = County.registration(.labourMediation, unit: "v1", owner: "m-v1", dispute: .labour)
+        registration.labourClaim = LabourClaim(infringementKnownOn: County.date(2025, 3, 6))
+        try m.run(.register(registration), on: "m1", by: "m-v1")
+        try m.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "m1", by: "m-v1")
+        m.now = County.at(2026, 3, 12)
+        try m.tick()
+        #expect(m.state("m1")?.openedRoutes == ["arbitration"])
+        try m.run(
+            .refer(Referral(route: .labourArbitration, newCase: "a1", toUnit: "labour", toPerson: "labour-clerk")),
+            on: "m1", by: "m-v1")
+        #expect(m.state("a1")?.labourClaim?.interruptedOn == County.date(2026, 2, 24))
+    }
 }
 
 @Suite struct ArbitrationProcedureTests {
