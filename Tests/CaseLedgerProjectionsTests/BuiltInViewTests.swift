@@ -798,6 +798,9 @@ import _CaseLedgerTestSupport
         case registeredAtTheStartOfTime
         /// An owner and helpers whose names start with the workload row's "owner:" mark, or repeat each other.
         case peopleNamedWithTheOwnerMark
+        /// A second registration, a division that changes, events before the registration, a clock named in Chinese,
+        /// 255 links: all but the third make the bulk path give way to the views' own rules.
+        case registeredTwice, divisionChanges, eventsBeforeRegistration, clockNamedInChinese, twoHundredFiftyFiveLinks
     }
 
     @Test(arguments: Crafted.allCases)
@@ -849,10 +852,51 @@ import _CaseLedgerTestSupport
                 header.parties = []
                 header.people = ["owner:boss", "boss", "owner:owner:x", "m-v1", "boss"]
                 try await append("case-u4", "mediationStarted", header.bytes)
+            case .registeredTwice:
+                try await append("case-u5", "registered", original.bytes)
+                var again = original
+                again.state = "mediating"
+                try await append("case-u5", "registered", again.bytes)
+            case .divisionChanges:
+                try await append("case-u6", "registered", original.bytes)
+                var moved = original
+                moved.parties = []
+                moved.division = County.township2
+                moved.state = "mediating"
+                try await append("case-u6", "handedOff", moved.bytes)
+            case .eventsBeforeRegistration:
+                var early = original
+                early.parties = []
+                early.deadline = "PM13.level"
+                early.due = County.at(2025, 4, 1)
+                try await append("case-u7", "deadlineSet", early.bytes)
+                try await append("case-u7", "registered", original.bytes)
+            case .clockNamedInChinese:
+                try await append("case-u8", "registered", original.bytes)
+                var clock = original
+                clock.parties = []
+                clock.deadline = "调解期限"
+                clock.due = County.at(2025, 4, 1)
+                try await append("case-u8", "deadlineSet", clock.bytes)
+            case .twoHundredFiftyFiveLinks:
+                try await append("case-u9", "registered", original.bytes)
+                for n in 0..<255 {
+                    var link = original
+                    link.parties = []
+                    link.links = [CaseLink(.legalAid, CaseID("aid-\(n)"))]
+                    try await append("case-u9", "legalAidAttached", link.bytes)
+                }
             }
             try runtime.catchUp()
             let before = try BuiltInViewTests.everyRow(runtime)
             try runtime.rebuildAll()
+            // The bulk path builds these rows itself, or gives way to the views' own rules where its rows cannot
+            // hold the case (either way the rows must be the incremental ones).
+            let givesWay: Set<Crafted> = [
+                .partyTextsBrokenOneByOne, .overTwoHundredFiftyFiveClocks, .registeredTwice, .divisionChanges,
+                .clockNamedInChinese, .twoHundredFiftyFiveLinks,
+            ]
+            #expect(runtime.bulkBuildCount == (givesWay.contains(crafted) ? 0 : 1), "\(crafted)")
             let after = try BuiltInViewTests.everyRow(runtime)
             for (table, rows) in before {
                 let same = after[table] == rows
