@@ -65,6 +65,15 @@ struct ToolTests {
             error: String(decoding: errorData.withLock { $0 }, as: UTF8.self))
     }
 
+    /// Zeroes a page in the middle of the store's file: LMDB trusts its pages, and stops on it or reports it.
+    static func zeroAPageInTheMiddle(of store: String) throws {
+        let handle = try #require(FileHandle(forUpdatingAtPath: store + "/data.mdb"))
+        let pages = try handle.seekToEnd() / 4096
+        try handle.seek(toOffset: pages / 2 * 4096)
+        try handle.write(contentsOf: Data(count: 4096))
+        try handle.close()
+    }
+
     /// A small simulated county-year, shared by the read-only tests (written once per test that asks).
     static func simulated(_ directory: TemporaryDirectory, cases: Int = 240, seed: Int = 3) throws -> String {
         let store = directory.appending("store-\(seed)")
@@ -668,13 +677,7 @@ struct ToolTests {
     func verifyDamagedPage() async throws {
         try await withTemporaryDirectory { directory in
             let store = try Self.simulated(directory, cases: 60, seed: 6)
-            let file = store + "/data.mdb"
-            let handle = try #require(FileHandle(forUpdatingAtPath: file))
-            let pages = try handle.seekToEnd() / 4096
-            // A page in the middle of the file, zeroed: LMDB trusts its pages and stops on it.
-            try handle.seek(toOffset: pages / 2 * 4096)
-            try handle.write(contentsOf: Data(count: 4096))
-            try handle.close()
+            try Self.zeroAPageInTheMiddle(of: store)
             let verify = try Self.tool(["verify", "--store", store, "--read-only", "--json"])
             #expect(verify.status == 1, "\(verify.error)")
             #expect(verify.objects.first?["ok"] as? Bool == false)
@@ -711,11 +714,7 @@ struct ToolTests {
     func backupOfADamagedStore() async throws {
         try await withTemporaryDirectory { directory in
             let store = try Self.simulated(directory, cases: 60, seed: 6)
-            let handle = try #require(FileHandle(forUpdatingAtPath: store + "/data.mdb"))
-            let pages = try handle.seekToEnd() / 4096
-            try handle.seek(toOffset: pages / 2 * 4096)
-            try handle.write(contentsOf: Data(count: 4096))
-            try handle.close()
+            try Self.zeroAPageInTheMiddle(of: store)
             let copy = directory.appending("backup")
             let backup = try Self.tool(["backup", "--store", store, "--to", copy])
             #expect(backup.status == 1, "\(backup.status): \(backup.error)")
