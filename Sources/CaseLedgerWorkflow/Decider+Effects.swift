@@ -381,7 +381,8 @@ extension Decider {
         // (it runs afresh from the day the application was received), provided the limitation was still running
         // then: an expired one is not revived.
         var claim = state.labourClaim
-        if state.kind == .labourMediation, var interrupted = claim {
+        // Any mediation of a labour dispute: people's mediation committees are among LD2's mediation bodies too.
+        if state.disputeType == .labour, kind == .labourArbitration, var interrupted = claim {
             var inTime = true
             do throws(WorkflowError) {
                 try Decider.checkLabourLimitation(interrupted, received: state.receivedAt, context, id)

@@ -317,7 +317,6 @@ struct Decider {
 
     // MARK: Clocks
 
-    /// Starts, stops, pauses and resumes clocks after events named `names` moved the case.
     /// Sets the clock `spec` running from the receipt, ``clockStart`` or now.
     mutating func start(_ spec: DeadlineSpec) throws(WorkflowError) {
         let start = spec.fromReceipt ? state.receivedAt : (clockStart ?? now)
@@ -335,6 +334,7 @@ struct Decider {
         try emit(.deadlineSet(deadline))
     }
 
+    /// Starts, stops, pauses and resumes clocks after events named `names` moved the case.
     mutating func updateClocks(after names: [String]) throws(WorkflowError) {
         let terminal = definition.isTerminal(state.state)
         var started = Set<String>()
@@ -441,6 +441,18 @@ struct Decider {
             }
             if !waitsForCalendar { self = attempt }
         }
+    }
+
+    /// Refuses a person's command while a clock of the case is past its end but its breach waits for the holiday
+    /// calendar (``fireDueClocks()`` wrote nothing for it): deciding on would treat the clock as still running (a
+    /// settlement would stop it as met, a pause would pause a period that ran out).
+    func requireNoBreachWaitingForTheCalendar() throws(WorkflowError) {
+        guard let waiting = state.deadlines.first(where: { $0.status == .running && $0.fires && now >= $0.dueAt })
+        else { return }
+        throw fail(
+            .calendarNotCovered, rule: waiting.rule,
+            "clock \(waiting.id) ran out at \(waiting.dueAt), and what its end sets off needs a holiday-calendar year "
+                + "that is not loaded; load that year's notice (updateCalendar), then the case can go on")
     }
 
     /// AR11: a review period that runs out without a decision ends the review's hold on the act (AR4 bars a suit

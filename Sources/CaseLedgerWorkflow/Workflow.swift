@@ -85,7 +85,10 @@ public enum Workflow {
             throw WorkflowError(.unknownCase, case: caseID, "no case has this id; register it first")
         }
         var decider = try Decider(state: state, context: context)
-        if !command.isSystem { try decider.fireDueClocks() }
+        if !command.isSystem {
+            try decider.fireDueClocks()
+            try decider.requireNoBreachWaitingForTheCalendar()
+        }
         try decider.handle(command)
         return try withinHeaderLimits(decider.finish())
     }

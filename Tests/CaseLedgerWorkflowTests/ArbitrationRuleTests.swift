@@ -396,18 +396,26 @@ import _CaseLedgerTestSupport
         }
     }
 
-    @Test("LD6: the application for labour mediation interrupts the limitation; arbitration after it is in time")
-    func ld6InterruptedByMediation() throws {
+    /// By a labour mediation body, or by a people's mediation committee (also one of LD2's mediation bodies).
+    @Test(
+        "LD6: the application for mediation of a labour dispute interrupts the limitation; arbitration after it is in time",
+        arguments: [CaseKind.labourMediation, .peopleMediation])
+    func ld6InterruptedByMediation(kind: CaseKind) throws {
         // Known 2025-03-06; mediation applied for 2026-02-24, within the year; arbitration asked for 2026-03-12,
         // after the year from knowing but within the year that runs afresh from the application.
         var m = try makeHarness(at: County.at(2026, 2, 24))
-        var registration = County.registration(.labourMediation, unit: "v1", owner: "m-v1", dispute: .labour)
+        var registration = County.registration(kind, unit: "v1", owner: "m-v1", dispute: .labour)
         registration.labourClaim = LabourClaim(infringementKnownOn: County.date(2025, 3, 6))
         try m.run(.register(registration), on: "m1", by: "m-v1")
         try m.run(.startMediation(mediators: ["m-v1"], chosenByParties: false), on: "m1", by: "m-v1")
         m.now = County.at(2026, 3, 12)
-        try m.tick()
-        #expect(m.state("m1")?.openedRoutes == ["arbitration"])
+        if kind == .labourMediation {
+            try m.tick()
+            #expect(m.state("m1")?.openedRoutes == ["arbitration"])
+        } else {
+            try m.run(
+                .declareFailure(rightsNotice: "told", suggestedRoute: .labourArbitration), on: "m1", by: "m-v1")
+        }
         try m.run(
             .refer(Referral(route: .labourArbitration, newCase: "a1", toUnit: "labour", toPerson: "labour-clerk")),
             on: "m1", by: "m-v1")

@@ -228,6 +228,10 @@ import _CaseLedgerTestSupport
         #expect(h.state("r1")?.state == "received")
         #expect(h.state("r1")?.deadline("AR5.acceptance")?.status == .running)
         #expect(try h.tick().isEmpty)
+        // Meanwhile no person's command decides on as if the check had not run out (a refusal now would be late).
+        expectRejected(.calendarNotCovered, rule: "AR5") {
+            try h.run(.refuseFiling(reasons: "out of time"), on: "r1", by: "review-officer")
+        }
         // The notice for 2027 arrives.
         var years = h.calendar.years
         for (year, entry) in try HolidayCalendar(yaml: Self.fictional2027).years { years[year] = entry }
