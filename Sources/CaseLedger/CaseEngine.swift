@@ -598,6 +598,9 @@ public final class CaseEngine: Sendable {
     private func tickChunk(_ chunk: [CaseID], now: Instant, report: inout TickReport) async throws(WorkflowError) {
         let attempts = configuration.withLock { $0.maxAttempts }
         var pending = chunk
+        // Counted once per case, whatever the rounds a conflict makes the chunk take.
+        var waiting = Set<CaseID>()
+        defer { report.waitingForCalendar += waiting.count }
         for _ in 1...max(1, attempts) {
             guard !pending.isEmpty else { return }
             let config = configuration.withLock { $0 }
@@ -646,7 +649,7 @@ public final class CaseEngine: Sendable {
                 guard let decision = decided else {
                     remember([id: state], capacity: config.cacheCapacity)
                     // A clock past due that fired nothing: its breach waits for the calendar.
-                    if let due = Workflow.nextDue(state), due <= now { report.waitingForCalendar += 1 }
+                    if let due = Workflow.nextDue(state), due <= now { waiting.insert(id) }
                     continue
                 }
                 for lock in decision.locks { lockedActs.insert(lock.act) }

@@ -828,8 +828,9 @@ public final class ProjectionRuntime: Service, Sendable {
                 }
             }
             guard !leftovers.isEmpty else { return }
-            let stale = try leftovers.map { try log.database(named: Self.tableName(name, $0.generation, $0.table)) }
-            try log.writeViews { txn in for database in stale { try txn.drop(named: database.name) } }
+            // By name, in the dropping transaction: opening each first would re-create one another runtime dropped.
+            let stale = leftovers.map { Self.tableName(name, $0.generation, $0.table) }
+            try log.writeViews { txn in for table in stale { try txn.drop(named: table) } }
         } catch {
             throw ProjectionError(
                 .storage, "dropping leftover tables of '\(name)' failed: \(error)", projection: name)

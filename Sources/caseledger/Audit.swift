@@ -614,14 +614,31 @@ struct Export: AsyncParsableCommand {
             if !buffer.isEmpty { try sink.write(contentsOf: buffer) }
             if let output, let partial {
                 try sink.synchronize()
-                // A link, not a rename: it fails instead of replacing a file that appeared meanwhile.
-                guard link(partial, output) == 0 else {
-                    throw ToolError("cannot name the export \(output): \(String(cString: strerror(errno)))")
-                }
-                unlink(partial)
+                try Self.name(partial, output)
                 complete = true
             }
         }
+    }
+
+    /// Gives the finished file `partial` the name `output` without replacing a file that appeared meanwhile: a hard
+    /// link where the file system has them; else (FAT file systems of USB sticks have none) a rename after checking
+    /// that the name is still free, which leaves only the moment between the two open. Then the directory is flushed.
+    static func name(_ partial: String, _ output: String) throws {
+        func failed() -> ToolError {
+            ToolError("cannot name the export \(output): \(String(cString: strerror(errno)))")
+        }
+        if link(partial, output) == 0 {
+            unlink(partial)
+        } else {
+            guard errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP else { throw failed() }
+            var existing = stat()
+            guard lstat(output, &existing) != 0, errno == ENOENT else {
+                throw ToolError("\(output) appeared while the export was written; it was left alone")
+            }
+            guard rename(partial, output) == 0 else { throw failed() }
+        }
+        let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
+        _ = flushToDisk(directory)
     }
 
     /// A recorded time to the microsecond, as the log keeps it (`2025-01-05T10:28:00.123456+08:00`).

@@ -250,6 +250,12 @@ struct Backup: AsyncParsableCommand {
             // The copy reads every page of the store: in a child process, so that a damaged page that stops LMDB is
             // reported as damage (status 1) and the partial copy is kept under a name no restore takes.
             if ProcessInfo.processInfo.environment[Self.childVariable] == nil {
+                // Checked here too, before the child runs: a copy it leaves is then surely its own, never an older
+                // backup this command must not rename.
+                let existing = (try? FileManager.default.contentsOfDirectory(atPath: to)) ?? []
+                guard existing.isEmpty else {
+                    throw ToolError("\(to) is not empty; give a new or empty directory")
+                }
                 guard
                     let what = try runAgainInChild(
                         setting: Self.childVariable, command: "backup", process: "copying", work: "the backup")

@@ -270,12 +270,19 @@ extension Simulation {
 
     private func tick(_ engine: CaseEngine, _ clock: SimulatedClock, at time: Instant) async throws -> Int {
         clock.set(time)
+        let report: CaseEngine.TickReport
         do {
-            let report = try await engine.tick(now: time)
-            return report.events
+            report = try await engine.tick(now: time)
         } catch {
             throw ToolError("the clock tick of \(show(time)) failed: \(error)")
         }
+        // A case the tick skipped is a failure of the simulation, as a failed tick was before ticks skipped them.
+        if let (id, why) = report.failedCases.min(by: { $0.key.rawValue < $1.key.rawValue }) {
+            throw ToolError(
+                "the clock tick of \(show(time)) could not decide \(report.failedCases.count) case(s), first \(id): "
+                    + why)
+        }
+        return report.events
     }
 }
 
