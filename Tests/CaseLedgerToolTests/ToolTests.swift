@@ -207,8 +207,10 @@ struct ToolTests {
         }
     }
 
-    /// The monthly statistics of the whole store, read through the library, not the tool.
-    static func libraryStatistics(store: String, month: String) throws -> MonthlyStatistics {
+    /// The six built-in views of a store the tool wrote, with its `party.key`, all in one mode.
+    static func builtInViews(store: String, _ mode: ProjectionRuntime.Mode) throws -> [(
+        any Projection, ProjectionRuntime.Mode
+    )] {
         let hex = try String(contentsOfFile: store + "/party.key", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         var key: [UInt8] = []
@@ -218,16 +220,19 @@ struct ToolTests {
             key.append(try #require(UInt8(hex[index..<next], radix: 16)))
             index = next
         }
+        return [
+            (CaseSummaryProjection(), mode), (DeadlinesProjection(), mode), (BoardProjection(), mode),
+            (MonthlyStatisticsProjection(), mode), (WorkloadProjection(), mode),
+            (try RepeatDisputesProjection(partyKey: key), mode),
+        ]
+    }
+
+    /// The monthly statistics of the whole store, read through the library, not the tool.
+    static func libraryStatistics(store: String, month: String) throws -> MonthlyStatistics {
         let log = try LMDBEventLog.open(at: store)
         defer { log.close() }
         let runtime = try ProjectionRuntime(
-            log: log,
-            projections: [
-                (CaseSummaryProjection(), .async), (DeadlinesProjection(), .async), (BoardProjection(), .async),
-                (MonthlyStatisticsProjection(), .async), (WorkloadProjection(), .async),
-                (try RepeatDisputesProjection(partyKey: key), .async),
-            ],
-            logger: Logger(label: "test"))
+            log: log, projections: try builtInViews(store: store, .async), logger: Logger(label: "test"))
         defer { runtime.shutdown() }
         let city = try #require(DivisionCode("511100000000"))
         return try MonthlyStatisticsProjection.statistics(month: month, under: city, in: runtime)
@@ -263,6 +268,30 @@ struct ToolTests {
         {"reference":"p-b","name":"李四","role":"respondent"}],"disputeType":"neighbour","summary":"\(marker)",\
         "arbitrationAgreement":false,"links":[]}}}}
         """
+    }
+
+    @Test("a server's inline views keep up after another process (caseledger views rebuild) swaps in a generation")
+    func inlineViewsKeepUpAfterARebuildByAnotherProcess() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 30, seed: 11)
+            let log = try LMDBEventLog.open(at: store)
+            defer { log.close() }
+            let runtime = try ProjectionRuntime(
+                log: log, projections: try Self.builtInViews(store: store, .inline), logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            try runtime.catchUp()
+            let before = try runtime.status()
+            // Another process rebuilds every view while this one has the store open.
+            let rebuild = try Self.tool(["views", "rebuild", "--store", store])
+            #expect(rebuild.status == 0, "\(rebuild.error)")
+            // This process appends: its inline views open the new generation inside the commit.
+            _ = try await log.append(to: "note-1", events: [Fixtures.event("Note")])
+            let head = try log.head().position
+            for (old, new) in zip(before, try runtime.status()) {
+                #expect(new.generation == old.generation + 1 && new.checkpoint == head && new.lag == 0, "\(new)")
+            }
+            #expect(try runtime.checkAll().allSatisfy(\.isConsistent))
+        }
     }
 
     @Test("exec answers each line as it arrives on a pipe that stays open")
