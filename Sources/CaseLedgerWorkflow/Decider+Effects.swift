@@ -327,10 +327,14 @@ extension Decider {
             guard let approver = x.approver else {
                 throw fail(.missingField, rule: spec.rule, "extending \(spec.id) needs the approving head")
             }
-            guard context.directory.person(approver)?.roles.contains(.head) == true,
-                context.directory.mayAct(approver, for: state.unit)
+            // The head of the body that handles the case (AR7: the review body's; LD10: the commission's chair; LA6:
+            // the legal aid centre's), not anyone who may act for it, such as a justice bureau's head.
+            guard let person = context.directory.person(approver), person.roles.contains(.head),
+                person.units.contains(state.unit)
             else {
-                throw violation(spec.rule, "'\(approver)' is not the head of the unit and cannot approve")
+                throw violation(
+                    spec.rule,
+                    "'\(approver)' is not a head of \(state.unit), which handles the case, and cannot approve")
             }
         }
         if let notice = x.noticeSentAt, !notice.isPlausible {

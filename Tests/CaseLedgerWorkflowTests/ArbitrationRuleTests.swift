@@ -55,6 +55,15 @@ import _CaseLedgerTestSupport
         let ext = DeadlineExtension(
             deadline: "LD10.award", by: .days(16), approver: "labour-chair", noticeSentAt: h.now)
         expectRejected(.ruleViolation, rule: "LD10") { try h.run(.extendDeadline(ext), on: "l1", by: "labour-clerk") }
+        // Only the commission's chair approves: not the county justice bureau's head, who may act for the commission.
+        #expect(County.directory.mayAct("bureau-head", for: "labour"))
+        expectRejected(.ruleViolation, rule: "LD10") {
+            try h.run(
+                .extendDeadline(
+                    DeadlineExtension(
+                        deadline: "LD10.award", by: .days(15), approver: "bureau-head", noticeSentAt: h.now)),
+                on: "l1", by: "labour-clerk")
+        }
         try h.run(
             .extendDeadline(
                 DeadlineExtension(deadline: "LD10.award", by: .days(15), approver: "labour-chair", noticeSentAt: h.now)),
