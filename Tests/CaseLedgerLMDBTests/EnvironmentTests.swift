@@ -25,14 +25,15 @@ import _CaseLedgerTestSupport
         }
     }
 
-    /// LMDB closes a dropped table's handle even when the dropping transaction aborts; a write that runs its closure
-    /// again (after growing the map) must find the table by name again, which `drop(named:)` does.
+    /// LMDB closes a dropped table's handle even when the dropping transaction aborts, and hands its slot to the next
+    /// table opened: a write that runs its closure again (after growing the map) with the handle it had would drop
+    /// that other table. `drop(named:)` finds the table by name in the transaction that drops it.
     @Test func aDropByNameCanRunAgainAfterItsTransactionAborted() async throws {
         try await withTemporaryDirectory { directory in
             let env = try Environment.open(path: directory.appending("env"))
             defer { env.close() }
-            let db = try env.database(named: "items", create: true)
-            try env.write { txn in try txn.put(db, key: [1], value: [10]) }
+            let items = try env.database(named: "items", create: true)
+            try env.write { txn in try txn.put(items, key: [1], value: [10]) }
             struct Stop: Error {}
             #expect(throws: Stop.self) {
                 try env.write { txn in
@@ -40,10 +41,14 @@ import _CaseLedgerTestSupport
                     throw Stop()
                 }
             }
-            let kept = try env.read { txn in try txn.openExistingDatabase(named: "items") }
-            #expect(kept != nil, "the aborted drop left the table")
+            // The next table opened takes the closed handle's slot: the old handle now reads that table.
+            let other = try env.database(named: "other", create: true)
+            try env.write { txn in try txn.put(other, key: [2], value: [20]) }
+            #expect(try env.read { txn in try txn.value(items, key: [2]) } == [20])
+            // Run again by name: the table the aborted drop left is dropped, the other one is untouched.
             #expect(try env.write { txn in try txn.drop(named: "items") })
             #expect(try env.read { txn in try txn.openExistingDatabase(named: "items") } == nil)
+            #expect(try env.read { txn in try txn.value(other, key: [2]) } == [20])
             #expect(try env.write { txn in try txn.drop(named: "items") } == false)
         }
     }
