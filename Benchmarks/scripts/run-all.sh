@@ -10,4 +10,4 @@ swift package --disable-sandbox --allow-writing-to-directory "$out" benchmark \
     --filter 'Append\..*' --filter 'Scan\..*' --filter 'Command\..*' --filter 'Rebuild\..*' --filter 'Write\..*' --format jmh --path "$out" --no-progress
 export_file="$out/Current_run.jmh.json"
 [ -s "$export_file" ] || { echo "error: no export at $export_file" >&2; exit 2; }
-python3 "$here/scripts/report.py" "$export_file"
+python3 "$here/scripts/report.py" "$export_file" --strict

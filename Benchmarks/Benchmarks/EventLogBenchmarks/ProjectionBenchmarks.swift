@@ -140,6 +140,11 @@ enum CaseloadStore {
     static func remove() { built.withLock { for directory in $0.values { directory.remove() } } }
 }
 
+/// The number of events in the store a caseload benchmark read or rebuilt, recorded once per iteration, so that
+/// `scripts/report.py` divides by the store's own count (the caseload stops at the first batch of cases past its
+/// target) instead of a round figure.
+let storeEvents = BenchmarkMetric.custom("Events in the store", polarity: .prefersLarger, useScalingFactor: false)
+
 func allViews() throws -> [(any Projection, ProjectionRuntime.Mode)] {
     [
         (CaseSummaryProjection(), .async), (DeadlinesProjection(), .async), (BoardProjection(), .async),
@@ -189,7 +194,7 @@ func registerRebuildBenchmark(
     Benchmark(
         name,
         configuration: .init(
-            metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident, anonymousPeak],
+            metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident, anonymousPeak, storeEvents],
             warmupIterations: warmup, maxDuration: .seconds(1_800), maxIterations: iterations,
             setup: {
                 let opened = try LMDBEventLog.open(at: try await CaseloadStore.path(events: target) + "/store")
@@ -210,6 +215,7 @@ func registerRebuildBenchmark(
         for _ in benchmark.scaledIterations {
             let peak = try anonymousResidentPeak { try runtime.rebuildAll() }
             benchmark.measurement(anonymousPeak, peak)
+            benchmark.measurement(storeEvents, Int(events))
             guard try runtime.status().allSatisfy({ $0.checkpoint == events && $0.failedAt == nil }) else {
                 throw BenchmarkFailure("rebuild incomplete")
             }
@@ -224,6 +230,7 @@ func registerCaseloadScan(_ name: String, _ body: @escaping @Sendable (Benchmark
     Benchmark(
         name,
         configuration: .init(
+            metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident, storeEvents],
             maxDuration: .seconds(20), maxIterations: 5,
             setup: { scanned = try LMDBEventLog.open(at: try await CaseloadStore.path() + "/store", mode: .readOnly) },
             teardown: {
@@ -233,6 +240,8 @@ func registerCaseloadScan(_ name: String, _ body: @escaping @Sendable (Benchmark
     ) { benchmark in
         guard let scanned else { throw BenchmarkFailure("no store") }
         try body(benchmark, scanned)
+        let head = Int(try scanned.head().position)
+        for _ in benchmark.scaledIterations { benchmark.measurement(storeEvents, head) }
     }
 }
 
@@ -304,6 +313,7 @@ func registerProjectionBenchmarks() {
     Benchmark(
         "Scan.RawLMDB.cursorCaseload1M",
         configuration: .init(
+            metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident, storeEvents],
             maxDuration: .seconds(20), maxIterations: 5,
             setup: {
                 let path = try await CaseloadStore.path() + "/store"
@@ -318,6 +328,7 @@ func registerProjectionBenchmarks() {
         for _ in benchmark.scaledIterations {
             let (count, bytes) = raw.scan()
             guard count == rawEvents else { throw BenchmarkFailure("scanned \(count) of \(rawEvents)") }
+            benchmark.measurement(storeEvents, rawEvents)
             blackHole(bytes)
         }
     }
