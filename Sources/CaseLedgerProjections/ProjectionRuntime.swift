@@ -259,6 +259,23 @@ public final class ProjectionRuntime: Service, Sendable {
                         return try switchVersion(name, from: current, to: entry.projection.version)
                     }
                 }
+            } else if try activeTablesMissing(name) {
+                // The state names a generation whose tables are gone (a views.meta restored from elsewhere, tables
+                // dropped by hand): creating them empty would keep the checkpoint and silently skip every event
+                // before it, so the view starts again from the beginning in a fresh generation, as for a new version.
+                let stored = state
+                state = try waitingWhileBusy(for: versionSwitchWait) { () throws(ProjectionError) -> State in
+                    try exclusively([name]) { () throws(ProjectionError) -> State in
+                        let current = try loadState(name) ?? stored
+                        guard try activeTablesMissing(name) else {
+                            _ = try tables(name, generation: current.generation, fresh: false)
+                            return current
+                        }
+                        return try switchVersion(
+                            name, from: current, to: current.version,
+                            because: "the tables of its active generation are missing; rebuilding")
+                    }
+                }
             } else {
                 _ = try tables(name, generation: state.generation, fresh: false)
                 if try loadState(name) == nil {
@@ -288,12 +305,35 @@ public final class ProjectionRuntime: Service, Sendable {
         }
     }
 
-    /// Switches projection `name` to a new version: a fresh generation from the beginning, which catch-up fills; the
-    /// old generation's tables are dropped. Returns the new state.
-    private func switchVersion(_ name: String, from state: State, to version: Int) throws(ProjectionError) -> State {
-        logger.info(
-            "projection version changed; rebuilding",
-            metadata: ["projection": "\(name)", "from": "\(state.version)", "to": "\(version)"])
+    /// Whether the stored state of `name` names a generation whose tables do not all exist, read in one snapshot
+    /// (so a swap by another process, which commits the new state with the new tables, never looks like this).
+    private func activeTablesMissing(_ name: String) throws(ProjectionError) -> Bool {
+        do {
+            return try log.readViews { txn -> Bool in
+                guard let state = try Self.loadState(name, meta, txn) else { return false }
+                return try existingTables(name, generation: state.generation, in: txn) == nil
+            }
+        } catch let error as ProjectionError {
+            throw error
+        } catch {
+            throw ProjectionError(.storage, "reading the state of '\(name)' failed: \(error)", projection: name)
+        }
+    }
+
+    /// Switches projection `name` to a new version (or, with `because`, restarts it at its version): a fresh
+    /// generation from the beginning, which catch-up fills; the old generation's tables are dropped. Returns the new
+    /// state.
+    private func switchVersion(
+        _ name: String, from state: State, to version: Int, because reason: String? = nil
+    ) throws(ProjectionError) -> State {
+        if let reason {
+            logger.warning(
+                "\(reason)", metadata: ["projection": "\(name)", "generation": "\(state.generation)"])
+        } else {
+            logger.info(
+                "projection version changed; rebuilding",
+                metadata: ["projection": "\(name)", "from": "\(state.version)", "to": "\(version)"])
+        }
         let oldGeneration = state.generation
         let newState = State(version: version, generation: state.generation + 1, checkpoint: 0)
         _ = try tables(name, generation: newState.generation, fresh: true)
@@ -348,6 +388,31 @@ public final class ProjectionRuntime: Service, Sendable {
             }
         }
         return result
+    }
+
+    /// A generation's tables, from the handles already open or opened without creating any: `nil` when one of them
+    /// does not exist (another process retired the generation and dropped its tables). Queries and catch-up use this,
+    /// so that a generation retired between reading the state and opening its tables is not re-created empty.
+    func existingTablesOpened(_ name: String, generation: Int) throws(ProjectionError) -> [String: Database]? {
+        if let open = openTables(name, generation: generation) { return open }
+        guard let entry = entries[name] else {
+            throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
+        }
+        let found: [String: Database]?
+        do {
+            // Committing the read transaction keeps the handles it opened.
+            found = try log.readViews { txn in try existingTables(name, generation: generation, in: txn) }
+        } catch {
+            throw ProjectionError(.storage, "opening the tables of '\(name)' failed: \(error)", projection: name)
+        }
+        guard let found else { return nil }
+        handles.withLock { open in
+            for table in entry.projection.tables {
+                let full = Self.tableName(name, generation, table)
+                if open[full] == nil { open[full] = found[table] }
+            }
+        }
+        return openTables(name, generation: generation)
     }
 
     /// The already-open tables of a generation, or `nil` when one is not open.
@@ -544,7 +609,17 @@ public final class ProjectionRuntime: Service, Sendable {
             guard let state = try loadState(name), state.failedAt == nil, state.checkpoint < head,
                 state.version == entries[name]?.projection.version
             else { break }
-            let tables = try self.tables(name, generation: state.generation, fresh: false)
+            guard let tables = try existingTablesOpened(name, generation: state.generation) else {
+                // Another process retired this generation after the state above was read: read it again. The same
+                // state with its tables missing is damage, not a race.
+                guard try loadState(name) != state else {
+                    throw ProjectionError(
+                        .storage,
+                        "the tables of generation \(state.generation) of '\(name)' are missing; rebuild the view",
+                        projection: name)
+                }
+                continue
+            }
             let range = (state.checkpoint + 1)...min(head, state.checkpoint + UInt64(chunkSize))
             let start = state
             do {
@@ -744,7 +819,8 @@ public final class ProjectionRuntime: Service, Sendable {
                 return read ?? nil
             }
             if let result { return result }
-            if let generation = missing { _ = try tables(name, generation: generation, fresh: false) }
+            // Opened without creating: a generation retired meanwhile is read again in a new snapshot.
+            if let generation = missing { _ = try existingTablesOpened(name, generation: generation) }
         }
         throw ProjectionError(.storage, "'\(name)' kept changing generation during the read; retry", projection: name)
     }

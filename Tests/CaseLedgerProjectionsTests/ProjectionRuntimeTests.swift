@@ -400,6 +400,7 @@ struct KeyAtTypeProjection: Projection {
             let head = try log.head().position
             // A views.meta row as 0.1 previews wrote it: JSON, 3 events applied, a recorded failure.
             let meta = try log.database(named: "views.meta")
+            _ = try log.database(named: "v.counter.1.counts")  // the view's table, which such a store has
             let json = #"{"checkpoint":3,"failedAt":4,"failure":"Refused()","generation":1,"version":1}"#
             try log.writeViews { txn in try txn.put(meta, key: Array("counter".utf8), value: Array(json.utf8)) }
             let runtime = try ProjectionRuntime(
@@ -414,6 +415,38 @@ struct KeyAtTypeProjection: Projection {
             #expect(stored?.first == 2, "the row is rewritten in the binary format")
             let after = try #require(try runtime.status().first)
             #expect(after.checkpoint == head && after.failedAt == nil && after.failure == nil)
+        }
+    }
+
+    /// A state that names a generation whose tables are gone (views.meta restored from a backup of another store,
+    /// tables dropped by hand) must not be served from empty tables at its old checkpoint: that would skip every
+    /// event before it. The view starts again from the beginning in a fresh generation.
+    @Test func aViewWhoseTablesAreMissingStartsAgainFromTheBeginning() async throws {
+        try await withTemporaryLog { log, _ in
+            for n in 0..<5 { _ = try await log.append(to: "s-\(n % 2)", events: [Fixtures.event()]) }
+            let first = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "test"))
+            try first.catchUp()
+            #expect(try CountingProjection.total(first, "counter") == 5)
+            first.shutdown()
+            _ = try log.writeViews { txn in try txn.drop(named: "v.counter.1.counts") }
+
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let status = try #require(try runtime.status().first)
+            #expect(status.generation == 2 && status.checkpoint == 0 && status.failedAt == nil)
+            try runtime.catchUp()
+            #expect(try CountingProjection.total(runtime, "counter") == 5)
+            let report = try runtime.check("counter")
+            #expect(report.isConsistent && report.position == 5, "\(report)")
+            let names = try log.readViews { txn in
+                (
+                    try txn.openExistingDatabase(named: "v.counter.1.counts"),
+                    try txn.openExistingDatabase(named: "v.counter.2.counts")
+                )
+            }
+            #expect(names.0 == nil && names.1 != nil, "generation 1 is not re-created")
         }
     }
 
