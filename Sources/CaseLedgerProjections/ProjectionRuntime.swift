@@ -969,8 +969,8 @@ public final class ProjectionRuntime: Service, Sendable {
 
     /// The lock file that makes maintenance of projection `name` exclusive across processes:
     /// `views.<name>.lock` in the store's directory, with bytes other than ASCII letters, digits, `-` and `_` of the
-    /// name written as `%XX`. A name that would make the file name longer than 200 bytes is cut there and followed by
-    /// `~` and the SHA-256 of the whole name in hexadecimal, so every name has its own file.
+    /// name written as `%XX`. A name whose encoded form is longer than 200 bytes is cut to its first 100 bytes and
+    /// followed by `~` and the SHA-256 of the whole name in hexadecimal, so every name has its own file.
     func maintenanceLockPath(_ name: String) -> String {
         var encoded = ""
         for byte in name.utf8 {

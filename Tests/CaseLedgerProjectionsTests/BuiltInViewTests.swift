@@ -223,7 +223,7 @@ import _CaseLedgerTestSupport
             #expect(full.isValid && full.views.count == 6)
             #expect(runtime.bulkBuildCount == 1)
 
-            // Rebuilding every view in one pass (through the rebuild's row buffer, 9 events a chunk) gives the same
+            // Rebuilding every view in one bulk pass (its appends split into transactions of 5 rows) gives the same
             // rows, byte for byte, in every table of every view as the incremental, event-by-event ones.
             let before = try Self.everyRow(runtime)
             #expect(before.count == 10 && before.values.filter(\.isEmpty).isEmpty, "\(before.mapValues(\.count))")
