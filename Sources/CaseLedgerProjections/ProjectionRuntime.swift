@@ -734,14 +734,17 @@ public final class ProjectionRuntime: Service, Sendable {
         return result
     }
 
+    /// Records the lag gauges of `name`: positions behind the head, and the age of the oldest event not yet applied
+    /// (the log's clock now, less the time that event was recorded; 0 when none is waiting). ``run()`` catches up,
+    /// and so records them, at least every `crossProcessPollInterval`, so the age of a stopped view keeps growing.
     func reportLag(_ name: String) {
         guard let state = try? loadState(name), let head = try? log.head() else { return }
         let behind = head.position > state.checkpoint ? head.position - state.checkpoint : 0
         gauge("caseledger_projection_lag_positions", name).record(Int64(behind))
         var age: Double = 0
         if behind > 0, let oldest = try? log.read(from: state.checkpoint + 1, direction: .forwards, limit: 1).first {
-            age = max(
-                0, Double(head.recordedAt.microsecondsSinceEpoch - oldest.recordedAt.microsecondsSinceEpoch) / 1e6)
+            let now = log.configuration.clock.now()
+            age = max(0, Double(now.microsecondsSinceEpoch - oldest.recordedAt.microsecondsSinceEpoch) / 1e6)
         }
         gauge("caseledger_projection_lag_seconds", name).record(age)
     }

@@ -72,4 +72,33 @@ struct QueueRecordingProjection: Projection {
             _ = try? await task.value
         }
     }
+
+    /// The age gauge is the age of the oldest event a view has not applied, by the log's clock: it grows while a
+    /// stopped view waits, even when nothing is appended.
+    @Test func theLagAgeOfAStoppedViewGrowsWithTheClock() async throws {
+        let clock = ManualClock()
+        try await withTemporaryLog(configuration: Fixtures.configuration(clock: clock)) { log, _ in
+            let metrics = TestMetrics()
+            let runtime = try ProjectionRuntime(
+                log: log,
+                projections: [
+                    (CountingProjection(name: "counter"), .async),
+                    (CountingProjection(name: "picky", failOnType: "Stop"), .async),
+                ],
+                logger: Logger(label: "test"), metrics: metrics)
+            defer { runtime.shutdown() }
+            for type in ["Note", "Stop", "Note"] { _ = try await log.append(to: "s-1", events: [Fixtures.event(type)]) }
+            clock.advance(microseconds: 30_000_000)
+            try runtime.catchUp()
+            func age(_ name: String) throws -> Double? {
+                try metrics.expectGauge("caseledger_projection_lag_seconds", [("projection", name)]).lastValue
+            }
+            #expect(try age("counter") == 0)
+            #expect(try age("picky") == 30)
+            clock.advance(microseconds: 90_000_000)
+            try runtime.catchUp()
+            #expect(try age("picky") == 120, "the stopped view's oldest waiting event is two minutes old")
+            #expect(try age("counter") == 0)
+        }
+    }
 }
