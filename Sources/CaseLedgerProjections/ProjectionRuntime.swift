@@ -734,13 +734,16 @@ public final class ProjectionRuntime: Service, Sendable {
         return result
     }
 
-    /// Records the lag gauges of `name`: positions behind the head, and the age of the oldest event not yet applied
-    /// (the log's clock now, less the time that event was recorded; 0 when none is waiting). ``run()`` catches up,
+    /// Records the gauges of `name`: positions behind the head, the age of the oldest event not yet applied (the
+    /// log's clock now, less the time that event was recorded; 0 when none is waiting), the checkpoint, and the
+    /// position of the event the projection stopped at (0 while it runs). ``run()`` catches up,
     /// and so records them, at least every `crossProcessPollInterval`, so the age of a stopped view keeps growing.
     func reportLag(_ name: String) {
         guard let state = try? loadState(name), let head = try? log.head() else { return }
         let behind = head.position > state.checkpoint ? head.position - state.checkpoint : 0
         gauge("caseledger_projection_lag_positions", name).record(Int64(behind))
+        gauge("caseledger_projection_checkpoint", name).record(Int64(clamping: state.checkpoint))
+        gauge("caseledger_projection_stopped_at", name).record(Int64(clamping: state.failedAt ?? 0))
         var age: Double = 0
         if behind > 0, let oldest = try? log.read(from: state.checkpoint + 1, direction: .forwards, limit: 1).first {
             let now = log.configuration.clock.now()
@@ -764,18 +767,23 @@ public final class ProjectionRuntime: Service, Sendable {
     /// The catching up runs on the runtime's own thread (a serial dispatch queue), not on the task's: it blocks while
     /// it reads and writes the store, and may wait up to `versionSwitchWait` for another process's maintenance lock,
     /// which must not hold one of the few threads Swift concurrency shares with the rest of the server.
+    ///
+    /// It returns when its task is cancelled or, inside a `ServiceGroup`, when a graceful shutdown begins (a chunk
+    /// being applied is finished first: its rows and checkpoint commit together, so nothing is half done).
     public func run() async throws {
-        while !Task.isCancelled {
-            let position: UInt64
-            do {
-                try await catchUpOnItsThread()
-                position = try log.head().position
-            } catch {
-                logger.error("projection catch-up failed", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: .seconds(1))
-                continue
+        await cancelWhenGracefulShutdown { [self] in
+            while !Task.isCancelled {
+                let position: UInt64
+                do {
+                    try await catchUpOnItsThread()
+                    position = try log.head().position
+                } catch {
+                    logger.error("projection catch-up failed", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                await log.waitForAppend(after: position)
             }
-            await log.waitForAppend(after: position)
         }
     }
 

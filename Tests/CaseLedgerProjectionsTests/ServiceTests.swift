@@ -66,10 +66,49 @@ struct QueueRecordingProjection: Projection {
             #expect(
                 try metrics.expectGauge("caseledger_projection_lag_positions", [("projection", "picky")]).lastValue
                     == 20)
+            // Where each view stands and where the stopped one stopped, for an alert that names the event.
+            for (name, checkpoint, stoppedAt) in [("counter", 50.0, 0.0), ("picky", 30, 31)] {
+                let dimensions = [("projection", name)]
+                #expect(
+                    try metrics.expectGauge("caseledger_projection_checkpoint", dimensions).lastValue == checkpoint)
+                #expect(
+                    try metrics.expectGauge("caseledger_projection_stopped_at", dimensions).lastValue == stoppedAt)
+            }
             // The service catches up on the runtime's own thread, not on one of the tasks' shared threads.
             #expect(seen.onCatchUpQueue.withLock { $0 } == [Bool](repeating: true, count: 50))
             task.cancel()
             _ = try? await task.value
+        }
+    }
+
+    /// Hosted in a `ServiceGroup`, as a Hummingbird or Vapor server hosts it, the runtime ends when a graceful
+    /// shutdown begins (with no time limit configured, a service that ignored it would keep the group, and the
+    /// server, from ending), having applied what was appended before.
+    @Test func theRuntimeEndsOnAGracefulShutdownOfItsServiceGroup() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter"), .async)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let group = ServiceGroup(
+                configuration: .init(services: [.init(service: runtime)], logger: Logger(label: "test")))
+            let running = Task { try await group.run() }
+            for i in 0..<5 { _ = try await log.append(to: "s-\(i)", events: [Fixtures.event()]) }
+            var caughtUp = false
+            for _ in 0..<500 where !caughtUp {
+                caughtUp = try runtime.status().first?.lag == 0
+                if !caughtUp { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(caughtUp)
+            await group.triggerGracefulShutdown()
+            // The group ends by itself; the watchdog cancels it only if it has not ended within 30 s.
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(30))
+                running.cancel()
+            }
+            defer { watchdog.cancel() }
+            try await running.value
+            #expect(!watchdog.isCancelled && !running.isCancelled, "the group ended on the graceful shutdown")
+            #expect(try CountingProjection.total(runtime, "counter") == 5)
         }
     }
 
