@@ -107,7 +107,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // A store kept as bytes, read by `UpcastingTests` from its source path.
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "CaseLedgerTests",

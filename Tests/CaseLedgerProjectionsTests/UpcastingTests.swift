@@ -122,8 +122,8 @@ import _CaseLedgerTestSupport
         }
     }
 
-    @Test func aStoreWrittenWithAnOlderSchemaIsReadInTheCurrentShape() async throws {
-        // The cases as an older CaseLedger wrote them: schema-0 payloads, no record headers.
+    /// The older store's cases: two mediation cases, one agreed and one failed, run through the current engine.
+    static func olderCases() throws -> WorkflowHarness {
         var h = WorkflowHarness(
             now: County.at(2025, 3, 3), calendar: try HolidayCalendar.chinaMainland(),
             definitions: try DefinitionRegistry.national())
@@ -133,44 +133,82 @@ import _CaseLedgerTestSupport
         }
         try h.run(.reachAgreement(form: .oral, terms: "t"), on: "old1", by: "m-v1")
         try h.run(.declareFailure(rightsNotice: "told", suggestedRoute: .civilLitigation), on: "old2", by: "m-v1")
-        try await withTemporaryLog { log, _ in
-            var types = Set<String>()
-            for id: CaseID in ["old1", "old2"] {
-                let events = try (h.histories[id] ?? []).map { record in
-                    types.insert(record.event.name)
-                    return NewEvent(
-                        type: record.event.name, schemaVersion: 0,
-                        actor: EventActor(userID: record.actor.rawValue, role: "", unit: "v1"),
-                        payload: try Self.schema0(record))
-                }
-                _ = try await log.append(to: "case-\(id.rawValue)", expectedVersion: .noStream, events: events)
-            }
-            let chain = UpcasterChain(types.sorted().map(Self.upcaster))
+        return h
+    }
 
-            // Without upcasters the old records do not decode; with them the workflow replays the same states.
-            var configuration = CaseEngine.Configuration(
-                directory: County.directory, calendar: try HolidayCalendar.chinaMainland(),
-                definitions: try DefinitionRegistry.national())
-            let plain = CaseEngine(log: log, configuration: configuration, logger: Logger(label: "test"))
-            #expect(throws: WorkflowError.self) { _ = try plain.replayState(of: "old1") }
-            configuration.upcasters = chain
-            let engine = CaseEngine(log: log, configuration: configuration, logger: Logger(label: "test"))
-            for id: CaseID in ["old1", "old2"] {
-                #expect(try engine.replayState(of: id) == h.state(id))
+    /// Writes `h`'s cases to `log` as an older CaseLedger wrote them: schema-0 payloads, no record headers.
+    static func writeOlderStore(_ h: WorkflowHarness, to log: LMDBEventLog) async throws {
+        for id: CaseID in ["old1", "old2"] {
+            let events = try (h.histories[id] ?? []).map { record in
+                NewEvent(
+                    type: record.event.name, schemaVersion: 0,
+                    actor: EventActor(userID: record.actor.rawValue, role: "", unit: "v1"),
+                    payload: try Self.schema0(record))
             }
+            _ = try await log.append(to: "case-\(id.rawValue)", expectedVersion: .noStream, events: events)
+        }
+    }
 
-            // Projections see schema 1 too.
-            let runtime = try ProjectionRuntime(
-                log: log, projections: [(TimesProjection(), .async)], logger: Logger(label: "test"), upcasters: chain)
-            try runtime.catchUp()
-            let status = try #require(try runtime.status().first)
-            #expect(status.failedAt == nil && status.lag == 0, "\(status)")
-            let last = try runtime.read("times") { reader in try reader.value(in: "last", key: Array("case-old1".utf8))
+    /// Reads the older store in `log`: without upcasters its records do not decode; with them the workflow replays
+    /// the states of `h` and a projection sees schema 1 only.
+    static func expectReadInTheCurrentShape(_ log: LMDBEventLog, _ h: WorkflowHarness) throws {
+        let types = Set(["old1", "old2"].flatMap { (h.histories[CaseID($0)] ?? []).map(\.event.name) })
+        let chain = UpcasterChain(types.sorted().map(Self.upcaster))
+        var configuration = CaseEngine.Configuration(
+            directory: County.directory, calendar: try HolidayCalendar.chinaMainland(),
+            definitions: try DefinitionRegistry.national())
+        let plain = CaseEngine(log: log, configuration: configuration, logger: Logger(label: "test"))
+        #expect(throws: WorkflowError.self) { _ = try plain.replayState(of: "old1") }
+        configuration.upcasters = chain
+        let engine = CaseEngine(log: log, configuration: configuration, logger: Logger(label: "test"))
+        for id: CaseID in ["old1", "old2"] {
+            #expect(try engine.replayState(of: id) == h.state(id))
+        }
+
+        // Projections see schema 1 too.
+        let runtime = try ProjectionRuntime(
+            log: log, projections: [(TimesProjection(), .async)], logger: Logger(label: "test"), upcasters: chain)
+        defer { runtime.shutdown() }
+        try runtime.catchUp()
+        let status = try #require(try runtime.status().first)
+        #expect(status.failedAt == nil && status.lag == 0, "\(status)")
+        let last = try runtime.read("times") { reader in try reader.value(in: "last", key: Array("case-old1".utf8)) }
+        #expect(
+            last.map { String(decoding: $0, as: UTF8.self) }
+                == String(h.histories["old1"]?.last?.at.microsecondsSinceEpoch ?? 0))
+        #expect(try runtime.check("times").isConsistent)
+    }
+
+    @Test func aStoreWrittenWithAnOlderSchemaIsReadInTheCurrentShape() async throws {
+        let h = try Self.olderCases()
+        try await withTemporaryLog { log, directory in
+            try await Self.writeOlderStore(h, to: log)
+            try Self.expectReadInTheCurrentShape(log, h)
+            // Regenerates the kept store below: CASELEDGER_KEEP_OLDER_STORE=DIR writes a compacted copy to DIR.
+            if let keep = ProcessInfo.processInfo.environment["CASELEDGER_KEEP_OLDER_STORE"] {
+                try FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+                _ = try log.backup(to: keep)
             }
-            #expect(
-                last.map { String(decoding: $0, as: UTF8.self) }
-                    == String(h.histories["old1"]?.last?.at.microsecondsSinceEpoch ?? 0))
-            #expect(try runtime.check("times").isConsistent)
+        }
+    }
+
+    /// The same older store, written once (2026-12-01) and kept in `Fixtures/older-schema-store` as bytes, so that a
+    /// change to the record format or the hash chain that this release would no longer read fails here, where a store
+    /// written by the current code would pass. The file is copied to a temporary directory and opened there.
+    @Test func aKeptStoreWrittenWithAnOlderSchemaIsVerifiedAndRead() async throws {
+        let kept = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/older-schema-store/data.mdb").path
+        try await withTemporaryDirectory { directory in
+            let store = directory.appending("store")
+            try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: kept, toPath: store + "/data.mdb")
+            let log = try LMDBEventLog.open(at: store, configuration: Fixtures.configuration())
+            defer { log.close() }
+            let report = try log.verify()
+            let h = try Self.olderCases()
+            let written = ["old1", "old2"].reduce(0) { $0 + (h.histories[CaseID($1)]?.count ?? 0) }
+            #expect(report.isValid && report.eventsChecked == 12 && written == 12, "\(report)")
+            try Self.expectReadInTheCurrentShape(log, h)
         }
     }
 }
