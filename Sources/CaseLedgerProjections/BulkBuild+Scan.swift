@@ -294,6 +294,9 @@ struct TypeFlags: OptionSet {
     static let namesHelpers = TypeFlags(rawValue: 1 << 16)
     /// `referred`, `legalAidAttached` or `convertedToCase`: the event links the case to another.
     static let links = TypeFlags(rawValue: 1 << 17)
+    /// A review's ending without a decision: bit `18 + i` for `ReviewEnding.allCases[i]`.
+    static let reviewEndingShift: UInt32 = 18
+    static let reviewEndings = TypeFlags(rawValue: 0b1111 << reviewEndingShift)
 
     init(rawValue: UInt32) { self.rawValue = rawValue }
 
@@ -309,7 +312,18 @@ struct TypeFlags: OptionSet {
             "deadlineApproaching": .approaching, "handedOff": .handedOff, "mediationStarted": .namesHelpers,
             "aidProviderAssigned": .namesHelpers, "legalAidAttached": .links, "convertedToCase": .links,
         ]
-        self = flags[String(decoding: bytes, as: UTF8.self)] ?? []
+        let name = String(decoding: bytes, as: UTF8.self)
+        if let ending = ReviewEnding.allCases.firstIndex(where: { $0.eventType == name }) {
+            self = TypeFlags(rawValue: 1 << (Self.reviewEndingShift + UInt32(ending)))
+            return
+        }
+        self = flags[name] ?? []
+    }
+
+    /// The index in `ReviewEnding.allCases` of the review ending these flags name, if any.
+    var reviewEnding: Int? {
+        let bits = (rawValue & Self.reviewEndings.rawValue) >> Self.reviewEndingShift
+        return bits == 0 ? nil : bits.trailingZeroBitCount
     }
 }
 
@@ -707,6 +721,7 @@ struct BulkPartition {
             guard let outcome = h.reviewOutcome else { return "is a review decision whose header has no outcome" }
             if outcome < 6 { bump(.reviewBase, Int(outcome)) }
         }
+        if let ending = f.reviewEnding { bump(.reviewEndingBase, ending) }
         if f.contains(.closed) {
             bump(.closed)
             if !breachedBefore { bump(.closedOnTime) }

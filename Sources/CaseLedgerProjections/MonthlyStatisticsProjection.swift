@@ -18,7 +18,10 @@ public struct MonthlyStatistics: Sendable, Hashable {
     public var legalAidApproved = 0
     public var legalAidDenied = 0
     public var referrals: [Route: Int] = [:]
+    /// Administrative reviews decided, by the decision's outcome.
     public var reviewOutcomes: [ReviewOutcome: Int] = [:]
+    /// Administrative reviews that ended without a decision, or were refused before acceptance.
+    public var reviewEndings: [ReviewEnding: Int] = [:]
 
     public var mediationSuccessRate: Double? {
         mediationClosed == 0 ? nil : Double(mediationSucceeded) / Double(mediationClosed)
@@ -27,11 +30,35 @@ public struct MonthlyStatistics: Sendable, Hashable {
     public var satisfactionRate: Double? { evaluations == 0 ? nil : Double(satisfied) / Double(evaluations) }
 }
 
+/// How an administrative review ended when it ended without a decision (a decision's outcome is a
+/// ``ReviewOutcome``), as review statistics count them beside the decisions.
+public enum ReviewEnding: String, Sendable, Hashable, CaseIterable {
+    /// Closed by a mediation statement (`reviewMediationConcluded`, AR8).
+    case mediated
+    /// Withdrawn on a settlement between the applicant and the body (`reviewSettled`, AR8).
+    case settled
+    /// Terminated on a statutory ground (`reviewTerminated`).
+    case terminated
+    /// The application was refused before acceptance (`filingRefused`, AR5).
+    case filingRefused
+
+    /// The event type that records it.
+    var eventType: String {
+        switch self {
+        case .mediated: "reviewMediationConcluded"
+        case .settled: "reviewSettled"
+        case .terminated: "reviewTerminated"
+        case .filingRefused: "filingRefused"
+        }
+    }
+}
+
 /// Monthly statistics per division and month: counters per (month, village-level division), updated in place, so
 /// a county's or city's month is one prefix-filtered scan of that month's rows.
 public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
     public let name = "monthly"
-    public let version = 1
+    /// 2: review endings (mediated, settled, terminated, filing refused) counted beside the decisions.
+    public let version = 2
     public let tables = ["months", "caseMeta"]
     let rebuildCost = 7
 
@@ -43,8 +70,9 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
         case escalations, highRisk, aidApproved, aidDenied
         case referralBase = 11  // + Route index (6)
         case reviewBase = 17  // + ReviewOutcome index (6)
+        case reviewEndingBase = 23  // + ReviewEnding index (4)
     }
-    static let slots = 23
+    static let slots = 27
 
     static func monthKey(_ at: Instant, _ division: DivisionCode) -> [UInt8] {
         let date = LegalTime.date(of: at)
@@ -91,6 +119,9 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
                 outcome = decoded
             }
             if let index = outcome?.byteIndex, index < 6 { bumps.append(Slot.reviewBase.rawValue + Int(index)) }
+        }
+        for (index, ending) in ReviewEnding.allCases.enumerated() where event.typeIs(ending.eventType) {
+            bumps.append(Slot.reviewEndingBase.rawValue + index)
         }
         let closing = event.typeIs("closed")
         let breaches = event.typeIs("deadlineBreached") && !header.window
@@ -179,6 +210,9 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
             for (i, outcome) in ReviewOutcome.allCases.prefix(6).enumerated()
             where totals[Slot.reviewBase.rawValue + i] > 0 {
                 s.reviewOutcomes[outcome] = totals[Slot.reviewBase.rawValue + i]
+            }
+            for (i, ending) in ReviewEnding.allCases.enumerated() where totals[Slot.reviewEndingBase.rawValue + i] > 0 {
+                s.reviewEndings[ending] = totals[Slot.reviewEndingBase.rawValue + i]
             }
             return s
         }

@@ -127,6 +127,10 @@ struct Stats: AsyncParsableCommand {
                     s.reviewOutcomes[outcome] ?? 0
                 ))
         }
+        for ending in ReviewEnding.allCases {
+            rows.append(
+                ("reviewEndings.\(ending.rawValue)", "Reviews ended: \(ending.rawValue)", s.reviewEndings[ending] ?? 0))
+        }
         return rows
     }
 

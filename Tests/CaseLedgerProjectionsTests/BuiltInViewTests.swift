@@ -1033,6 +1033,53 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// Administrative review statistics count the decisions by outcome and, beside them, the reviews that ended
+    /// otherwise: mediated, settled, terminated, or refused before acceptance. The bulk rebuild counts them alike.
+    @Test func reviewsThatEndWithoutADecisionAreCountedByHowTheyEnded() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try BuiltInViewTests.runtime(log)
+            defer { runtime.shutdown() }
+            let clock = ManualClock(Timestamp(County.at(2025, 3, 3)))
+            let engine = try Self.engine(log, clock)
+            func run(_ command: CaseCommand, _ id: CaseID) async throws {
+                try await engine.execute(command, on: id, by: "review-officer")
+            }
+            func register(_ id: CaseID) async throws {
+                let application = ReviewApplication(
+                    actReference: "act-\(id.rawValue)", respondent: "County market regulator",
+                    actDate: County.date(2025, 2, 20), knownOn: County.date(2025, 2, 20), rightsNotified: true,
+                    learnedOfRightOn: nil, immovableProperty: false, obstacleDays: 0)
+                try await run(
+                    .register(
+                        County.registration(
+                            .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
+                            review: application)), id)
+            }
+            for id: CaseID in ["decided", "mediated", "settled", "terminated", "refused", "open"] {
+                try await register(id)
+            }
+            for id: CaseID in ["decided", "mediated", "settled", "terminated", "open"] {
+                try await run(.acceptReview(procedure: .standard), id)
+            }
+            try await run(.decideReview(.revoked), "decided")
+            try await run(.startReviewMediation, "mediated")
+            try await run(.concludeReviewMediation(statement: "fine reduced"), "mediated")
+            try await run(.settleReview(terms: "licence reissued"), "settled")
+            try await run(.terminateReview(ground: "the applicant died without successors"), "terminated")
+            try await run(.refuseFiling(reasons: "not an administrative act"), "refused")
+            try runtime.catchUp()
+
+            let march = try MonthlyStatisticsProjection.statistics(month: "2025-03", under: County.county, in: runtime)
+            #expect(march.registered == 6)
+            #expect(march.reviewOutcomes == [.revoked: 1])
+            #expect(march.reviewEndings == [.mediated: 1, .settled: 1, .terminated: 1, .filingRefused: 1])
+            let before = try BuiltInViewTests.everyRow(runtime)
+            try runtime.rebuildAll()
+            #expect(runtime.bulkBuildCount == 1, "the rebuild took the bulk path")
+            #expect(try BuiltInViewTests.everyRow(runtime) == before)
+        }
+    }
+
     @Test func headersWrittenBeforeTheyCarriedLinksGiveTheSameViews() async throws {
         // A store whose headers lack the links, route and review-outcome sections (as written before they existed):
         // the views decode those payloads instead and end with the same rows.
