@@ -105,6 +105,56 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
         try list("byUnit", Array(unit.rawValue.utf8) + [0], cursor, limit, runtime)
     }
 
+    /// Every person with open cases and how many (as owner, mediator or aid provider), a page at a time in
+    /// person-id order: each mediator's and lawyer's workload in one list. `after` is the previous page's `next`.
+    public static func people(
+        after cursor: String? = nil, limit: Int = 100, in runtime: ProjectionRuntime
+    ) throws -> Page<Workload> {
+        try loads("byPerson", cursor, limit, runtime)
+    }
+
+    /// Every unit that owns open cases and how many, a page at a time in unit-id order.
+    public static func units(
+        after cursor: String? = nil, limit: Int = 100, in runtime: ProjectionRuntime
+    ) throws -> Page<Workload> {
+        try loads("byUnit", cursor, limit, runtime)
+    }
+
+    /// Groups the rows of `table` (`name 0 case`) by name and counts them. The cursor is the hex of the last name
+    /// returned; the next page starts past every row of it (at `name 1`: ids hold no 0 byte).
+    static func loads(
+        _ table: String, _ cursor: String?, _ limit: Int, _ runtime: ProjectionRuntime
+    ) throws -> Page<Workload> {
+        let start = cursor.flatMap(Bytes.unhex).map { $0 + [1] } ?? []
+        return try runtime.read("workload") { reader in
+            var loads: [Workload] = []
+            var current: (name: [UInt8], count: Int)?
+            var more = false
+            try reader.forEach(in: table, from: start) { key, _ in
+                let name = Array(key.prefix { $0 != 0 })
+                if let open = current, open.name == name {
+                    current?.count += 1
+                    return true
+                }
+                if let open = current {
+                    loads.append(Workload(id: String(decoding: open.name, as: UTF8.self), openCases: open.count))
+                }
+                guard loads.count < max(1, limit) else {
+                    more = true
+                    current = nil
+                    return false
+                }
+                current = (name, 1)
+                return true
+            }
+            if let open = current {
+                loads.append(Workload(id: String(decoding: open.name, as: UTF8.self), openCases: open.count))
+            }
+            let last = loads.last.map { Bytes.hex(Array($0.id.utf8)) }
+            return Page(items: loads, next: more ? last : nil)
+        }
+    }
+
     static func list(
         _ table: String, _ prefix: [UInt8], _ cursor: String?, _ limit: Int, _ runtime: ProjectionRuntime
     ) throws -> Page<CaseID> {
@@ -125,6 +175,19 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
             }
             return Page(items: ids, next: more ? last.map(Bytes.hex) : nil)
         }
+    }
+}
+
+/// A person's or unit's open cases, counted, as the workload view lists them.
+public struct Workload: Sendable, Hashable {
+    /// The person's or unit's id.
+    public var id: String
+    /// How many open cases count for it.
+    public var openCases: Int
+
+    public init(id: String, openCases: Int) {
+        self.id = id
+        self.openCases = openCases
     }
 }
 

@@ -1275,6 +1275,38 @@ import _CaseLedgerTestSupport
             #expect(try WorkloadProjection.openCases(of: UnitID("v1"), in: runtime).items == ["e1", "e5", "e7"])
             let rest = try WorkloadProjection.openCases(of: UnitID("v1"), after: unit.next, limit: 2, in: runtime)
             #expect(rest.items == ["e5", "e7"] && rest.next == nil)
+
+            // Everyone's workload in one list, a page of one at a time, is each person's open cases counted (ids
+            // that are prefixes of others, such as m-v1 and m-v1b, stay apart); the same for units.
+            for (table, all) in [
+                (
+                    "byPerson",
+                    { (after: String?) in try WorkloadProjection.people(after: after, limit: 1, in: runtime) }
+                ),
+                ("byUnit", { (after: String?) in try WorkloadProjection.units(after: after, limit: 1, in: runtime) }),
+            ] as [(String, (String?) throws -> Page<Workload>)] {
+                var listed: [Workload] = []
+                var next: String?
+                repeat {
+                    let page = try all(next)
+                    #expect(page.items.count == 1)
+                    listed += page.items
+                    next = page.next
+                } while next != nil && listed.count < 50
+                let counted = try runtime.read("workload") { reader -> [Workload] in
+                    var counts: [String: Int] = [:]
+                    try reader.forEach(in: table) { key, _ in
+                        counts[String(decoding: key.prefix { $0 != 0 }, as: UTF8.self), default: 0] += 1
+                        return true
+                    }
+                    return counts.map { Workload(id: $0.key, openCases: $0.value) }.sorted { $0.id < $1.id }
+                }
+                #expect(listed == counted && !listed.isEmpty, "\(table): \(listed) against \(counted)")
+            }
+            let people = try WorkloadProjection.people(in: runtime)
+            #expect(people.next == nil && people.items.contains(Workload(id: "m-v1b", openCases: 3)), "\(people.items)")
+            #expect(people.items.map(\.id).contains("m-v1"), "\(people.items)")
+            #expect(try WorkloadProjection.units(in: runtime).items.contains(Workload(id: "v1", openCases: 3)))
         }
     }
 
