@@ -92,6 +92,22 @@ public struct BoardProjection: Projection, HeaderAwareProjection {
         }
     }
 
+    /// The board of `unit`'s jurisdiction: the open cases under the unit's division, whichever unit owns them (a
+    /// village committee's village, a township station's township with its villages, a county centre's county), as
+    /// ``counts(under:in:)`` gives them. Look the unit up in the deployment's `Directory`.
+    public static func counts(for unit: ServiceUnit, in runtime: ProjectionRuntime) throws -> BoardCounts {
+        try counts(under: unit.division, in: runtime)
+    }
+
+    /// The open cases of `unit`'s jurisdiction (under the unit's division), optionally of one state, a page at a
+    /// time in key order, as ``openCases(under:unit:state:after:limit:in:)`` lists them.
+    public static func openCases(
+        for unit: ServiceUnit, state: String? = nil, after cursor: String? = nil, limit: Int = 100,
+        in runtime: ProjectionRuntime
+    ) throws -> Page<OpenCase> {
+        try openCases(under: unit.division, state: state, after: cursor, limit: limit, in: runtime)
+    }
+
     /// Open cases under `division`, optionally of one unit or state, a page at a time in key order.
     public static func openCases(
         under division: DivisionCode, unit: UnitID? = nil, state: String? = nil, after cursor: String? = nil,

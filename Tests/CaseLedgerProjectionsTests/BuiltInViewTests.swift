@@ -160,6 +160,15 @@ import _CaseLedgerTestSupport
             #expect(county.byLevel[.township] == 1)
             let village2 = try BoardProjection.counts(under: County.village2, in: runtime)
             #expect(village2.total == 1 && village2.byState["awaitingMediation"] == 1)
+            // A unit's board is its jurisdiction's: the township committee sees its villages' cases too, whichever
+            // unit owns them; a county body sees the county's.
+            let units = try ["v2", "t1", "aid"].map { try #require(County.directory.unit(UnitID($0))) }
+            #expect(try BoardProjection.counts(for: units[0], in: runtime) == village2)
+            let township = try BoardProjection.counts(for: units[1], in: runtime)
+            #expect(township.total == 4 && township.byUnit["v2"] == 1 && township.byUnit["t1"] == 1)
+            #expect(try BoardProjection.counts(for: units[2], in: runtime) == county)
+            let townshipCases = try BoardProjection.openCases(for: units[1], state: "awaitingMediation", in: runtime)
+            #expect(townshipCases.items.map(\.caseID) == ["m3", "m4"] && townshipCases.next == nil)
             // Paging with a stable cursor.
             let first = try BoardProjection.openCases(under: County.county, limit: 3, in: runtime)
             #expect(first.items.count == 3 && first.next != nil)
