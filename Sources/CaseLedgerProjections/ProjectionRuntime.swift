@@ -1039,6 +1039,9 @@ final class InlineObserver: CommitObserver {
             runtime.logger.error(
                 "inline projection failed; it falls behind and catchUp() will record where",
                 metadata: ["projection": "\(name)", "position": "\(stopped.position)", "error": "\(stopped.error)"])
+            // Metrics see it now, not only once catchUp() records it (which sets the gauge again, or back to 0 if
+            // the event applies then).
+            runtime.gauge("caseledger_projection_stopped_at", name).record(Int64(clamping: stopped.position))
             throw stopped.error
         }
         state.checkpoint = positions.upperBound

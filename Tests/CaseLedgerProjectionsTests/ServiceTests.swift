@@ -112,6 +112,25 @@ struct QueueRecordingProjection: Projection {
         }
     }
 
+    /// An inline view that fails at an event falls behind at once; the stopped-at gauge names the event then, before
+    /// any catch-up records the failure in the view's state.
+    @Test func anInlineFailureReachesMetricsAtOnce() async throws {
+        try await withTemporaryLog { log, _ in
+            let metrics = TestMetrics()
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "picky", failOnType: "Stop"), .inline)],
+                logger: Logger(label: "test"), metrics: metrics)
+            defer { runtime.shutdown() }
+            _ = try await log.append(to: "s-1", events: [Fixtures.event("Note")])
+            let stop = try await log.append(to: "s-1", events: [Fixtures.event("Stop")])
+            let status = try #require(try runtime.status().first)
+            #expect(status.checkpoint == 1 && status.failedAt == nil, "not recorded yet: \(status)")
+            #expect(
+                try metrics.expectGauge("caseledger_projection_stopped_at", [("projection", "picky")]).lastValue
+                    == Double(stop.positions.lowerBound))
+        }
+    }
+
     /// The age gauge is the age of the oldest event a view has not applied, by the log's clock: it grows while a
     /// stopped view waits, even when nothing is appended.
     @Test func theLagAgeOfAStoppedViewGrowsWithTheClock() async throws {
