@@ -379,6 +379,35 @@ package final class Environment: Sendable {
         return try read { txn in try txn.openDatabase(named: name, create: false) }
     }
 
+    /// Closes table handles (`mdb_dbi_close`) to free their slots (``Configuration/maxDatabases``), waiting until no
+    /// transaction of this process is open, so none can be using them. Use it only for handles nothing will use again
+    /// (a handle number may be given to the next table opened).
+    ///
+    /// A handle is closed only if its slot still holds its table's name: a table dropped in this process has had its
+    /// slot freed already, and the slot may hold another table by now. The check opens each name in a read
+    /// transaction of its own while the lock keeps every other transaction of the process out (LMDB allows one
+    /// transaction at a time to open tables). Returns how many were closed; `nil`, closing nothing, when called from
+    /// inside a transaction closure on this thread (waiting would wait for itself).
+    @discardableResult
+    package func closeDatabases(_ databases: [Database]) -> Int? {
+        guard !resizeLock.isHeldByCurrentThread else { return nil }
+        return resizeLock.withExclusive { () -> Int in
+            guard !state.withLock({ $0.isClosed }) else { return 0 }
+            var txn: OpaquePointer?
+            guard mdb_txn_begin(handle.pointer, nil, UInt32(MDB_RDONLY), &txn) == 0, let txn else { return 0 }
+            var confirmed: [MDB_dbi] = []
+            for database in databases {
+                var dbi: MDB_dbi = 0
+                // A name whose slot is open gives that slot back, even if another process dropped its table.
+                if mdb_dbi_open(txn, database.name, 0, &dbi) == 0, dbi == database.dbi { confirmed.append(dbi) }
+            }
+            // Aborting closes only slots this transaction opened (a name found in the store but not open here).
+            mdb_txn_abort(txn)
+            for dbi in confirmed { mdb_dbi_close(handle.pointer, dbi) }
+            return confirmed.count
+        }
+    }
+
     // MARK: Maintenance
 
     /// Writes a consistent copy of the environment to the (existing, empty) directory `destination`, while

@@ -45,6 +45,13 @@ extension LMDBEventLog {
         }
     }
 
+    /// Closes table handles no code will use again (a retired view generation's), freeing their slots; see
+    /// `Environment.closeDatabases(_:)`. Returns how many were closed, `nil` inside a transaction closure.
+    @discardableResult
+    package func closeDatabases(_ databases: [Database]) -> Int? {
+        environment.closeDatabases(databases)
+    }
+
     /// Runs `body` in a write transaction of the log's environment (a view's own writes and its checkpoint), which
     /// serialises with appends. Errors `body` throws come out unchanged; LMDB's become ``EventLogError``s.
     package func writeViews<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {

@@ -73,6 +73,10 @@ public final class ProjectionRuntime: Service, Sendable {
     let headerCache: Mutex<HeaderCache?>
     /// Where ``run()`` catches up: a thread of the runtime's own.
     let catchUpQueue: DispatchQueue
+    /// Where the handles of generations other processes retired are closed (``retireStaleHandles(_:before:)``).
+    let handleCloser = DispatchQueue(label: "caseledger.projections.handle-closer", qos: .utility)
+    /// For tests: waits until the handle closing queued so far has run.
+    package func waitForHandleClosing() { handleCloser.sync {} }
     /// Queries in flight per generation (`name.generation`), and the generations a swap retired: a retired
     /// generation's tables are dropped only when its last query ends, and no new query starts on it. The log's own,
     /// shared with the other runtimes of this process on it.
@@ -244,7 +248,17 @@ public final class ProjectionRuntime: Service, Sendable {
         for name in order {
             guard let entry = entries[name] else { continue }
             var state = try loadState(name) ?? State(version: entry.projection.version, generation: 1, checkpoint: 0)
-            if state.version != entry.projection.version {
+            if state.version > entry.projection.version {
+                // A newer release switched it: switching it back would make the two releases rebuild it in turn, and
+                // the newer one read rows of the older format meanwhile. This process leaves it alone; its queries
+                // of it fail with `versionMismatch` and its catch-up skips it.
+                logger.warning(
+                    "the store holds a newer version of this view than this release registers; it is left as it is",
+                    metadata: [
+                        "projection": "\(name)", "stored": "\(state.version)",
+                        "registered": "\(entry.projection.version)",
+                    ])
+            } else if state.version != entry.projection.version {
                 // A new version of the view: start a fresh generation from the beginning (its rows are rebuilt).
                 // Exclusive like a rebuild: another process's rebuild would be writing the same next generation.
                 let stored = state
@@ -309,10 +323,14 @@ public final class ProjectionRuntime: Service, Sendable {
     /// (so a swap by another process, which commits the new state with the new tables, never looks like this).
     private func activeTablesMissing(_ name: String) throws(ProjectionError) -> Bool {
         do {
-            return try log.readViews { txn -> Bool in
+            // In a write transaction: opening tables must not overlap another transaction doing it (see
+            // ``existingTablesOpened(_:generation:)``). A read-only log has no other writer in this process.
+            func check(_ txn: borrowing some ReadableTransaction & ~Copyable) throws -> Bool {
                 guard let state = try Self.loadState(name, meta, txn) else { return false }
                 return try existingTables(name, generation: state.generation, in: txn) == nil
             }
+            if log.accessMode == .readWrite { return try log.writeViews { txn in try check(txn) } }
+            return try log.readViews { txn in try check(txn) }
         } catch let error as ProjectionError {
             throw error
         } catch {
@@ -337,11 +355,13 @@ public final class ProjectionRuntime: Service, Sendable {
         let oldGeneration = state.generation
         let newState = State(version: version, generation: state.generation + 1, checkpoint: 0)
         _ = try tables(name, generation: newState.generation, fresh: true)
-        let old = try tables(name, generation: oldGeneration, fresh: false)
+        // Dropped by name in the transaction that moves the state, without opening them first: opening would create
+        // any that are missing, in a commit of their own, where other processes could meet them under the old state.
+        let oldNames = (entries[name]?.projection.tables ?? []).map { Self.tableName(name, oldGeneration, $0) }
         do {
             try log.writeViews { txn in
                 try Self.saveState(name, newState, meta, txn)
-                for database in old.values { try txn.drop(named: database.name) }
+                for table in oldNames { _ = try txn.drop(named: table) }
             }
         } catch {
             throw ProjectionError(
@@ -400,8 +420,14 @@ public final class ProjectionRuntime: Service, Sendable {
         }
         let found: [String: Database]?
         do {
-            // Committing the read transaction keeps the handles it opened.
-            found = try log.readViews { txn in try existingTables(name, generation: generation, in: txn) }
+            // LMDB allows one transaction at a time in a process to open tables, until it ends: write transactions
+            // take turns, so tables are opened in one (which creates nothing and commits without a flush). A
+            // read-only log has no other writer in this process, and no write transactions at all.
+            if log.accessMode == .readWrite {
+                found = try log.writeViews { txn in try existingTables(name, generation: generation, in: txn) }
+            } else {
+                found = try log.readViews { txn in try existingTables(name, generation: generation, in: txn) }
+            }
         } catch {
             throw ProjectionError(.storage, "opening the tables of '\(name)' failed: \(error)", projection: name)
         }
@@ -412,7 +438,42 @@ public final class ProjectionRuntime: Service, Sendable {
                 if open[full] == nil { open[full] = found[table] }
             }
         }
+        retireStaleHandles(name, before: generation)
         return openTables(name, generation: generation)
+    }
+
+    /// Closes this runtime's handles of `name`'s generations before `generation`, which another process swapped
+    /// out and dropped (a swap in this process drops its old tables itself, which closes their handles). LMDB has
+    /// slots for ``LMDBEventLog``'s 128 open tables, so a long-running process beside repeated rebuilds would run out
+    /// of them. The generation is retired first, so no query or chunk starts on it; the handles are closed in the
+    /// background once the ones reading it end (within 60 s; otherwise they stay open until the process ends).
+    func retireStaleHandles(_ name: String, before generation: Int) {
+        guard let tables = entries[name]?.projection.tables else { return }
+        let prefix = "v.\(name)."
+        let stale: [Int: [Database]] = handles.withLock { open in
+            var found: [Int: [Database]] = [:]
+            for (full, database) in open where full.hasPrefix(prefix) {
+                for table in tables where full.hasSuffix("." + table) {
+                    let middle = full.dropFirst(prefix.count).dropLast(table.count + 1)
+                    if let old = Int(middle), old < generation { found[old, default: []].append(database) }
+                }
+            }
+            return found
+        }
+        for (old, databases) in stale {
+            let key = "\(name).\(old)"
+            readers.state.withLock { _ = $0.retired.insert(key) }
+            handleCloser.async { [self] in
+                let clock = ContinuousClock()
+                let deadline = clock.now.advanced(by: .seconds(60))
+                while readers.state.withLock({ $0.active[key] ?? 0 }) > 0 {
+                    guard clock.now < deadline else { return }
+                    Thread.sleep(forTimeInterval: 0.001)
+                }
+                forget(name, generation: old)
+                log.closeDatabases(databases)
+            }
+        }
     }
 
     /// The already-open tables of a generation, or `nil` when one is not open.
@@ -582,11 +643,17 @@ public final class ProjectionRuntime: Service, Sendable {
     /// then the first such error is thrown.
     @discardableResult
     public func catchUp() throws(ProjectionError) -> Int {
-        var applied = fillInBulk()
+        try catchUp(until: nil)
+    }
+
+    /// ``catchUp()`` that ends early, between chunks, once `stop` is set (``run()`` sets it when its task is
+    /// cancelled or a graceful shutdown begins). A bulk fill in progress is finished first.
+    func catchUp(until stop: StopFlag?) throws(ProjectionError) -> Int {
+        var applied = stop?.isSet == true ? 0 : fillInBulk()
         var failure: ProjectionError?
-        for name in order {
+        for name in order where stop?.isSet != true {
             do {
-                applied += try catchUp(name)
+                applied += try catchUp(name, until: stop)
             } catch {
                 logger.error(
                     "catching up a projection failed; the others go on",
@@ -599,9 +666,11 @@ public final class ProjectionRuntime: Service, Sendable {
         return applied
     }
 
-    func catchUp(_ name: String) throws(ProjectionError) -> Int {
+    func catchUp(_ name: String, until stop: StopFlag? = nil) throws(ProjectionError) -> Int {
+        // The gauges are refreshed however the round ends, so a view whose catch-up fails keeps showing its lag.
+        defer { reportLag(name) }
         var applied = 0
-        while true {
+        while stop?.isSet != true {
             let head: UInt64
             do { head = try log.head().position } catch {
                 throw ProjectionError(.storage, "reading the head failed: \(error)", projection: name)
@@ -695,7 +764,6 @@ public final class ProjectionRuntime: Service, Sendable {
                 throw ProjectionError(.storage, "applying events failed: \(error)", projection: name)
             }
         }
-        reportLag(name)
         return applied
     }
 
@@ -768,21 +836,30 @@ public final class ProjectionRuntime: Service, Sendable {
     /// it reads and writes the store, and may wait up to `versionSwitchWait` for another process's maintenance lock,
     /// which must not hold one of the few threads Swift concurrency shares with the rest of the server.
     ///
-    /// It returns when its task is cancelled or, inside a `ServiceGroup`, when a graceful shutdown begins (a chunk
-    /// being applied is finished first: its rows and checkpoint commit together, so nothing is half done).
+    /// It returns when its task is cancelled or, inside a `ServiceGroup`, when a graceful shutdown begins: the chunk
+    /// being applied is finished first (its rows and checkpoint commit together, so nothing is half done), and so is
+    /// a bulk fill in progress (views that start from nothing on a long log: seconds, or half a minute at 10M
+    /// events). List the runtime before the services that append (an HTTP server), so that it stops after them
+    /// (a `ServiceGroup` stops its services in reverse order) and what they appended while draining is applied.
     public func run() async throws {
+        let stop = StopFlag()
         await cancelWhenGracefulShutdown { [self] in
-            while !Task.isCancelled {
-                let position: UInt64
-                do {
-                    try await catchUpOnItsThread()
-                    position = try log.head().position
-                } catch {
-                    logger.error("projection catch-up failed", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(1))
-                    continue
+            await withTaskCancellationHandler {
+                while !Task.isCancelled {
+                    let position: UInt64
+                    do {
+                        try await catchUpOnItsThread(until: stop)
+                        position = try log.head().position
+                    } catch {
+                        logger.error("projection catch-up failed", metadata: ["error": "\(error)"])
+                        try? await Task.sleep(for: .seconds(1))
+                        continue
+                    }
+                    await log.waitForAppend(after: position)
                 }
-                await log.waitForAppend(after: position)
+            } onCancel: {
+                // The catch-up runs on its own thread: it sees this between chunks.
+                stop.set()
             }
         }
     }
@@ -794,10 +871,10 @@ public final class ProjectionRuntime: Service, Sendable {
 
     /// ``catchUp()`` on ``catchUpQueue``, awaited.
     @discardableResult
-    private func catchUpOnItsThread() async throws(ProjectionError) -> Int {
+    private func catchUpOnItsThread(until stop: StopFlag) async throws(ProjectionError) -> Int {
         let result = await withCheckedContinuation { (done: CheckedContinuation<Result<Int, ProjectionError>, Never>) in
             catchUpQueue.async {
-                done.resume(returning: Result { () throws(ProjectionError) -> Int in try self.catchUp() })
+                done.resume(returning: Result { () throws(ProjectionError) -> Int in try self.catchUp(until: stop) })
             }
         }
         return try result.get()
@@ -819,6 +896,8 @@ public final class ProjectionRuntime: Service, Sendable {
                 guard let state = try Self.loadState(name, meta, txn) else {
                     throw ProjectionError(.unknownProjection, "'\(name)' has no state yet", projection: name)
                 }
+                // Rows of another version's format are not read as this one's (another release switched the view).
+                try requireRegisteredVersion(name, state)
                 // A generation a swap retired (this snapshot predates the swap): read again in a new snapshot.
                 let read = try asReader(name, generation: state.generation) { () throws -> R? in
                     guard let tables = openTables(name, generation: state.generation) else {
@@ -1023,10 +1102,14 @@ final class InlineObserver: CommitObserver {
         // Handles opened before (at start-up or by a rebuild); else, a generation another process swapped in is
         // opened in this transaction, not created, and not cached (LMDB closes a handle opened in a transaction that
         // aborts; queries and catch-up open it for good).
-        guard
-            let tables = try runtime.openTables(name, generation: state.generation)
-                ?? runtime.existingTables(name, generation: state.generation, in: txn)
-        else {
+        let cached = runtime.openTables(name, generation: state.generation)
+        if cached == nil {
+            // Opened in this transaction only: open them for good after it, which also closes the handles of the
+            // generations another process retired (an inline-only runtime may never query or catch up).
+            let (runtime, name, generation) = (runtime, name, state.generation)
+            runtime.handleCloser.async { _ = try? runtime.existingTablesOpened(name, generation: generation) }
+        }
+        guard let tables = try cached ?? runtime.existingTables(name, generation: state.generation, in: txn) else {
             runtime.logger.warning(
                 "inline projection's tables are missing; it falls behind and catchUp() brings it up",
                 metadata: ["projection": "\(name)", "generation": "\(state.generation)"])

@@ -53,6 +53,33 @@ import _CaseLedgerTestSupport
         }
     }
 
+    /// Closing a handle frees its slot only while the slot still holds that table: a table dropped in this process
+    /// has had its slot freed and perhaps given to another table, which must stay open.
+    @Test func closingHandlesClosesOnlySlotsThatStillHoldTheirTable() async throws {
+        try await withTemporaryDirectory { directory in
+            let env = try Environment.open(path: directory.appending("env"))
+            defer { env.close() }
+            let kept = try env.database(named: "kept", create: true)
+            try env.write { txn in try txn.put(kept, key: [1], value: [10]) }
+            #expect(env.closeDatabases([kept]) == 1)
+            // Closed: opened again by name, its rows are all there.
+            let reopened = try env.database(named: "kept", create: false)
+            #expect(try env.read { txn in try txn.value(reopened, key: [1]) } == [10])
+
+            let dropped = try env.database(named: "dropped", create: true)
+            #expect(try env.write { txn in try txn.drop(named: "dropped") })
+            let other = try env.database(named: "other", create: true)
+            try env.write { txn in try txn.put(other, key: [2], value: [20]) }
+            #expect(
+                try env.read { txn in try txn.value(dropped, key: [2]) } == [20],
+                "the freed slot went to the next table")
+            #expect(env.closeDatabases([dropped]) == 0)
+            #expect(try env.read { txn in try txn.value(other, key: [2]) } == [20])
+            // Inside a transaction closure it waits for nothing and closes nothing.
+            try env.read { _ in #expect(env.closeDatabases([reopened]) == nil) }
+        }
+    }
+
     @Test func aNestedTransactionCommitsIntoItsParentOrIsDiscardedAlone() async throws {
         try await withTemporaryDirectory { directory in
             let env = try Environment.open(path: directory.appending("env"))

@@ -418,6 +418,41 @@ struct KeyAtTypeProjection: Projection {
         }
     }
 
+    /// During a rolling upgrade an older release may open a store whose view a newer one has switched. It must not
+    /// switch it back (the two would rebuild it in turn, and the newer one read rows of the older format meanwhile):
+    /// it leaves the view alone and refuses to read it.
+    @Test func anOlderReleaseLeavesANewerVersionOfAViewAlone() async throws {
+        try await withTemporaryLog { log, _ in
+            for n in 0..<4 { _ = try await log.append(to: "s-\(n % 2)", events: [Fixtures.event()]) }
+            let newer = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter", version: 2), .async)],
+                logger: Logger(label: "test"))
+            try newer.catchUp()
+            let switched = try #require(try newer.status().first)
+            #expect(switched.version == 2 && switched.checkpoint == 4)
+            newer.shutdown()
+
+            let older = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter", version: 1), .async)],
+                logger: Logger(label: "test"))
+            defer { older.shutdown() }
+            #expect(try older.status().first == switched, "not switched back")
+            let refused = #expect(throws: ProjectionError.self) { _ = try CountingProjection.total(older, "counter") }
+            #expect(refused?.code == .versionMismatch)
+            _ = try await log.append(to: "s-0", events: [Fixtures.event()])
+            try older.catchUp()
+            #expect(try older.status().first?.checkpoint == 4, "its catch-up skips the view")
+
+            let again = try ProjectionRuntime(
+                log: log, projections: [(CountingProjection(name: "counter", version: 2), .async)],
+                logger: Logger(label: "test"))
+            defer { again.shutdown() }
+            try again.catchUp()
+            #expect(try again.status().first?.generation == switched.generation, "no rebuild on the way back")
+            #expect(try CountingProjection.total(again, "counter") == 5)
+        }
+    }
+
     /// A state that names a generation whose tables are gone (views.meta restored from a backup of another store,
     /// tables dropped by hand) must not be served from empty tables at its old checkpoint: that would skip every
     /// event before it. The view starts again from the beginning in a fresh generation.

@@ -294,6 +294,41 @@ struct ToolTests {
         }
     }
 
+    /// A server keeps the store open for months while `caseledger views rebuild` runs beside it now and then. Each
+    /// rebuild by another process retires a generation whose table handles this process had opened; LMDB has room
+    /// for 128 open tables, so the handles of retired generations must be closed, or the fourteenth rebuild or so
+    /// leaves the server unable to open the new generation's tables.
+    ///
+    /// Async views open the new tables when they catch up and are queried; inline views, in the commit that first
+    /// meets the new generation, even in a process that never queries them.
+    @Test(arguments: [ProjectionRuntime.Mode.async, .inline])
+    func aLongRunningProcessSurvivesManyRebuildsByAnotherProcess(mode: ProjectionRuntime.Mode) async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 10, seed: 12)
+            let log = try LMDBEventLog.open(at: store)
+            defer { log.close() }
+            let runtime = try ProjectionRuntime(
+                log: log, projections: try Self.builtInViews(store: store, mode), logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            try runtime.catchUp()
+            for round in 1...15 {
+                let rebuild = try Self.tool(["views", "rebuild", "--store", store])
+                #expect(rebuild.status == 0, "\(rebuild.error)")
+                _ = try await log.append(to: "note-\(round)", events: [Fixtures.event("Note")])
+                if mode == .async {
+                    // Catch-up and a query of every view open the new generation's tables.
+                    try runtime.catchUp()
+                    for status in try runtime.status() { _ = try runtime.read(status.name) { _ in true } }
+                }
+                runtime.waitForHandleClosing()
+                for status in try runtime.status() {
+                    #expect(status.generation == round + 1 && status.lag == 0, "round \(round): \(status)")
+                }
+            }
+            #expect(try runtime.checkAll().allSatisfy(\.isConsistent))
+        }
+    }
+
     @Test("exec answers each line as it arrives on a pipe that stays open")
     func execAnswersEachLineAsItArrives() async throws {
         try await withTemporaryDirectory { directory in
