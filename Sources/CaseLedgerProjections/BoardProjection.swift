@@ -94,15 +94,17 @@ public struct BoardProjection: Projection, HeaderAwareProjection {
 
     /// The board of `unit`'s jurisdiction: the open cases under the unit's division, whichever unit owns them (a
     /// village committee's village, a township station's township with its villages, a county centre's county), as
-    /// ``counts(under:in:)`` gives them. Look the unit up in the deployment's `Directory`.
-    public static func counts(for unit: ServiceUnit, in runtime: ProjectionRuntime) throws -> BoardCounts {
+    /// ``counts(under:in:)`` gives them. The jurisdiction is the division, not the unit's level: a county-level
+    /// legal aid centre, or an industry committee at a county division, sees the whole county. Look the unit up in
+    /// the deployment's `Directory`; for the cases a unit owns, use `byUnit` or `openCases(under:unit:…)`.
+    public static func counts(inJurisdictionOf unit: ServiceUnit, in runtime: ProjectionRuntime) throws -> BoardCounts {
         try counts(under: unit.division, in: runtime)
     }
 
     /// The open cases of `unit`'s jurisdiction (under the unit's division), optionally of one state, a page at a
     /// time in key order, as ``openCases(under:unit:state:after:limit:in:)`` lists them.
     public static func openCases(
-        for unit: ServiceUnit, state: String? = nil, after cursor: String? = nil, limit: Int = 100,
+        inJurisdictionOf unit: ServiceUnit, state: String? = nil, after cursor: String? = nil, limit: Int = 100,
         in runtime: ProjectionRuntime
     ) throws -> Page<OpenCase> {
         try openCases(under: unit.division, state: state, after: cursor, limit: limit, in: runtime)
@@ -114,7 +116,7 @@ public struct BoardProjection: Projection, HeaderAwareProjection {
         limit: Int = 100, in runtime: ProjectionRuntime
     ) throws -> Page<OpenCase> {
         let prefix = division.prefix
-        let start = Bytes.later(cursor.flatMap(Bytes.unhex).map(Bytes.after) ?? prefix, prefix)
+        let start = Bytes.later(try Bytes.cursor(cursor).map(Bytes.after) ?? prefix, prefix)
         return try runtime.read("board") { reader in
             var items: [OpenCase] = []
             var last: [UInt8]?

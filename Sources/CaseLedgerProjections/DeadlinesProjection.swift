@@ -133,7 +133,7 @@ public struct DeadlinesProjection: Projection, HeaderAwareProjection {
         from: Instant, before end: Instant, unit: UnitID?, _ cursor: String?, _ limit: Int, _ runtime: ProjectionRuntime
     ) throws -> Page<DeadlineEntry> {
         let lower = Bytes.instant(from)
-        let start = Bytes.later(cursor.flatMap(Bytes.unhex).map(Bytes.after) ?? lower, lower)
+        let start = Bytes.later(try Bytes.cursor(cursor).map(Bytes.after) ?? lower, lower)
         let stop = Bytes.instant(end)
         return try runtime.read("deadlines") { reader in
             var items: [DeadlineEntry] = []

@@ -435,7 +435,8 @@ public struct ProjectionError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let unknownProjection = Code(name: "unknownProjection")
         /// A table the projection did not declare.
         public static let unknownTable = Code(name: "unknownTable")
-        /// A key the store cannot hold: empty, or longer than LMDB's key limit (511 bytes in Debian's liblmdb).
+        /// A key the store cannot hold: empty, or longer than LMDB's key limit (511 bytes in Debian's liblmdb); or a
+        /// page cursor that is not one a page returned.
         public static let invalidKey = Code(name: "invalidKey")
         /// The projection threw at an event; ``ProjectionError/position`` names it.
         public static let failed = Code(name: "failed")

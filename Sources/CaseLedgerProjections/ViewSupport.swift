@@ -88,6 +88,19 @@ enum Bytes {
         return out
     }
 
+    /// The key a page's `next` cursor names, or `nil` for no cursor. Throws for text that is not a cursor a page
+    /// returned (odd length, or not hexadecimal): starting from the first page instead would make a caller's paging
+    /// loop go round for ever.
+    static func cursor(_ text: String?) throws(ProjectionError) -> [UInt8]? {
+        guard let text else { return nil }
+        guard let key = unhex(text), !key.isEmpty else {
+            throw ProjectionError(
+                .invalidKey,
+                "the cursor '\(text.prefix(80))' is not one a page returned; pass a page's `next` unchanged")
+        }
+        return key
+    }
+
     /// The later of two keys in byte order (a cursor never starts a page before its query's range).
     static func later(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] { a.lexicographicallyPrecedes(b) ? b : a }
 

@@ -109,14 +109,14 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
     /// person-id order: each mediator's and lawyer's workload in one list. `after` is the previous page's `next`.
     public static func people(
         after cursor: String? = nil, limit: Int = 100, in runtime: ProjectionRuntime
-    ) throws -> Page<Workload> {
+    ) throws -> Page<WorkloadEntry> {
         try loads("byPerson", cursor, limit, runtime)
     }
 
     /// Every unit that owns open cases and how many, a page at a time in unit-id order.
     public static func units(
         after cursor: String? = nil, limit: Int = 100, in runtime: ProjectionRuntime
-    ) throws -> Page<Workload> {
+    ) throws -> Page<WorkloadEntry> {
         try loads("byUnit", cursor, limit, runtime)
     }
 
@@ -124,10 +124,10 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
     /// returned; the next page starts past every row of it (at `name 1`: ids hold no 0 byte).
     static func loads(
         _ table: String, _ cursor: String?, _ limit: Int, _ runtime: ProjectionRuntime
-    ) throws -> Page<Workload> {
-        let start = cursor.flatMap(Bytes.unhex).map { $0 + [1] } ?? []
+    ) throws -> Page<WorkloadEntry> {
+        let start = try Bytes.cursor(cursor).map { $0 + [1] } ?? []
         return try runtime.read("workload") { reader in
-            var loads: [Workload] = []
+            var loads: [WorkloadEntry] = []
             var current: (name: [UInt8], count: Int)?
             var more = false
             try reader.forEach(in: table, from: start) { key, _ in
@@ -137,7 +137,7 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
                     return true
                 }
                 if let open = current {
-                    loads.append(Workload(id: String(decoding: open.name, as: UTF8.self), openCases: open.count))
+                    loads.append(WorkloadEntry(id: String(decoding: open.name, as: UTF8.self), openCases: open.count))
                 }
                 guard loads.count < max(1, limit) else {
                     more = true
@@ -148,7 +148,7 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
                 return true
             }
             if let open = current {
-                loads.append(Workload(id: String(decoding: open.name, as: UTF8.self), openCases: open.count))
+                loads.append(WorkloadEntry(id: String(decoding: open.name, as: UTF8.self), openCases: open.count))
             }
             let last = loads.last.map { Bytes.hex(Array($0.id.utf8)) }
             return Page(items: loads, next: more ? last : nil)
@@ -158,7 +158,7 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
     static func list(
         _ table: String, _ prefix: [UInt8], _ cursor: String?, _ limit: Int, _ runtime: ProjectionRuntime
     ) throws -> Page<CaseID> {
-        let start = Bytes.later(cursor.flatMap(Bytes.unhex).map(Bytes.after) ?? prefix, prefix)
+        let start = Bytes.later(try Bytes.cursor(cursor).map(Bytes.after) ?? prefix, prefix)
         return try runtime.read("workload") { reader in
             var ids: [CaseID] = []
             var last: [UInt8]?
@@ -179,12 +179,13 @@ public struct WorkloadProjection: Projection, HeaderAwareProjection {
 }
 
 /// A person's or unit's open cases, counted, as the workload view lists them.
-public struct Workload: Sendable, Hashable {
+public struct WorkloadEntry: Sendable, Hashable {
     /// The person's or unit's id.
     public var id: String
     /// How many open cases count for it.
     public var openCases: Int
 
+    /// An entry for `id` with `openCases` open cases.
     public init(id: String, openCases: Int) {
         self.id = id
         self.openCases = openCases
@@ -264,7 +265,12 @@ public struct RepeatDisputesProjection: Projection, HeaderAwareProjection {
         minimum: Int = 2, after cursor: String? = nil, limit: Int = 100, in runtime: ProjectionRuntime
     ) throws -> Page<RepeatParty> {
         // The first key after every key of the cursor's party: its hash plus one.
-        let start = cursor.flatMap(Bytes.unhex).flatMap(Bytes.successor) ?? []
+        var start: [UInt8] = []
+        if let after = try Bytes.cursor(cursor) {
+            // No key follows a party whose hash is all 0xFF bytes: that page was the last.
+            guard let next = Bytes.successor(after) else { return Page(items: [], next: nil) }
+            start = next
+        }
         return try runtime.read(name) { reader in
             var parties: [RepeatParty] = []
             var current: [UInt8] = []

@@ -163,11 +163,12 @@ import _CaseLedgerTestSupport
             // A unit's board is its jurisdiction's: the township committee sees its villages' cases too, whichever
             // unit owns them; a county body sees the county's.
             let units = try ["v2", "t1", "aid"].map { try #require(County.directory.unit(UnitID($0))) }
-            #expect(try BoardProjection.counts(for: units[0], in: runtime) == village2)
-            let township = try BoardProjection.counts(for: units[1], in: runtime)
+            #expect(try BoardProjection.counts(inJurisdictionOf: units[0], in: runtime) == village2)
+            let township = try BoardProjection.counts(inJurisdictionOf: units[1], in: runtime)
             #expect(township.total == 4 && township.byUnit["v2"] == 1 && township.byUnit["t1"] == 1)
-            #expect(try BoardProjection.counts(for: units[2], in: runtime) == county)
-            let townshipCases = try BoardProjection.openCases(for: units[1], state: "awaitingMediation", in: runtime)
+            #expect(try BoardProjection.counts(inJurisdictionOf: units[2], in: runtime) == county)
+            let townshipCases = try BoardProjection.openCases(
+                inJurisdictionOf: units[1], state: "awaitingMediation", in: runtime)
             #expect(townshipCases.items.map(\.caseID) == ["m3", "m4"] && townshipCases.next == nil)
             // Paging with a stable cursor.
             let first = try BoardProjection.openCases(under: County.county, limit: 3, in: runtime)
@@ -1293,8 +1294,8 @@ import _CaseLedgerTestSupport
                     { (after: String?) in try WorkloadProjection.people(after: after, limit: 1, in: runtime) }
                 ),
                 ("byUnit", { (after: String?) in try WorkloadProjection.units(after: after, limit: 1, in: runtime) }),
-            ] as [(String, (String?) throws -> Page<Workload>)] {
-                var listed: [Workload] = []
+            ] as [(String, (String?) throws -> Page<WorkloadEntry>)] {
+                var listed: [WorkloadEntry] = []
                 var next: String?
                 repeat {
                     let page = try all(next)
@@ -1302,20 +1303,32 @@ import _CaseLedgerTestSupport
                     listed += page.items
                     next = page.next
                 } while next != nil && listed.count < 50
-                let counted = try runtime.read("workload") { reader -> [Workload] in
+                let counted = try runtime.read("workload") { reader -> [WorkloadEntry] in
                     var counts: [String: Int] = [:]
                     try reader.forEach(in: table) { key, _ in
                         counts[String(decoding: key.prefix { $0 != 0 }, as: UTF8.self), default: 0] += 1
                         return true
                     }
-                    return counts.map { Workload(id: $0.key, openCases: $0.value) }.sorted { $0.id < $1.id }
+                    return counts.map { WorkloadEntry(id: $0.key, openCases: $0.value) }.sorted { $0.id < $1.id }
                 }
                 #expect(listed == counted && !listed.isEmpty, "\(table): \(listed) against \(counted)")
             }
             let people = try WorkloadProjection.people(in: runtime)
-            #expect(people.next == nil && people.items.contains(Workload(id: "m-v1b", openCases: 3)), "\(people.items)")
+            #expect(
+                people.next == nil && people.items.contains(WorkloadEntry(id: "m-v1b", openCases: 3)), "\(people.items)"
+            )
             #expect(people.items.map(\.id).contains("m-v1"), "\(people.items)")
-            #expect(try WorkloadProjection.units(in: runtime).items.contains(Workload(id: "v1", openCases: 3)))
+            #expect(try WorkloadProjection.units(in: runtime).items.contains(WorkloadEntry(id: "v1", openCases: 3)))
+            // A cursor no page returned is refused, not read as "from the start", which would page for ever.
+            for cursor in ["not hex", "abc", ""] {
+                let refused = #expect(throws: ProjectionError.self) {
+                    _ = try WorkloadProjection.people(after: cursor, in: runtime)
+                }
+                #expect(refused?.code == .invalidKey)
+                #expect(throws: ProjectionError.self) {
+                    _ = try WorkloadProjection.openCases(of: UnitID("v1"), after: cursor, in: runtime)
+                }
+            }
         }
     }
 
