@@ -296,7 +296,8 @@ struct TypeFlags: OptionSet {
     static let links = TypeFlags(rawValue: 1 << 17)
     /// A review's ending without a decision: bit `18 + i` for `ReviewEnding.allCases[i]`.
     static let reviewEndingShift: UInt32 = 18
-    static let reviewEndings = TypeFlags(rawValue: 0b1111 << reviewEndingShift)
+    static let reviewEndings = TypeFlags(
+        rawValue: ((1 << UInt32(ReviewEnding.allCases.count)) - 1) << reviewEndingShift)
 
     init(rawValue: UInt32) { self.rawValue = rawValue }
 

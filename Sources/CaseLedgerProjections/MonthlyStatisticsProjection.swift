@@ -41,6 +41,8 @@ public enum ReviewEnding: String, Sendable, Hashable, CaseIterable {
     case terminated
     /// The application was refused before acceptance (`filingRefused`, AR5).
     case filingRefused
+    /// Deemed abandoned: the applicant did not correct the application in time (`deemedAbandoned`, AR5).
+    case abandoned
 
     /// The event type that records it.
     var eventType: String {
@@ -49,6 +51,7 @@ public enum ReviewEnding: String, Sendable, Hashable, CaseIterable {
         case .settled: "reviewSettled"
         case .terminated: "reviewTerminated"
         case .filingRefused: "filingRefused"
+        case .abandoned: "deemedAbandoned"
         }
     }
 }
@@ -57,7 +60,7 @@ public enum ReviewEnding: String, Sendable, Hashable, CaseIterable {
 /// a county's or city's month is one prefix-filtered scan of that month's rows.
 public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
     public let name = "monthly"
-    /// 2: review endings (mediated, settled, terminated, filing refused) counted beside the decisions.
+    /// 2: review endings (mediated, settled, terminated, filing refused, abandoned) counted beside the decisions.
     public let version = 2
     public let tables = ["months", "caseMeta"]
     let rebuildCost = 7
@@ -70,9 +73,9 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
         case escalations, highRisk, aidApproved, aidDenied
         case referralBase = 11  // + Route index (6)
         case reviewBase = 17  // + ReviewOutcome index (6)
-        case reviewEndingBase = 23  // + ReviewEnding index (4)
+        case reviewEndingBase = 23  // + ReviewEnding index (5)
     }
-    static let slots = 27
+    static let slots = 23 + ReviewEnding.allCases.count
 
     static func monthKey(_ at: Instant, _ division: DivisionCode) -> [UInt8] {
         let date = LegalTime.date(of: at)

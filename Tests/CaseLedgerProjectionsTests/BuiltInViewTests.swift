@@ -1065,7 +1065,7 @@ import _CaseLedgerTestSupport
                             .administrativeReview, unit: "review", owner: "review-officer", dispute: .administrativeAct,
                             review: application)), id)
             }
-            for id: CaseID in ["decided", "mediated", "settled", "terminated", "refused", "open"] {
+            for id: CaseID in ["decided", "mediated", "settled", "terminated", "refused", "abandoned", "open"] {
                 try await register(id)
             }
             for id: CaseID in ["decided", "mediated", "settled", "terminated", "open"] {
@@ -1077,12 +1077,17 @@ import _CaseLedgerTestSupport
             try await run(.settleReview(terms: "licence reissued"), "settled")
             try await run(.terminateReview(ground: "the applicant died without successors"), "terminated")
             try await run(.refuseFiling(reasons: "not an administrative act"), "refused")
+            try await run(.requestCorrection(items: ["sign the application"]), "abandoned")
+            // Ten working days pass without the correction: the clock deems the application abandoned.
+            clock.set(Timestamp(County.at(2025, 3, 20)))
+            try await engine.tick()
             try runtime.catchUp()
 
             let march = try MonthlyStatisticsProjection.statistics(month: "2025-03", under: County.county, in: runtime)
-            #expect(march.registered == 6)
+            #expect(march.registered == 7)
             #expect(march.reviewOutcomes == [.revoked: 1])
-            #expect(march.reviewEndings == [.mediated: 1, .settled: 1, .terminated: 1, .filingRefused: 1])
+            #expect(
+                march.reviewEndings == [.mediated: 1, .settled: 1, .terminated: 1, .filingRefused: 1, .abandoned: 1])
             let before = try BuiltInViewTests.everyRow(runtime)
             try runtime.rebuildAll()
             #expect(runtime.bulkBuildCount == 1, "the rebuild took the bulk path")
