@@ -1,4 +1,5 @@
 internal import CCaseLedgerLMDB
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -376,35 +377,44 @@ package final class Environment: Sendable {
         if create && !configuration.readOnly {
             return try write { txn in try txn.openDatabase(named: name, create: true) }
         }
-        return try read { txn in try txn.openDatabase(named: name, create: false) }
+        return try readOpeningTables { txn in try txn.openDatabase(named: name, create: false) }
     }
 
-    /// Closes table handles (`mdb_dbi_close`) to free their slots (``Configuration/maxDatabases``), waiting until no
-    /// transaction of this process is open, so none can be using them. Use it only for handles nothing will use again
-    /// (a handle number may be given to the next table opened).
+    /// Serialises the read transactions that open tables. LMDB allows one transaction at a time in a process to open
+    /// tables, until it ends: write transactions take turns anyway, and a read-only environment (which has none)
+    /// opens its tables in read transactions under this lock.
+    private let openingLock = NSLock()
+
+    /// Runs `body` in a read transaction that may open tables, one such transaction at a time in this process.
+    package func readOpeningTables<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        openingLock.lock()
+        defer { openingLock.unlock() }
+        return try read(body)
+    }
+
+    /// Closes the handles of tables another process dropped, to free their slots (``Configuration/maxDatabases``):
+    /// a table dropped elsewhere stays open in this process until its handle is closed. Use it only for handles
+    /// nothing in this process will use again (a slot may be given to the next table opened).
     ///
-    /// A handle is closed only if its slot still holds its table's name: a table dropped in this process has had its
-    /// slot freed already, and the slot may hold another table by now. The check opens each name in a read
-    /// transaction of its own while the lock keeps every other transaction of the process out (LMDB allows one
-    /// transaction at a time to open tables). Returns how many were closed; `nil`, closing nothing, when called from
-    /// inside a transaction closure on this thread (waiting would wait for itself).
-    @discardableResult
-    package func closeDatabases(_ databases: [Database]) -> Int? {
-        guard !resizeLock.isHeldByCurrentThread else { return nil }
-        return resizeLock.withExclusive { () -> Int in
-            guard !state.withLock({ $0.isClosed }) else { return 0 }
-            var txn: OpaquePointer?
-            guard mdb_txn_begin(handle.pointer, nil, UInt32(MDB_RDONLY), &txn) == 0, let txn else { return 0 }
-            var confirmed: [MDB_dbi] = []
+    /// It runs in a write transaction, so it takes turns with everything that opens tables (which a writable
+    /// environment does in write transactions only) and waits for no reader. A handle is closed only when its table
+    /// is no longer in the store (one still there, whose drop another process deferred, is left) and its slot still
+    /// holds that name (a table dropped in this process has had its slot freed already, perhaps for another table):
+    /// opening an absent name only finds a slot that holds it, and never takes a new one. Returns the handles
+    /// closed; a read-only environment closes none.
+    package func closeDroppedDatabases(_ databases: [Database]) throws -> [Database] {
+        guard !configuration.readOnly, !databases.isEmpty else { return [] }
+        return try write { txn -> [Database] in
+            let main = try txn.openMainDatabase()
+            var closed: [Database] = []
             for database in databases {
-                var dbi: MDB_dbi = 0
-                // A name whose slot is open gives that slot back, even if another process dropped its table.
-                if mdb_dbi_open(txn, database.name, 0, &dbi) == 0, dbi == database.dbi { confirmed.append(dbi) }
+                guard try txn.value(main, key: Array(database.name.utf8)) == nil,
+                    let open = try txn.openExistingDatabase(named: database.name), open.dbi == database.dbi
+                else { continue }
+                mdb_dbi_close(handle.pointer, database.dbi)
+                closed.append(database)
             }
-            // Aborting closes only slots this transaction opened (a name found in the store but not open here).
-            mdb_txn_abort(txn)
-            for dbi in confirmed { mdb_dbi_close(handle.pointer, dbi) }
-            return confirmed.count
+            return closed
         }
     }
 

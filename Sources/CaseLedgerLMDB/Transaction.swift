@@ -39,6 +39,10 @@ package struct ReadTransaction: ReadableTransaction, ~Copyable {
 
     /// Another view of the same snapshot, for a reader wrapper that must not outlive the transaction's closure.
     package init(sameAs other: borrowing ReadTransaction) { self.handle = other.handle }
+
+    /// A reading view of a write transaction (it sees the transaction's own writes), for code written against read
+    /// transactions. It must not outlive the write transaction's closure.
+    package init(readingWithin other: borrowing WriteTransaction) { self.handle = other.handle }
 }
 
 /// The environment's one write transaction. Valid only inside the closure given to ``Environment/write(_:)``.

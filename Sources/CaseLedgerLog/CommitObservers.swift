@@ -45,11 +45,28 @@ extension LMDBEventLog {
         }
     }
 
-    /// Closes table handles no code will use again (a retired view generation's), freeing their slots; see
-    /// `Environment.closeDatabases(_:)`. Returns how many were closed, `nil` inside a transaction closure.
-    @discardableResult
-    package func closeDatabases(_ databases: [Database]) -> Int? {
-        environment.closeDatabases(databases)
+    /// Closes the handles of tables another process dropped (a retired view generation's), freeing their slots; see
+    /// `Environment.closeDroppedDatabases(_:)`. Returns the handles closed.
+    package func closeDroppedDatabases(_ databases: [Database]) throws(EventLogError) -> [Database] {
+        do {
+            return try environment.closeDroppedDatabases(databases)
+        } catch {
+            throw Self.translate(error, context: "closing the handles of dropped tables")
+        }
+    }
+
+    /// Runs `body` in a transaction in which it may open existing tables: a write transaction on a writable log (they
+    /// take turns, and LMDB allows one transaction at a time in a process to open tables), a read transaction under
+    /// a lock on a read-only one. Errors `body` throws come out unchanged.
+    package func openingTables<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        do {
+            if accessMode == .readWrite {
+                return try environment.write { txn in try body(ReadTransaction(readingWithin: txn)) }
+            }
+            return try environment.readOpeningTables { txn in try body(txn) }
+        } catch let error as LMDBError {
+            throw Self.translate(error, context: "opening tables")
+        }
     }
 
     /// Runs `body` in a write transaction of the log's environment (a view's own writes and its checkpoint), which

@@ -73,10 +73,20 @@ public final class ProjectionRuntime: Service, Sendable {
     let headerCache: Mutex<HeaderCache?>
     /// Where ``run()`` catches up: a thread of the runtime's own.
     let catchUpQueue: DispatchQueue
-    /// Where the handles of generations other processes retired are closed (``retireStaleHandles(_:before:)``).
+    /// Where the handles of generations other processes retired are closed (``retireStaleHandles(_:before:)``), and
+    /// where inline views open for good the tables they opened inside a commit.
     let handleCloser = DispatchQueue(label: "caseledger.projections.handle-closer", qos: .utility)
-    /// For tests: waits until the handle closing queued so far has run.
-    package func waitForHandleClosing() { handleCloser.sync {} }
+    /// Generations (`name.generation`) whose handles are being closed, and whose tables are being opened for good.
+    let closing = Mutex<Set<String>>([])
+    let opening = Mutex<Set<String>>([])
+    /// For tests: waits (up to 10 s) until the opening and closing queued so far has run.
+    package func waitForHandleClosing() {
+        for _ in 0..<10_000 {
+            handleCloser.sync {}
+            if closing.withLock({ $0.isEmpty }) && opening.withLock({ $0.isEmpty }) { return }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+    }
     /// Queries in flight per generation (`name.generation`), and the generations a swap retired: a retired
     /// generation's tables are dropped only when its last query ends, and no new query starts on it. The log's own,
     /// shared with the other runtimes of this process on it.
@@ -270,6 +280,8 @@ public final class ProjectionRuntime: Service, Sendable {
                             _ = try tables(name, generation: current.generation, fresh: false)
                             return current
                         }
+                        // A newer release switched it meanwhile: left alone, as above.
+                        guard current.version < entry.projection.version else { return current }
                         return try switchVersion(name, from: current, to: entry.projection.version)
                     }
                 }
@@ -323,14 +335,10 @@ public final class ProjectionRuntime: Service, Sendable {
     /// (so a swap by another process, which commits the new state with the new tables, never looks like this).
     private func activeTablesMissing(_ name: String) throws(ProjectionError) -> Bool {
         do {
-            // In a write transaction: opening tables must not overlap another transaction doing it (see
-            // ``existingTablesOpened(_:generation:)``). A read-only log has no other writer in this process.
-            func check(_ txn: borrowing some ReadableTransaction & ~Copyable) throws -> Bool {
+            return try log.openingTables { txn -> Bool in
                 guard let state = try Self.loadState(name, meta, txn) else { return false }
                 return try existingTables(name, generation: state.generation, in: txn) == nil
             }
-            if log.accessMode == .readWrite { return try log.writeViews { txn in try check(txn) } }
-            return try log.readViews { txn in try check(txn) }
         } catch let error as ProjectionError {
             throw error
         } catch {
@@ -418,16 +426,18 @@ public final class ProjectionRuntime: Service, Sendable {
         guard let entry = entries[name] else {
             throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
         }
+        // Opening takes a write transaction on a writable log, which a thread inside a transaction closure (a
+        // projection querying another view) cannot begin without waiting for itself.
+        guard !log.isInTransactionOnCurrentThread else {
+            throw ProjectionError(
+                .storage,
+                "the tables of generation \(generation) of '\(name)' are not open in this process yet, and cannot be "
+                    + "opened inside a transaction closure; query the view outside it", projection: name)
+        }
         let found: [String: Database]?
         do {
-            // LMDB allows one transaction at a time in a process to open tables, until it ends: write transactions
-            // take turns, so tables are opened in one (which creates nothing and commits without a flush). A
-            // read-only log has no other writer in this process, and no write transactions at all.
-            if log.accessMode == .readWrite {
-                found = try log.writeViews { txn in try existingTables(name, generation: generation, in: txn) }
-            } else {
-                found = try log.readViews { txn in try existingTables(name, generation: generation, in: txn) }
-            }
+            // LMDB allows one transaction at a time in a process to open tables, until it ends (see `openingTables`).
+            found = try log.openingTables { txn in try existingTables(name, generation: generation, in: txn) }
         } catch {
             throw ProjectionError(.storage, "opening the tables of '\(name)' failed: \(error)", projection: name)
         }
@@ -445,8 +455,11 @@ public final class ProjectionRuntime: Service, Sendable {
     /// Closes this runtime's handles of `name`'s generations before `generation`, which another process swapped
     /// out and dropped (a swap in this process drops its old tables itself, which closes their handles). LMDB has
     /// slots for ``LMDBEventLog``'s 128 open tables, so a long-running process beside repeated rebuilds would run out
-    /// of them. The generation is retired first, so no query or chunk starts on it; the handles are closed in the
-    /// background once the ones reading it end (within 60 s; otherwise they stay open until the process ends).
+    /// of them. The generation is retired first, so no query or chunk starts on it; once the ones reading it have
+    /// ended (within 60 s; otherwise a later call tries again), the handles whose tables are gone from the store are
+    /// closed in the background, each only while its slot still holds its table
+    /// (`LMDBEventLog.closeDroppedDatabases(_:)`), and forgotten. A check's scratch generations (negative numbers)
+    /// are never touched.
     func retireStaleHandles(_ name: String, before generation: Int) {
         guard let tables = entries[name]?.projection.tables else { return }
         let prefix = "v.\(name)."
@@ -455,24 +468,43 @@ public final class ProjectionRuntime: Service, Sendable {
             for (full, database) in open where full.hasPrefix(prefix) {
                 for table in tables where full.hasSuffix("." + table) {
                     let middle = full.dropFirst(prefix.count).dropLast(table.count + 1)
-                    if let old = Int(middle), old < generation { found[old, default: []].append(database) }
+                    if let old = Int(middle), old > 0, old < generation { found[old, default: []].append(database) }
                 }
             }
             return found
         }
         for (old, databases) in stale {
             let key = "\(name).\(old)"
+            guard closing.withLock({ $0.insert(key).inserted }) else { continue }  // already being closed
             readers.state.withLock { _ = $0.retired.insert(key) }
-            handleCloser.async { [self] in
-                let clock = ContinuousClock()
-                let deadline = clock.now.advanced(by: .seconds(60))
-                while readers.state.withLock({ $0.active[key] ?? 0 }) > 0 {
-                    guard clock.now < deadline else { return }
-                    Thread.sleep(forTimeInterval: 0.001)
+            closeWhenUnread(key, databases, deadline: ContinuousClock.now.advanced(by: .seconds(60)))
+        }
+    }
+
+    /// Closes `databases` (a retired generation's handles) once no query or chunk reads generation `key`, polling
+    /// without blocking the queue; gives up at `deadline`, leaving them open and cached for a later try.
+    private func closeWhenUnread(_ key: String, _ databases: [Database], deadline: ContinuousClock.Instant) {
+        handleCloser.async { [self] in
+            if readers.state.withLock({ $0.active[key] ?? 0 }) > 0 {
+                guard ContinuousClock.now < deadline else {
+                    _ = closing.withLock { $0.remove(key) }
+                    return
                 }
-                forget(name, generation: old)
-                log.closeDatabases(databases)
+                handleCloser.asyncAfter(deadline: .now() + .milliseconds(5)) {
+                    self.closeWhenUnread(key, databases, deadline: deadline)
+                }
+                return
             }
+            do {
+                let closed = try log.closeDroppedDatabases(databases)
+                let names = Set(closed.map(\.name))
+                handles.withLock { open in for name in names { open[name] = nil } }
+            } catch {
+                logger.warning(
+                    "closing the table handles of a retired view generation failed; they stay open",
+                    metadata: ["generation": "\(key)", "error": "\(error)"])
+            }
+            _ = closing.withLock { $0.remove(key) }
         }
     }
 
@@ -1107,7 +1139,13 @@ final class InlineObserver: CommitObserver {
             // Opened in this transaction only: open them for good after it, which also closes the handles of the
             // generations another process retired (an inline-only runtime may never query or catch up).
             let (runtime, name, generation) = (runtime, name, state.generation)
-            runtime.handleCloser.async { _ = try? runtime.existingTablesOpened(name, generation: generation) }
+            let key = "\(name).\(generation)"
+            if runtime.opening.withLock({ $0.insert(key).inserted }) {
+                runtime.handleCloser.async {
+                    _ = try? runtime.existingTablesOpened(name, generation: generation)
+                    _ = runtime.opening.withLock { $0.remove(key) }
+                }
+            }
         }
         guard let tables = try cached ?? runtime.existingTables(name, generation: state.generation, in: txn) else {
             runtime.logger.warning(
