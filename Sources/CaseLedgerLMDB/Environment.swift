@@ -377,6 +377,8 @@ package final class Environment: Sendable {
         if create && !configuration.readOnly {
             return try write { txn in try txn.openDatabase(named: name, create: true) }
         }
+        // Opening takes turns with every other transaction that opens tables (see ``readOpeningTables(_:)``).
+        if !configuration.readOnly { return try write { txn in try txn.openDatabase(named: name, create: false) } }
         return try readOpeningTables { txn in try txn.openDatabase(named: name, create: false) }
     }
 
@@ -400,21 +402,25 @@ package final class Environment: Sendable {
     /// environment does in write transactions only) and waits for no reader. A handle is closed only when its table
     /// is no longer in the store (one still there, whose drop another process deferred, is left) and its slot still
     /// holds that name (a table dropped in this process has had its slot freed already, perhaps for another table):
-    /// opening an absent name only finds a slot that holds it, and never takes a new one. Returns the handles
-    /// closed; a read-only environment closes none.
-    package func closeDroppedDatabases(_ databases: [Database]) throws -> [Database] {
-        guard !configuration.readOnly, !databases.isEmpty else { return [] }
-        return try write { txn -> [Database] in
+    /// opening an absent name only finds a slot that holds it, and never takes a new one. Every handle is checked
+    /// before any is closed, so a failing check closes none. Returns the handles closed, and those already closed
+    /// (their table is gone and no slot holds their name: closed by another runtime of this process, or dropped
+    /// here), which the caller can forget too; a read-only environment closes none.
+    package func closeDroppedDatabases(_ databases: [Database]) throws -> (closed: [Database], gone: [Database]) {
+        guard !configuration.readOnly, !databases.isEmpty else { return ([], []) }
+        return try write { txn -> (closed: [Database], gone: [Database]) in
             let main = try txn.openMainDatabase()
-            var closed: [Database] = []
-            for database in databases {
-                guard try txn.value(main, key: Array(database.name.utf8)) == nil,
-                    let open = try txn.openExistingDatabase(named: database.name), open.dbi == database.dbi
-                else { continue }
-                mdb_dbi_close(handle.pointer, database.dbi)
-                closed.append(database)
+            var closing: [Database] = []
+            var gone: [Database] = []
+            for database in databases where try txn.value(main, key: Array(database.name.utf8)) == nil {
+                if let open = try txn.openExistingDatabase(named: database.name) {
+                    if open.dbi == database.dbi { closing.append(database) }
+                } else {
+                    gone.append(database)
+                }
             }
-            return closed
+            for database in closing { mdb_dbi_close(handle.pointer, database.dbi) }
+            return (closing, gone)
         }
     }
 

@@ -46,8 +46,10 @@ extension LMDBEventLog {
     }
 
     /// Closes the handles of tables another process dropped (a retired view generation's), freeing their slots; see
-    /// `Environment.closeDroppedDatabases(_:)`. Returns the handles closed.
-    package func closeDroppedDatabases(_ databases: [Database]) throws(EventLogError) -> [Database] {
+    /// `Environment.closeDroppedDatabases(_:)`. Returns the handles closed, and those already closed.
+    package func closeDroppedDatabases(
+        _ databases: [Database]
+    ) throws(EventLogError) -> (closed: [Database], gone: [Database]) {
         do {
             return try environment.closeDroppedDatabases(databases)
         } catch {

@@ -337,8 +337,14 @@ public final class ProjectionRuntime: Service, Sendable {
         do {
             return try log.openingTables { txn -> Bool in
                 guard let state = try Self.loadState(name, meta, txn) else { return false }
-                return try existingTables(name, generation: state.generation, in: txn) == nil
+                // Missing: the transaction is aborted, so the tables it did open are not kept open.
+                guard try existingTables(name, generation: state.generation, in: txn) != nil else {
+                    throw TablesMissing()
+                }
+                return false
             }
+        } catch is TablesMissing {
+            return true
         } catch let error as ProjectionError {
             throw error
         } catch {
@@ -418,6 +424,9 @@ public final class ProjectionRuntime: Service, Sendable {
         return result
     }
 
+    /// Thrown inside a transaction that opens a generation's tables when one is missing, to abort it.
+    struct TablesMissing: Error {}
+
     /// A generation's tables, from the handles already open or opened without creating any: `nil` when one of them
     /// does not exist (another process retired the generation and dropped its tables). Queries and catch-up use this,
     /// so that a generation retired between reading the state and opening its tables is not re-created empty.
@@ -428,7 +437,7 @@ public final class ProjectionRuntime: Service, Sendable {
         }
         // Opening takes a write transaction on a writable log, which a thread inside a transaction closure (a
         // projection querying another view) cannot begin without waiting for itself.
-        guard !log.isInTransactionOnCurrentThread else {
+        guard log.accessMode != .readWrite || !log.isInTransactionOnCurrentThread else {
             throw ProjectionError(
                 .storage,
                 "the tables of generation \(generation) of '\(name)' are not open in this process yet, and cannot be "
@@ -437,7 +446,15 @@ public final class ProjectionRuntime: Service, Sendable {
         let found: [String: Database]?
         do {
             // LMDB allows one transaction at a time in a process to open tables, until it ends (see `openingTables`).
-            found = try log.openingTables { txn in try existingTables(name, generation: generation, in: txn) }
+            found = try log.openingTables { txn in
+                // Missing: the transaction is aborted, so the tables it did open are not kept open.
+                guard let tables = try existingTables(name, generation: generation, in: txn) else {
+                    throw TablesMissing()
+                }
+                return tables
+            }
+        } catch is TablesMissing {
+            found = nil
         } catch {
             throw ProjectionError(.storage, "opening the tables of '\(name)' failed: \(error)", projection: name)
         }
@@ -461,7 +478,8 @@ public final class ProjectionRuntime: Service, Sendable {
     /// (`LMDBEventLog.closeDroppedDatabases(_:)`), and forgotten. A check's scratch generations (negative numbers)
     /// are never touched.
     func retireStaleHandles(_ name: String, before generation: Int) {
-        guard let tables = entries[name]?.projection.tables else { return }
+        // A read-only log closes no handles (`closeDroppedDatabases`): nothing to retire for.
+        guard log.accessMode == .readWrite, let tables = entries[name]?.projection.tables else { return }
         let prefix = "v.\(name)."
         let stale: [Int: [Database]] = handles.withLock { open in
             var found: [Int: [Database]] = [:]
@@ -496,8 +514,8 @@ public final class ProjectionRuntime: Service, Sendable {
                 return
             }
             do {
-                let closed = try log.closeDroppedDatabases(databases)
-                let names = Set(closed.map(\.name))
+                let (closed, gone) = try log.closeDroppedDatabases(databases)
+                let names = Set((closed + gone).map(\.name))
                 handles.withLock { open in for name in names { open[name] = nil } }
             } catch {
                 logger.warning(
@@ -510,15 +528,18 @@ public final class ProjectionRuntime: Service, Sendable {
 
     /// The already-open tables of a generation, or `nil` when one is not open.
     func openTables(_ name: String, generation: Int) -> [String: Database]? {
+        openTables(name, generation: generation, in: handles.withLock { $0 })
+    }
+
+    /// The tables of a generation among `open` (a copy of the handle cache), or `nil` when one is not there.
+    func openTables(_ name: String, generation: Int, in open: [String: Database]) -> [String: Database]? {
         guard let entry = entries[name] else { return nil }
-        return handles.withLock { open in
-            var result: [String: Database] = [:]
-            for table in entry.projection.tables {
-                guard let database = open[Self.tableName(name, generation, table)] else { return nil }
-                result[table] = database
-            }
-            return result
+        var result: [String: Database] = [:]
+        for table in entry.projection.tables {
+            guard let database = open[Self.tableName(name, generation, table)] else { return nil }
+            result[table] = database
         }
+        return result
     }
 
     /// The tables of a generation as they exist in `txn`, without creating or caching any; `nil` when one is missing.
@@ -924,6 +945,9 @@ public final class ProjectionRuntime: Service, Sendable {
         // generation another process swapped in is opened once, outside the snapshot, and the read runs again.
         for _ in 0..<2 {
             var missing: Int?
+            // Only handles cached before the snapshot begins: LMDB refuses, in a transaction, a handle opened after it
+            // began (another thread may be opening the generation's tables right now).
+            let cached = handles.withLock { $0 }
             let result = try log.readViews { txn -> R? in
                 guard let state = try Self.loadState(name, meta, txn) else {
                     throw ProjectionError(.unknownProjection, "'\(name)' has no state yet", projection: name)
@@ -932,7 +956,7 @@ public final class ProjectionRuntime: Service, Sendable {
                 try requireRegisteredVersion(name, state)
                 // A generation a swap retired (this snapshot predates the swap): read again in a new snapshot.
                 let read = try asReader(name, generation: state.generation) { () throws -> R? in
-                    guard let tables = openTables(name, generation: state.generation) else {
+                    guard let tables = openTables(name, generation: state.generation, in: cached) else {
                         missing = state.generation
                         return nil
                     }
@@ -1003,8 +1027,9 @@ public final class ProjectionRuntime: Service, Sendable {
         let prefix = Array("v.\(name).".utf8)
         var leftovers: [(generation: Int, table: String)] = []
         do {
-            // The environment's main database lists the named ones; opening a missing table would create it.
-            try log.readViews { txn in
+            // The environment's main database lists the named ones; opening a missing table would create it. Even
+            // the main database is opened only where opening tables takes turns.
+            try log.openingTables { txn in
                 try ViewReader.walk(txn, try txn.openMainDatabase(), from: prefix) { key, _ in
                     guard key.starts(with: prefix) else { return false }
                     let rest = String(decoding: key[prefix.count...], as: UTF8.self)

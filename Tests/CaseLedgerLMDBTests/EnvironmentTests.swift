@@ -63,7 +63,8 @@ import _CaseLedgerTestSupport
             defer { env.close() }
             let kept = try env.database(named: "kept", create: true)
             try env.write { txn in try txn.put(kept, key: [1], value: [10]) }
-            #expect(try env.closeDroppedDatabases([kept]).isEmpty)
+            let keptResult = try env.closeDroppedDatabases([kept])
+            #expect(keptResult.closed.isEmpty && keptResult.gone.isEmpty, "a table still in the store stays open")
             #expect(try env.read { txn in try txn.value(kept, key: [1]) } == [10])
 
             let dropped = try env.database(named: "dropped", create: true)
@@ -73,7 +74,9 @@ import _CaseLedgerTestSupport
             #expect(
                 try env.read { txn in try txn.value(dropped, key: [2]) } == [20],
                 "the freed slot went to the next table")
-            #expect(try env.closeDroppedDatabases([dropped]).isEmpty)
+            let droppedResult = try env.closeDroppedDatabases([dropped])
+            #expect(droppedResult.closed.isEmpty, "the slot now holds another table")
+            #expect(droppedResult.gone.map(\.name) == ["dropped"], "already closed: the caller may forget it")
             #expect(try env.read { txn in try txn.value(other, key: [2]) } == [20])
             // Nothing was opened for good by the checks: the dropped name is not in the store, and not open.
             #expect(try env.read { txn in try txn.openExistingDatabase(named: "dropped") } == nil)
