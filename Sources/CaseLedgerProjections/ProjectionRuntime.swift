@@ -436,8 +436,9 @@ public final class ProjectionRuntime: Service, Sendable {
             throw ProjectionError(.unknownProjection, "no projection is named '\(name)'")
         }
         // Opening takes a write transaction on a writable log, which a thread inside a transaction closure (a
-        // projection querying another view) cannot begin without waiting for itself.
-        guard log.accessMode != .readWrite || !log.isInTransactionOnCurrentThread else {
+        // projection querying another view) cannot begin without waiting for itself; on a read-only log, the
+        // openers' lock, whose holder may wait for this thread's transaction to end (to adopt a grown map).
+        guard !log.isInTransactionOnCurrentThread else {
             throw ProjectionError(
                 .storage,
                 "the tables of generation \(generation) of '\(name)' are not open in this process yet, and cannot be "
