@@ -76,6 +76,8 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
         case reviewEndingBase = 23  // + ReviewEnding index (5)
     }
     static let slots = 23 + ReviewEnding.allCases.count
+    /// The event types of ``ReviewEnding``'s cases, in order, built once (the inline path checks every event).
+    static let reviewEndingTypes = ReviewEnding.allCases.map(\.eventType)
 
     static func monthKey(_ at: Instant, _ division: DivisionCode) -> [UInt8] {
         let date = LegalTime.date(of: at)
@@ -123,7 +125,7 @@ public struct MonthlyStatisticsProjection: Projection, HeaderAwareProjection {
             }
             if let index = outcome?.byteIndex, index < 6 { bumps.append(Slot.reviewBase.rawValue + Int(index)) }
         }
-        for (index, ending) in ReviewEnding.allCases.enumerated() where event.typeIs(ending.eventType) {
+        for (index, type) in Self.reviewEndingTypes.enumerated() where event.typeIs(type) {
             bumps.append(Slot.reviewEndingBase.rawValue + index)
         }
         let closing = event.typeIs("closed")
