@@ -22,8 +22,8 @@ struct CaseLedgerTool: AsyncParsableCommand {
             Example: caseledger simulate --store /tmp/jingyan && caseledger verify --store /tmp/jingyan
             """,
         subcommands: [
-            Simulate.self, Exec.self, Replay.self, Verify.self, Stats.self, Overdue.self, Export.self, Backup.self,
-            Views.self,
+            Simulate.self, Exec.self, Replay.self, Verify.self, Stats.self, Overdue.self, Board.self, Workload.self,
+            Export.self, Backup.self, Views.self,
         ])
 }
 

@@ -915,6 +915,72 @@ struct ToolTests {
         }
     }
 
+    @Test("the board and workload commands agree with each other and with every listed case's replayed state")
+    func boardAndWorkload() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try Self.simulated(directory, cases: 240, seed: 3)
+            let board = try Self.tool(["board", "--store", store, "--json"])
+            #expect(board.status == 0, "\(board.error)")
+            let counts = try #require(board.objects.first)
+            let total = try #require(counts["total"] as? Int)
+            #expect(total > 0, "the simulation left no case open")
+            for group in ["byDivision", "byLevel", "byKind", "byChannel", "byState", "byUnit"] {
+                let values = try #require(counts[group] as? [String: Int], "\(group)")
+                #expect(values.values.reduce(0, +) == total, "\(group): \(values)")
+            }
+            // The list holds exactly the counted cases, and each is open in the state and unit its replay ends in.
+            let listed = try Self.tool(["board", "--store", store, "--cases", "--json", "--limit", "100000"])
+            #expect(listed.status == 0, "\(listed.error)")
+            #expect(listed.objects.count == total)
+            #expect(Set(listed.objects.compactMap { $0["case"] as? String }).count == total)
+            for open in listed.objects.prefix(8) {
+                let caseID = try #require(open["case"] as? String)
+                let replay = try Self.tool(["replay", "--store", store, "--case", caseID, "--json"])
+                let state = try #require(replay.objects.first?["state"] as? [String: Any])
+                #expect(state["state"] as? String == open["state"] as? String, "\(caseID)")
+                #expect(state["unit"] as? String == open["unit"] as? String, "\(caseID)")
+                #expect(state["kind"] as? String == open["kind"] as? String, "\(caseID)")
+            }
+            // A county's board is the city's here (one county); a unit's filter lists what byUnit counts for it.
+            let byUnit = try #require(counts["byUnit"] as? [String: Int])
+            let (busiest, owned) = try #require(byUnit.max { $0.value < $1.value })
+            let ownedList = try Self.tool([
+                "board", "--store", store, "--cases", "--owner", busiest, "--json", "--limit", "100000",
+            ])
+            #expect(ownedList.objects.count == owned)
+            #expect(ownedList.objects.allSatisfy { $0["unit"] as? String == busiest })
+            // The workload view is another projection of the same log: each unit owns what the board says it does.
+            let units = try Self.tool(["workload", "--store", store, "--units", "--json", "--limit", "100000"])
+            #expect(units.status == 0, "\(units.error)")
+            var loads: [String: Int] = [:]
+            for entry in units.objects {
+                loads[try #require(entry["unit"] as? String)] = try #require(entry["openCases"] as? Int)
+            }
+            #expect(loads == byUnit)
+            let heaviest = units.objects.compactMap { $0["openCases"] as? Int }
+            #expect(heaviest == heaviest.sorted(by: >), "not the heaviest first")
+            let ownerCases = try Self.tool([
+                "workload", "--store", store, "--owner", busiest, "--json", "--limit", "100000",
+            ])
+            #expect(
+                Set(ownerCases.objects.compactMap { $0["case"] as? String })
+                    == Set(ownedList.objects.compactMap { $0["case"] as? String }))
+            // A person's list holds as many cases as the person's load.
+            let people = try Self.tool(["workload", "--store", store, "--json", "--limit", "3"])
+            let first = try #require(people.objects.first)
+            let person = try #require(first["person"] as? String)
+            let personCases = try Self.tool([
+                "workload", "--store", store, "--person", person, "--json", "--limit", "100000",
+            ])
+            #expect(personCases.objects.count == first["openCases"] as? Int)
+            let human = try Self.tool(["board", "--store", store])
+            #expect(human.output.contains("Open cases under division") && human.output.contains("STATE"))
+            #expect(try Self.tool(["board", "--store", store, "--state", "mediating"]).status == 64)
+            #expect(try Self.tool(["board", "--store", store, "--cases", "--owner", "no-such-unit"]).status == 2)
+            #expect(try Self.tool(["workload", "--store", store, "--units", "--person", person]).status == 64)
+        }
+    }
+
     @Test("a city of several counties; stats for the city, a county, a unit; refusals fail the simulation")
     func cityAndRefusals() async throws {
         try await withTemporaryDirectory { directory in
@@ -1071,7 +1137,9 @@ struct ToolTests {
                 #expect(try Self.tool(["stats", "--store", store, "--month", month]).status == 64, "\(month)")
             }
             let subcommands = [
-                ["simulate"], ["exec"], ["replay"], ["verify"], ["stats"], ["overdue"], ["export"], ["backup"],
+                ["simulate"], ["exec"], ["replay"], ["verify"], ["stats"], ["overdue"], ["board"], ["workload"],
+                ["export"],
+                ["backup"],
                 ["views"], ["views", "status"], ["views", "rebuild"],
             ]
             for subcommand in subcommands {
