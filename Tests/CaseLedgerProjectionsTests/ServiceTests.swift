@@ -159,4 +159,70 @@ struct QueueRecordingProjection: Projection {
             #expect(try age("counter") == 0)
         }
     }
+
+    /// A cancelled run() finishes the chunk it is applying (its rows and checkpoint commit together) and stops before
+    /// the next one, instead of catching up to the head first; a later catch-up goes on from there.
+    @Test(.timeLimit(.minutes(1))) func aCancelledRunFinishesItsChunkAndStopsBeforeTheNext() async throws {
+        try await withTemporaryLog { log, _ in
+            for i in 0..<40 { _ = try await log.append(to: "s-\(i % 4)", events: [Fixtures.event()]) }
+            let gate = GatedProjection.Gate(at: 15)
+            gate.armed.store(true, ordering: .releasing)
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(GatedProjection(name: "gated", version: 1, gate: gate), .async)],
+                logger: Logger(label: "test"), chunkSize: 10)
+            defer { runtime.shutdown() }
+            let running = Task { try await runtime.run() }
+            var reached = false
+            for _ in 0..<3_000 where !reached {
+                reached = gate.reached.wait(timeout: .now()) == .success
+                if !reached { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(reached, "the catch-up never got to position 15")
+            running.cancel()
+            gate.release.signal()
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(30))
+                gate.release.signal()
+            }
+            defer { watchdog.cancel() }
+            try await running.value
+            // Positions 11...20 are the chunk it was in: all applied, checkpoint at its end, nothing of the next.
+            let status = try #require(try runtime.status().first)
+            #expect(status.checkpoint == 20 && status.failedAt == nil, "\(status)")
+            #expect(try CountingProjection.total(runtime, "gated") == 20)
+            #expect(try runtime.catchUp() == 20)
+            #expect(try CountingProjection.total(runtime, "gated") == 40)
+        }
+    }
+
+    /// The lag gauges are refreshed however a catch-up ends: a view whose writes the store refuses keeps showing how
+    /// far behind it is, not the figure of its last good round.
+    @Test func theLagGaugesOfAViewWhoseCatchUpFailsAreRefreshed() async throws {
+        try await withTemporaryLog { log, _ in
+            let metrics = TestMetrics()
+            let runtime = try ProjectionRuntime(
+                log: log,
+                projections: [
+                    (CountingProjection(name: "counter"), .async), (FailingCommitProjection(stream: "bad"), .async),
+                ],
+                logger: Logger(label: "test"), chunkSize: 1, metrics: metrics)
+            defer { runtime.shutdown() }
+            for _ in 0..<3 { _ = try await log.append(to: "good", events: [Fixtures.event()]) }
+            try runtime.catchUp()
+            func lag(_ name: String) throws -> Double? {
+                try metrics.expectGauge("caseledger_projection_lag_positions", [("projection", name)]).lastValue
+            }
+            #expect(try lag("failingCommit") == 0)
+            // The store refuses the view's write at position 4: it stays at 3 while the log grows past it.
+            _ = try await log.append(to: "bad", events: [Fixtures.event()])
+            for _ in 0..<2 { _ = try await log.append(to: "good", events: [Fixtures.event()]) }
+            let error = try #require(throws: ProjectionError.self) { try runtime.catchUp() }
+            #expect(error.projection == "failingCommit")
+            #expect(try lag("failingCommit") == 3)
+            #expect(try lag("counter") == 0)
+            _ = try await log.append(to: "good", events: [Fixtures.event()])
+            #expect(throws: ProjectionError.self) { try runtime.catchUp() }
+            #expect(try lag("failingCommit") == 4)
+        }
+    }
 }
