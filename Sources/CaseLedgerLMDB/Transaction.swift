@@ -22,6 +22,10 @@ package struct TransactionHandle {
 
     /// The largest key the transaction's environment accepts (511 bytes in Debian's liblmdb).
     package var maxKeySize: Int { Int(mdb_env_get_maxkeysize(mdb_txn_env(pointer))) }
+
+    /// The transaction's id: for a write transaction, the id it commits as (an aborted one's id is used again by the
+    /// next); for a read transaction, the id of the snapshot it reads.
+    package var id: UInt64 { UInt64(mdb_txn_id(pointer)) }
 }
 
 @available(*, unavailable)

@@ -8,7 +8,7 @@ public struct EventLogError: Error, Sendable, CustomStringConvertible {
         fileprivate enum _Code: String, Hashable, Sendable {
             case wrongExpectedVersion, invalidStreamID, invalidExpectedVersion, invalidRequest, eventTooLarge
             case invalidIdempotencyKey, idempotencyKeyReused, closed, storageFull, diskFull, incompatibleFormat
-            case notAStore, alreadyOpen, readOnly, corrupted, storage
+            case notAStore, alreadyOpen, readOnly, corrupted, storage, transactionTooLarge
         }
         fileprivate let _code: _Code
 
@@ -44,6 +44,10 @@ public struct EventLogError: Error, Sendable, CustomStringConvertible {
         public static let corrupted = Code(_code: .corrupted)
         /// Any other failure of the storage engine; the message carries its text.
         public static let storage = Code(_code: .storage)
+        /// One write transaction touched more pages than the store allows in one (LMDB's `MDB_TXN_FULL`). Nothing
+        /// was written; write less at a time (fewer events per append). A projection's catch-up halves its chunk by
+        /// itself and stops the view at an event that does not fit even alone.
+        public static let transactionTooLarge = Code(_code: .transactionTooLarge)
 
         public var description: String { _code.rawValue }
     }

@@ -841,6 +841,9 @@ public final class LMDBEventLog: EventLog {
         case .accessDenied: return EventLogError(code: .readOnly, message: text)
         case .noSuchFile: return EventLogError(code: .notAStore, message: text)
         case .corrupted, .pageNotFound, .panic: return EventLogError(code: .corrupted, message: text)
+        case .transactionFull:
+            return EventLogError(
+                code: .transactionTooLarge, message: "\(text); write less in one transaction (fewer events per append)")
         default: return EventLogError(code: .storage, message: text)
         }
     }

@@ -55,6 +55,9 @@ public struct ViewTransaction: ~Copyable {
 
     private var reader: TransactionReader { TransactionReader(handle) }
 
+    /// The LMDB transaction's id (for tests that must tell one transaction from the next).
+    package var transactionID: UInt64 { handle.id }
+
     /// The write transaction, for writes that bypass the buffer (only views built on one have none).
     private func writer() throws(ProjectionError) -> WriteTransaction {
         guard writable else {

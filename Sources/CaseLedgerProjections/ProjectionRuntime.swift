@@ -724,6 +724,8 @@ public final class ProjectionRuntime: Service, Sendable {
         // The gauges are refreshed however the round ends, so a view whose catch-up fails keeps showing its lag.
         defer { reportLag(name) }
         var applied = 0
+        // Events per transaction: the chunk, halved while a transaction comes out too large for the store.
+        var span = UInt64(chunkSize)
         while stop?.isSet != true {
             let head: UInt64
             do { head = try log.head().position } catch {
@@ -743,7 +745,7 @@ public final class ProjectionRuntime: Service, Sendable {
                 }
                 continue
             }
-            let range = (state.checkpoint + 1)...min(head, state.checkpoint + UInt64(chunkSize))
+            let range = (state.checkpoint + 1)...min(head, state.checkpoint + span)
             let start = state
             do {
                 // A built-in view's chunk is computed in read snapshots, outside the write lock, so appends do not
@@ -776,36 +778,20 @@ public final class ProjectionRuntime: Service, Sendable {
                 }
                 if done { applied += range.count }
             } catch let stopped as Stopped {
-                // Keep what came before the failing event, in one transaction with the recorded failure, so the
-                // checkpoint ends exactly before the event the projection stopped at. Only if the view is still
-                // where this chunk started: a stop met in a snapshot another writer had overtaken is met again (or
-                // not) by the next round.
-                let recorded: Bool
-                do {
-                    recorded = try log.writeViews { txn -> Bool in
-                        guard var failed = try Self.loadState(name, meta, txn),
-                            failed.generation == start.generation, failed.checkpoint == start.checkpoint
-                        else { return false }
-                        failed.failedAt = stopped.position
-                        failed.failure = "\(stopped.error)"
-                        if stopped.position > start.checkpoint + 1 {
-                            try apply(
-                                name, positions: (start.checkpoint + 1)...(stopped.position - 1), tables: tables,
-                                in: txn
-                            )
-                            failed.checkpoint = stopped.position - 1
-                        }
-                        try Self.saveState(name, failed, meta, txn)
-                        return true
-                    }
-                } catch {
-                    throw ProjectionError(.storage, "recording the failure failed: \(error)", projection: name)
+                guard try recordStop(stopped, of: name, from: start, tables: tables) else { continue }
+                break
+            } catch let error as EventLogError where error.code == .transactionTooLarge {
+                // The chunk's writes do not fit in one transaction: try half as many events. An event whose writes
+                // do not fit even alone stops the view there, as a projection's own failure does.
+                if range.count > 1 {
+                    span = UInt64(range.count / 2)
+                    logger.notice(
+                        "a catch-up chunk is too large for one transaction; halving it",
+                        metadata: ["projection": "\(name)", "events": "\(span)", "error": "\(error)"])
+                    continue
                 }
-                guard recorded else { continue }
-                logger.error(
-                    "projection stopped at an event; its checkpoint stays before it",
-                    metadata: ["projection": "\(name)", "position": "\(stopped.position)", "error": "\(stopped.error)"])
-                counter("caseledger_projection_failures_total", name).increment()
+                let stopped = Stopped(projection: name, position: range.lowerBound, error: error)
+                guard try recordStop(stopped, of: name, from: start, tables: tables) else { continue }
                 break
             } catch {
                 // A snapshot may have met tables a swap (in another process) dropped: then the view moved, and the
@@ -819,6 +805,39 @@ public final class ProjectionRuntime: Service, Sendable {
             }
         }
         return applied
+    }
+
+    /// Records that projection `name` stopped at an event: the events before it in the chunk are applied, in one
+    /// transaction with the failure, so the checkpoint ends exactly before the event. Only if the view is still where
+    /// the chunk started (`start`): a stop met in a snapshot another writer had overtaken is met again (or not) by the
+    /// next round, and this returns `false`.
+    private func recordStop(
+        _ stopped: Stopped, of name: String, from start: State, tables: [String: Database]
+    ) throws(ProjectionError) -> Bool {
+        let recorded: Bool
+        do {
+            recorded = try log.writeViews { txn -> Bool in
+                guard var failed = try Self.loadState(name, meta, txn),
+                    failed.generation == start.generation, failed.checkpoint == start.checkpoint
+                else { return false }
+                failed.failedAt = stopped.position
+                failed.failure = "\(stopped.error)"
+                if stopped.position > start.checkpoint + 1 {
+                    try apply(name, positions: (start.checkpoint + 1)...(stopped.position - 1), tables: tables, in: txn)
+                    failed.checkpoint = stopped.position - 1
+                }
+                try Self.saveState(name, failed, meta, txn)
+                return true
+            }
+        } catch {
+            throw ProjectionError(.storage, "recording the failure failed: \(error)", projection: name)
+        }
+        guard recorded else { return false }
+        logger.error(
+            "projection stopped at an event; its checkpoint stays before it",
+            metadata: ["projection": "\(name)", "position": "\(stopped.position)", "error": "\(stopped.error)"])
+        counter("caseledger_projection_failures_total", name).increment()
+        return true
     }
 
     /// Clears a projection's recorded failure so ``catchUp()`` tries the event again (after a fix was deployed).

@@ -69,6 +69,36 @@ struct KeyAtTypeProjection: Projection {
     }
 }
 
+/// Counts events like ``CountingProjection``, in transactions the store holds at most `limit` events of (LMDB's
+/// `MDB_TXN_FULL` for more, as a view writing much per event meets it), and an event of type `Huge` fits in none.
+struct TransactionLimitProjection: Projection {
+    final class Seen: Sendable {
+        /// The transaction being counted, and its events so far.
+        let current = Mutex<(id: UInt64, events: Int)>((0, 0))
+    }
+    let name = "limited"
+    let version = 1
+    let tables = ["counts"]
+    let limit: Int
+    let seen = Seen()
+
+    func apply(_ event: borrowing EventView, to view: borrowing ViewTransaction) throws {
+        let id = view.transactionID
+        let full = seen.current.withLock { current -> Bool in
+            if current.id != id { current = (id, 0) }
+            current.events += 1
+            // The transaction aborts: its id comes again with the next one, which starts empty.
+            guard current.events > limit || event.typeIs("Huge") else { return false }
+            current = (0, 0)
+            return true
+        }
+        if full {
+            throw LMDBError(code: .transactionFull, rawValue: -30788, operation: "mdb_put", message: "MDB_TXN_FULL")
+        }
+        try CountingProjection(name: name).apply(event, to: view)
+    }
+}
+
 @Suite struct ProjectionRuntimeTests {
     static func engine(_ log: LMDBEventLog, clock: ManualClock) throws -> CaseEngine {
         CaseEngine(
@@ -252,6 +282,46 @@ struct KeyAtTypeProjection: Projection {
             #expect(troubled.failedAt == nil && troubled.checkpoint < head)
             #expect(status.first { $0.name == "counter" }?.checkpoint == head)
             #expect(try CountingProjection.total(runtime, "counter") == Int(head))
+        }
+    }
+
+    /// A catch-up chunk whose writes do not fit in one transaction is halved until they do; an event whose writes do
+    /// not fit even alone stops the view there, with its position, instead of failing every round unreported.
+    @Test func aChunkTooLargeForOneTransactionIsHalvedAndAnEventTooLargeAloneStopsItsView() async throws {
+        try await withTemporaryLog { log, _ in
+            for position in 1...20 {
+                _ = try await log.append(
+                    to: "s-\(position % 3)", events: [Fixtures.event(position == 13 ? "Huge" : "Note")])
+            }
+            let limited = TransactionLimitProjection(limit: 5)
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(limited, .async), (CountingProjection(name: "counter"), .async)],
+                logger: Logger(label: "test"), chunkSize: 16)
+            defer { runtime.shutdown() }
+            // Not thrown: the stop is the view's, recorded in its state.
+            try runtime.catchUp()
+            let status = try runtime.status()
+            let stopped = try #require(status.first { $0.name == "limited" })
+            #expect(stopped.failedAt == 13 && stopped.checkpoint == 12, "\(stopped)")
+            #expect(stopped.failure?.contains("MDB_TXN_FULL") == true, "\(stopped.failure ?? "")")
+            #expect(try CountingProjection.total(runtime, "limited") == 12)
+            #expect(status.first { $0.name == "counter" }?.checkpoint == 20)
+        }
+    }
+
+    /// An append whose inline views' writes do not fit in one transaction fails with `transactionTooLarge`, which
+    /// says what to do, and writes nothing.
+    @Test func anAppendTooLargeForOneTransactionSaysSo() async throws {
+        try await withTemporaryLog { log, _ in
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(FailingCommitProjection(stream: "big"), .inline)],
+                logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let error = try await #require(throws: EventLogError.self) {
+                try await log.append(to: "big", events: [Fixtures.event()])
+            }
+            #expect(error.code == .transactionTooLarge && error.message.contains("fewer events"), "\(error)")
+            #expect(try log.head().position == 0)
         }
     }
 

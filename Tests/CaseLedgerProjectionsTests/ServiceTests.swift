@@ -203,7 +203,8 @@ struct QueueRecordingProjection: Projection {
             let runtime = try ProjectionRuntime(
                 log: log,
                 projections: [
-                    (CountingProjection(name: "counter"), .async), (FailingCommitProjection(stream: "bad"), .async),
+                    (CountingProjection(name: "counter"), .async),
+                    (KeyAtTypeProjection(name: "troubled", type: "Bad", storeError: true), .async),
                 ],
                 logger: Logger(label: "test"), chunkSize: 1, metrics: metrics)
             defer { runtime.shutdown() }
@@ -212,17 +213,17 @@ struct QueueRecordingProjection: Projection {
             func lag(_ name: String) throws -> Double? {
                 try metrics.expectGauge("caseledger_projection_lag_positions", [("projection", name)]).lastValue
             }
-            #expect(try lag("failingCommit") == 0)
+            #expect(try lag("troubled") == 0)
             // The store refuses the view's write at position 4: it stays at 3 while the log grows past it.
-            _ = try await log.append(to: "bad", events: [Fixtures.event()])
+            _ = try await log.append(to: "good", events: [Fixtures.event("Bad")])
             for _ in 0..<2 { _ = try await log.append(to: "good", events: [Fixtures.event()]) }
             let error = try #require(throws: ProjectionError.self) { try runtime.catchUp() }
-            #expect(error.projection == "failingCommit")
-            #expect(try lag("failingCommit") == 3)
+            #expect(error.projection == "troubled")
+            #expect(try lag("troubled") == 3)
             #expect(try lag("counter") == 0)
             _ = try await log.append(to: "good", events: [Fixtures.event()])
             #expect(throws: ProjectionError.self) { try runtime.catchUp() }
-            #expect(try lag("failingCommit") == 4)
+            #expect(try lag("troubled") == 4)
         }
     }
 }
