@@ -555,6 +555,35 @@ struct TransactionLimitProjection: Projection {
         }
     }
 
+    /// A view that lost one of its tables starts again in a new generation, and the tables of the old one that were
+    /// left are dropped by name (without opening them as the view's), so no half generation stays behind.
+    @Test func theTablesLeftOfAGenerationMissingOneAreDroppedWhenItStartsAgain() async throws {
+        try await withTemporaryLog { log, _ in
+            try await Self.scenario(try Self.engine(log, clock: ManualClock(Timestamp(County.at(2025, 3, 3)))), "w")
+            let first = try ProjectionRuntime(
+                log: log, projections: [(WorkloadProjection(), .async)], logger: Logger(label: "test"))
+            try first.catchUp()
+            let loads = try WorkloadProjection.units(in: first).items
+            #expect(!loads.isEmpty)
+            first.shutdown()
+            func exists(_ name: String) throws -> Bool {
+                try log.readViews { txn in try txn.openExistingDatabase(named: name) != nil }
+            }
+            let left = ["v.workload.1.byPerson", "v.workload.1.casePeople"]
+            #expect(try left.allSatisfy(exists))
+            _ = try log.writeViews { txn in try txn.drop(named: "v.workload.1.byUnit") }
+
+            let runtime = try ProjectionRuntime(
+                log: log, projections: [(WorkloadProjection(), .async)], logger: Logger(label: "test"))
+            defer { runtime.shutdown() }
+            let status = try #require(try runtime.status().first)
+            #expect(status.generation == 2 && status.checkpoint == 0, "\(status)")
+            for name in left { #expect(try !exists(name), "\(name) was left behind") }
+            try runtime.catchUp()
+            #expect(try WorkloadProjection.units(in: runtime).items == loads)
+        }
+    }
+
     /// The swap may come from this runtime or from another one in the process (LMDB's table handles belong to the
     /// process, so a table either drops is gone for both); and a runtime that opens while the query runs does not
     /// drop the retired generation as a leftover under it.
