@@ -724,8 +724,12 @@ public final class ProjectionRuntime: Service, Sendable {
         // The gauges are refreshed however the round ends, so a view whose catch-up fails keeps showing its lag.
         defer { reportLag(name) }
         var applied = 0
-        // Events per transaction: the chunk, halved while a transaction comes out too large for the store.
+        // Events per transaction: the chunk, halved while a transaction comes out too large for the store, and
+        // doubled again (up to the chunk) after each that fits.
         var span = UInt64(chunkSize)
+        // The event a projection stopped at, in which generation: the events before it are applied first, in chunks
+        // as any are (so they are halved too if need be), then the stop is recorded with nothing else to write.
+        var stoppedAt: (stopped: Stopped, generation: Int)?
         while stop?.isSet != true {
             let head: UInt64
             do { head = try log.head().position } catch {
@@ -745,7 +749,25 @@ public final class ProjectionRuntime: Service, Sendable {
                 }
                 continue
             }
-            let range = (state.checkpoint + 1)...min(head, state.checkpoint + span)
+            if let (stopped, generation) = stoppedAt, stopped.position <= state.checkpoint + 1 {
+                // At the event: record the stop, unless the view moved meanwhile (then the event is met again, or not).
+                if stopped.position == state.checkpoint + 1, generation == state.generation,
+                    try recordStop(stopped, of: name, at: state)
+                {
+                    break
+                }
+                stoppedAt = nil
+                continue
+            }
+            var last = min(head, state.checkpoint + span)
+            if let (stopped, generation) = stoppedAt {
+                guard generation == state.generation else {
+                    stoppedAt = nil
+                    continue
+                }
+                last = min(last, stopped.position - 1)
+            }
+            let range = (state.checkpoint + 1)...last
             let start = state
             do {
                 // A built-in view's chunk is computed in read snapshots, outside the write lock, so appends do not
@@ -776,10 +798,12 @@ public final class ProjectionRuntime: Service, Sendable {
                     try Self.saveState(name, current, meta, txn)
                     return true
                 }
-                if done { applied += range.count }
+                if done {
+                    applied += range.count
+                    span = min(UInt64(chunkSize), span * 2)
+                }
             } catch let stopped as Stopped {
-                guard try recordStop(stopped, of: name, from: start, tables: tables) else { continue }
-                break
+                stoppedAt = (stopped, start.generation)
             } catch let error as EventLogError where error.code == .transactionTooLarge {
                 // The chunk's writes do not fit in one transaction: try half as many events. An event whose writes
                 // do not fit even alone stops the view there, as a projection's own failure does.
@@ -790,9 +814,11 @@ public final class ProjectionRuntime: Service, Sendable {
                         metadata: ["projection": "\(name)", "events": "\(span)", "error": "\(error)"])
                     continue
                 }
-                let stopped = Stopped(projection: name, position: range.lowerBound, error: error)
-                guard try recordStop(stopped, of: name, from: start, tables: tables) else { continue }
-                break
+                let tooLarge = ProjectionError(
+                    .storage,
+                    "the event's writes alone do not fit in one LMDB write transaction (MDB_TXN_FULL): the projection "
+                        + "writes too much for one event", projection: name)
+                stoppedAt = (Stopped(projection: name, position: range.lowerBound, error: tooLarge), start.generation)
             } catch {
                 // A snapshot may have met tables a swap (in another process) dropped: then the view moved, and the
                 // next round starts from where it is now.
@@ -807,25 +833,17 @@ public final class ProjectionRuntime: Service, Sendable {
         return applied
     }
 
-    /// Records that projection `name` stopped at an event: the events before it in the chunk are applied, in one
-    /// transaction with the failure, so the checkpoint ends exactly before the event. Only if the view is still where
-    /// the chunk started (`start`): a stop met in a snapshot another writer had overtaken is met again (or not) by the
-    /// next round, and this returns `false`.
-    private func recordStop(
-        _ stopped: Stopped, of name: String, from start: State, tables: [String: Database]
-    ) throws(ProjectionError) -> Bool {
+    /// Records that projection `name` stopped at an event, whose predecessors are applied (`state`'s checkpoint is
+    /// just before it): the failure goes into the view's state, which keeps its checkpoint. Only if the view is still
+    /// at `state`: a view another writer moved meets the event again (or not) in the next round, and this returns
+    /// `false`.
+    private func recordStop(_ stopped: Stopped, of name: String, at state: State) throws(ProjectionError) -> Bool {
         let recorded: Bool
         do {
             recorded = try log.writeViews { txn -> Bool in
-                guard var failed = try Self.loadState(name, meta, txn),
-                    failed.generation == start.generation, failed.checkpoint == start.checkpoint
-                else { return false }
+                guard var failed = try Self.loadState(name, meta, txn), failed == state else { return false }
                 failed.failedAt = stopped.position
                 failed.failure = "\(stopped.error)"
-                if stopped.position > start.checkpoint + 1 {
-                    try apply(name, positions: (start.checkpoint + 1)...(stopped.position - 1), tables: tables, in: txn)
-                    failed.checkpoint = stopped.position - 1
-                }
                 try Self.saveState(name, failed, meta, txn)
                 return true
             }

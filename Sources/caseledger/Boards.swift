@@ -134,7 +134,9 @@ struct Board: AsyncParsableCommand {
             }
             return
         }
-        print("Open cases under division \(under.digits): \(items.count)\(more ? "+" : "") listed")
+        let filters = [owner.map { "owned by \($0)" }, state.map { "in state \($0)" }].compactMap { $0 }
+        let which = filters.isEmpty ? "" : " " + filters.joined(separator: ", ")
+        print("Open cases under division \(under.digits)\(which): \(items.count)\(more ? "+" : "") listed")
         print(
             table(
                 ["CASE", "KIND", "LEVEL", "CHANNEL", "STATE", "UNIT"],

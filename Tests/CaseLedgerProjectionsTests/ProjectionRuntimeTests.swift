@@ -70,7 +70,8 @@ struct KeyAtTypeProjection: Projection {
 }
 
 /// Counts events like ``CountingProjection``, in transactions the store holds at most `limit` events of (LMDB's
-/// `MDB_TXN_FULL` for more, as a view writing much per event meets it), and an event of type `Huge` fits in none.
+/// `MDB_TXN_FULL` for more, as a view writing much per event meets it); an event of type `Huge` fits in none, and one
+/// of type `Bad` makes it throw, as ``CountingProjection`` does.
 struct TransactionLimitProjection: Projection {
     final class Seen: Sendable {
         /// The transaction being counted, and its events so far.
@@ -95,7 +96,7 @@ struct TransactionLimitProjection: Projection {
         if full {
             throw LMDBError(code: .transactionFull, rawValue: -30788, operation: "mdb_put", message: "MDB_TXN_FULL")
         }
-        try CountingProjection(name: name).apply(event, to: view)
+        try CountingProjection(name: name, failOnType: "Bad").apply(event, to: view)
     }
 }
 
@@ -286,12 +287,14 @@ struct TransactionLimitProjection: Projection {
     }
 
     /// A catch-up chunk whose writes do not fit in one transaction is halved until they do; an event whose writes do
-    /// not fit even alone stops the view there, with its position, instead of failing every round unreported.
-    @Test func aChunkTooLargeForOneTransactionIsHalvedAndAnEventTooLargeAloneStopsItsView() async throws {
+    /// not fit even alone stops the view there, with its position, instead of failing every round unreported. An
+    /// event the projection throws at stops it at the same place: the events before it go in as chunks do.
+    @Test(arguments: ["Huge", "Bad"])
+    func aChunkTooLargeForOneTransactionIsHalvedAndAnEventTooLargeAloneStopsItsView(_ type: String) async throws {
         try await withTemporaryLog { log, _ in
             for position in 1...20 {
                 _ = try await log.append(
-                    to: "s-\(position % 3)", events: [Fixtures.event(position == 13 ? "Huge" : "Note")])
+                    to: "s-\(position % 3)", events: [Fixtures.event(position == 13 ? type : "Note")])
             }
             let limited = TransactionLimitProjection(limit: 5)
             let runtime = try ProjectionRuntime(
@@ -303,7 +306,9 @@ struct TransactionLimitProjection: Projection {
             let status = try runtime.status()
             let stopped = try #require(status.first { $0.name == "limited" })
             #expect(stopped.failedAt == 13 && stopped.checkpoint == 12, "\(stopped)")
-            #expect(stopped.failure?.contains("MDB_TXN_FULL") == true, "\(stopped.failure ?? "")")
+            #expect(
+                stopped.failure?.contains(type == "Huge" ? "MDB_TXN_FULL" : "Refused") == true,
+                "\(stopped.failure ?? "")")
             #expect(try CountingProjection.total(runtime, "limited") == 12)
             #expect(status.first { $0.name == "counter" }?.checkpoint == 20)
         }

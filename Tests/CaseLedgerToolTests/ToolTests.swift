@@ -941,7 +941,7 @@ struct ToolTests {
                 #expect(state["unit"] as? String == open["unit"] as? String, "\(caseID)")
                 #expect(state["kind"] as? String == open["kind"] as? String, "\(caseID)")
             }
-            // A county's board is the city's here (one county); a unit's filter lists what byUnit counts for it.
+            // The owner filter lists what byUnit counts for the unit.
             let byUnit = try #require(counts["byUnit"] as? [String: Int])
             let (busiest, owned) = try #require(byUnit.max { $0.value < $1.value })
             let ownedList = try Self.tool([
@@ -975,6 +975,14 @@ struct ToolTests {
             #expect(personCases.objects.count == first["openCases"] as? Int)
             let human = try Self.tool(["board", "--store", store])
             #expect(human.output.contains("Open cases under division") && human.output.contains("STATE"))
+            // --limit cuts the list and says there are more; the header names the filters.
+            let cut = try Self.tool(["board", "--store", store, "--cases", "--owner", busiest, "--limit", "1"])
+            #expect(cut.output.contains("owned by \(busiest): 1\(owned > 1 ? "+" : "") listed"), "\(cut.output)")
+            #expect(cut.output.contains("… more") == (owned > 1))
+            let caseLines = cut.output.split(separator: "\n").filter { $0.hasPrefix("20") }
+            #expect(caseLines.count == 1, "\(cut.output)")
+            let fewer = try Self.tool(["workload", "--store", store, "--units", "--limit", "1"])
+            #expect(fewer.output.contains("… \(byUnit.count - 1) more"), "\(fewer.output)")
             #expect(try Self.tool(["board", "--store", store, "--state", "mediating"]).status == 64)
             #expect(try Self.tool(["board", "--store", store, "--cases", "--owner", "no-such-unit"]).status == 2)
             #expect(try Self.tool(["workload", "--store", store, "--units", "--person", person]).status == 64)
